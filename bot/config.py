@@ -31,6 +31,8 @@ class Settings(BaseSettings):
         extra="ignore",
         populate_by_name=True,
         validate_default=True,
+        # A blank line in .env (as in .env.example) means "use the default".
+        env_ignore_empty=True,
     )
 
     discord_token: SecretStr = Field(validation_alias=AliasChoices("DISCORD_TOKEN"))
@@ -40,9 +42,7 @@ class Settings(BaseSettings):
     wisgate_base_url: str = Field(
         default="https://api.wisgate.ai/v1", validation_alias="WISGATE_BASE_URL"
     )
-    database_path: Path = Field(
-        default=Path("data/bot.sqlite3"), validation_alias="DATABASE_PATH"
-    )
+    database_path: Path = Field(default=Path("data/bot.sqlite3"), validation_alias="DATABASE_PATH")
     default_model: str = Field(default="gpt-image-2", validation_alias="DEFAULT_MODEL")
     enabled_models: Annotated[tuple[str, ...], NoDecode] = Field(
         default=KNOWN_MODELS, validation_alias="ENABLED_MODELS"
@@ -127,7 +127,7 @@ def describe_error(error: ValidationError) -> str:
             message = str(item["msg"]).removeprefix("Value error, ")
             parts.append(f"{name} {message}" if name != "SETTINGS" else message)
     return (
-        "The bot cannot start because its configuration is incomplete: "
+        "The bot cannot start because its configuration needs attention: "
         + "; ".join(parts)
         + ". Copy .env.example to .env and fill it in (see the README's settings table)."
     )

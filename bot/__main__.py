@@ -1,0 +1,57 @@
+"""`python -m bot` runs the bot; `check` verifies the setup; `sync` registers commands globally."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("bot")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="run",
+        choices=("run", "check", "sync"),
+        help="run the bot (default), check the setup, or sync slash commands globally",
+    )
+    return parser.parse_args(argv)
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = _parse(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    _configure_logging(settings)
+    from bot.checks import run_check
+    from bot.wiring import run_bot
+
+    try:
+        if args.command == "check":
+            return asyncio.run(run_check(settings))
+        asyncio.run(run_bot(settings, sync_globally=args.command == "sync"))
+    except KeyboardInterrupt:
+        log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
