@@ -41,12 +41,13 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     _configure_logging(settings)
-    from bot.checks import run_check
-    from bot.wiring import run_bot
-
     try:
         if args.command == "check":
+            from bot.checks import run_check
+
             return asyncio.run(run_check(settings))
+        from bot.wiring import run_bot
+
         asyncio.run(run_bot(settings, sync_globally=args.command == "sync"))
     except KeyboardInterrupt:
         log.info("stopped")

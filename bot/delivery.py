@@ -47,8 +47,9 @@ MAX_PNG_MESSAGES = 4
 # (default 100; higher is larger), read here as the encoder's quality: the same tables apply.
 # 100 is left out: about twice the bytes of 95 for no visible gain.
 LOSSY_QUALITIES = (95, 90, 85, 80, 75, 70, 60, 50)
-# The largest picture each model can return, assumed for size "auto" or no size.
-LARGEST_SIZE = {"gpt-image-1": (1536, 1024), "gpt-image-2": (3840, 2160)}
+# The largest picture "auto" (or no size) can give: auto picks among the standard sizes, so
+# gpt-image-2 sizes beyond 1536x1024 only come when the member names them (matched above).
+LARGEST_SIZE = {"gpt-image-1": (1536, 1024), "gpt-image-2": (1536, 1024)}
 LARGEST_UNKNOWN = (3840, 2160)  # a newer gpt-image model: assume the biggest we know
 _SIZE = re.compile(r"(\d{2,5})x(\d{2,5})")
 _EXTENSIONS = {"png": "png", "jpeg": "jpg", "jpg": "jpg", "webp": "webp"}
