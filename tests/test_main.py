@@ -10,11 +10,10 @@ from pathlib import Path
 from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
 
 DISCORD_TOKEN = "discord-token-never-printed"
+REPO = str(Path(__file__).resolve().parent.parent)
 
 
-async def run_bot_command(
-    cwd: Path, *args: str, **env: str
-) -> tuple[int, str, str]:
+async def run_bot_command(cwd: Path, *args: str, **env: str) -> tuple[int, str, str]:
     """Run `python -m bot ARGS` in `cwd` with only `env` set among our variables."""
     base = {k: v for k, v in os.environ.items() if k.startswith(("PATH", "HOME", "LANG"))}
     process = await asyncio.create_subprocess_exec(
@@ -23,7 +22,7 @@ async def run_bot_command(
         "bot",
         *args,
         cwd=cwd,
-        env={**base, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), **env},
+        env={**base, "PYTHONPATH": REPO, **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

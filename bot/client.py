@@ -1,0 +1,81 @@
+"""ImageBot: the discord.py bot holding our resources; one error handler for every command."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.catalogue import Catalogue
+from bot.config import Settings
+from bot.ledger import Ledger
+from bot.replies import report_error
+from bot.runner import Runner
+from bot.wisgate import WisGateClient
+
+log = logging.getLogger(__name__)
+
+# Loaded by name so that bot/ never imports cogs/.
+EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.edit")
+
+
+class ImageTree(app_commands.CommandTree["ImageBot"]):
+    """Command tree whose single on_error turns our errors into private messages."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        """Tell the member what went wrong, privately (see bot.replies.report_error)."""
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        await report_error(interaction, cause)
+
+
+class ImageBot(commands.Bot):
+    """The bot: Discord wiring around the catalogue, the WisGate client, the ledger and runner."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        catalogue: Catalogue,
+        wisgate: WisGateClient,
+        ledger: Ledger,
+        runner: Runner,
+        sync_globally: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            tree_cls=ImageTree,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.settings = settings
+        self.catalogue = catalogue
+        self.wisgate = wisgate
+        self.ledger = ledger
+        self.runner = runner
+        self.sync_globally = sync_globally
+
+    async def setup_hook(self) -> None:
+        """Load the cogs, then sync commands where configured."""
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        if self.settings.dev_guild_id is not None:
+            guild = discord.Object(id=self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to the dev guild", len(synced))
+        if self.sync_globally:
+            synced = await self.tree.sync()
+            log.info("synced %d commands globally (may take up to an hour to show)", len(synced))
+
+    async def close(self) -> None:
+        """Stop taking jobs, let the runner settle or refund what is in flight, then disconnect."""
+        await self.runner.close()
+        await super().close()

@@ -1,0 +1,196 @@
+"""The job runner: every job takes one path, reserve -> call WisGate -> deliver -> settle.
+
+Any failure on the way refunds the whole hold; a job never ends without one of the two.
+Cogs build a Job (validated request + ledger spec + a Reporter that speaks to Discord) and
+call `submit`; they never touch the ledger or WisGate themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from bot.errors import BotError
+from bot.ledger import JobSpec, Ledger, Reservation
+from bot.types import GeneratedImage, ImageRequest, ImageResult
+from bot.wisgate import WisGateClient
+
+log = logging.getLogger(__name__)
+
+Stage = Literal["queued", "generating"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What reached the member: how many images, and the first message holding them."""
+
+    images: int
+    channel_id: int | None = None
+    message_id: int | None = None
+
+
+class Reporter(Protocol):
+    """How a job speaks to the member (implemented over a Discord interaction)."""
+
+    async def progress(self, stage: Stage, position: int | None) -> None:
+        """The job moved: queued at a position, or generating."""
+
+    async def preview(self, image: GeneratedImage, index: int) -> None:
+        """A partial image arrived while streaming."""
+
+    async def deliver(
+        self, job_id: int, request: ImageRequest, result: ImageResult, remaining: int | None
+    ) -> Delivered:
+        """Send the images; return how many the member actually received."""
+
+    async def fail(self, text: str) -> None:
+        """Tell the member, privately, that the job failed and was refunded."""
+
+
+@dataclass(slots=True)
+class Job:
+    """One member's request on its way through the runner."""
+
+    spec: JobSpec
+    request: ImageRequest
+    reporter: Reporter
+
+
+class Runner:
+    """Runs jobs with a global cap toward WisGate; settles or refunds every one."""
+
+    def __init__(
+        self,
+        *,
+        wisgate: WisGateClient,
+        ledger: Ledger,
+        max_concurrent: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._wisgate = wisgate
+        self._ledger = ledger
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._waiting: list[int] = []  # job ids waiting for a slot, in arrival order
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._clock = clock
+        self._closing = False
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs accepted and not yet settled or refunded."""
+        return len(self._tasks)
+
+    async def submit(self, job: Job) -> Reservation:
+        """Reserve the job's cost (raising the ledger's refusal) and start it in the background."""
+        if self._closing:
+            raise BotError("The bot is restarting; try again in a minute. Nothing was charged.")
+        reservation = await self._ledger.reserve(job.spec)
+        task = asyncio.create_task(self._run(job, reservation), name=f"job-{reservation.job_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return reservation
+
+    async def close(self, grace: float = 30.0) -> None:
+        """Stop accepting jobs; wait `grace` seconds for running ones, then cancel (refunding)."""
+        self._closing = True
+        if not self._tasks:
+            return
+        log.info("waiting up to %.0f s for %d job(s) in flight", grace, len(self._tasks))
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    async def _run(self, job: Job, reservation: Reservation) -> None:
+        job_id = reservation.job_id
+        started = self._clock()
+        outcome = "refunded"
+        try:
+            result = await self._call(job, job_id)
+            delivered = await job.reporter.deliver(
+                job_id, job.request, result, reservation.status.remaining
+            )
+            outcome = await self._settle(job_id, job.spec, result, delivered)
+        except BotError as error:
+            await self._refund(job, job_id, error.user_message, reason=_reason(error))
+        except asyncio.CancelledError:
+            await self._refund(
+                job,
+                job_id,
+                "The bot restarted before your images were ready. Nothing was charged.",
+                reason="interrupted by shutdown",
+                status="interrupted",
+            )
+            raise
+        except Exception:
+            reference = secrets.token_hex(4)
+            log.exception("job %d failed unexpectedly (ref %s)", job_id, reference)
+            await self._refund(
+                job,
+                job_id,
+                "Something went wrong on our side and nothing was charged. If it keeps "
+                f"happening, tell a moderator the reference `{reference}`.",
+                reason=f"unexpected error (ref {reference})",
+            )
+        finally:
+            log.info(
+                "job %d %s: member %d guild %s model %s in %.1f s",
+                job_id,
+                outcome,
+                job.spec.requester.user_id,
+                job.spec.requester.guild_id,
+                job.spec.model,
+                self._clock() - started,
+            )
+
+    async def _call(self, job: Job, job_id: int) -> ImageResult:
+        """Wait for a slot, mark the job running, and ask WisGate."""
+        self._waiting.append(job_id)
+        try:
+            await job.reporter.progress("queued", self._waiting.index(job_id) + 1)
+            async with self._slots:
+                self._waiting.remove(job_id)
+                if not await self._ledger.start(job_id):
+                    raise BotError("This request was cancelled. Nothing was charged.")
+                await job.reporter.progress("generating", None)
+                call: Callable[..., Awaitable[ImageResult]] = (
+                    self._wisgate.generate if job.request.kind == "generate" else self._wisgate.edit
+                )
+                return await call(job.request, on_partial=job.reporter.preview)
+        finally:
+            if job_id in self._waiting:
+                self._waiting.remove(job_id)
+
+    async def _settle(
+        self, job_id: int, spec: JobSpec, result: ImageResult, delivered: Delivered
+    ) -> str:
+        if delivered.images == 0:
+            await self._ledger.refund(job_id, "no image could be delivered")
+            return "undelivered, refunded"
+        if delivered.channel_id is not None and delivered.message_id is not None:
+            await self._ledger.set_result_message(
+                job_id, delivered.channel_id, delivered.message_id
+            )
+        settlement = await self._ledger.settle(job_id, delivered.images, result.usage)
+        return f"delivered {settlement.images_charged} for ${settlement.cost_charged_usd:.3f}"
+
+    async def _refund(
+        self, job: Job, job_id: int, text: str, *, reason: str, status: str = "failed"
+    ) -> None:
+        # shield: a shutdown cancelling us must not cancel the refund itself.
+        await asyncio.shield(self._ledger.refund(job_id, reason, status=status))
+        try:
+            await job.reporter.fail(text)
+        except Exception:
+            log.warning("job %d: could not tell the member about the refund", job_id)
+
+
+def _reason(error: BotError) -> str:
+    """The ledger's record of why: the error's class and its own (non-secret) text."""
+    return f"{type(error).__name__}: {error}"[:500]

@@ -1,0 +1,65 @@
+"""Open every resource with `async with` and hand them to ImageBot: `python -m bot`'s wiring.
+
+The end-to-end tests build the bot through `build_bot` too, so they run what production runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+
+from bot.catalogue import Catalogue
+from bot.client import ImageBot
+from bot.config import Settings
+from bot.db import open_database
+from bot.ledger import Ledger
+from bot.prices import load_prices
+from bot.runner import Runner
+from bot.wisgate import WisGateClient
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def build_bot(
+    settings: Settings,
+    *,
+    sync_globally: bool = False,
+    wisgate_options: Mapping[str, Any] | None = None,
+    **bot_options: Any,
+) -> AsyncIterator[ImageBot]:
+    """Yield an ImageBot wired to its session, database, ledger and runner; close all after."""
+    prices = load_prices(settings.prices_file)
+    catalogue = Catalogue(settings.enabled_models, settings.default_model)
+    async with (
+        aiohttp.ClientSession() as session,
+        open_database(settings.database_path) as conn,
+    ):
+        wisgate = WisGateClient.from_settings(session, settings, **(wisgate_options or {}))
+        ledger = Ledger(conn, default_daily_images=settings.daily_image_limit, prices=prices)
+        runner = Runner(wisgate=wisgate, ledger=ledger, max_concurrent=settings.max_concurrent_jobs)
+        bot = ImageBot(
+            settings=settings,
+            catalogue=catalogue,
+            wisgate=wisgate,
+            ledger=ledger,
+            runner=runner,
+            sync_globally=sync_globally,
+            **bot_options,
+        )
+        async with bot:
+            yield bot
+
+
+async def run_bot(settings: Settings, *, sync_globally: bool = False) -> None:
+    """Run until stopped; with sync_globally, register the commands everywhere and exit."""
+    token = settings.discord_token.get_secret_value()
+    async with build_bot(settings, sync_globally=sync_globally) as bot:
+        if sync_globally:
+            await bot.login(token)  # setup_hook runs here and syncs
+            return
+        await bot.start(token)

@@ -1,0 +1,152 @@
+"""/edit and the **Edit images** message menu: uploaded images plus a prompt in, images out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import Interaction, app_commands
+from discord.app_commands import Range
+from discord.ext import commands
+
+from bot.catalogue import RawOptions
+from bot.client import ImageBot
+from bot.errors import InvalidRequest
+from bot.flow import submit_request
+from bot.replies import report_error
+from cogs.options import BACKGROUNDS, FORMATS, PROMPT_MAX, QUALITIES, offer_models, suggest_sizes
+
+MAX_MENU_IMAGES = 16
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
+
+
+class EditPrompt(discord.ui.Modal, title="Edit images"):
+    """Asks for the prompt when editing a message's images from the context menu."""
+
+    prompt: discord.ui.TextInput[EditPrompt] = discord.ui.TextInput(
+        label="What should change?",
+        style=discord.TextStyle.paragraph,
+        max_length=4000,
+        placeholder="e.g. make it night time, add a lighthouse on the cliff",
+    )
+
+    def __init__(self, bot: ImageBot, attachments: list[discord.Attachment]) -> None:
+        super().__init__()
+        self.bot = bot
+        self.attachments = attachments
+
+    async def on_submit(self, interaction: Interaction[Any], /) -> None:
+        """Run the edit with the message's images."""
+        options = RawOptions(prompt=self.prompt.value)
+        await submit_request(
+            self.bot,
+            interaction,
+            options,
+            kind="edit",
+            private=False,
+            attachments=self.attachments,
+        )
+
+    async def on_error(  # type: ignore[override]  # Modal narrows BaseView's signature
+        self, interaction: Interaction[Any], error: Exception, /
+    ) -> None:
+        """Same private error handling as every command."""
+        await report_error(interaction, error)
+
+
+class Edit(commands.Cog):
+    """The /edit command and the Edit images message menu."""
+
+    def __init__(self, bot: ImageBot) -> None:
+        self.bot = bot
+        offer_models(
+            self.edit, [m for m in bot.catalogue.enabled if bot.catalogue.spec(m).can_edit]
+        )
+        self.menu = app_commands.ContextMenu(name="Edit images", callback=self.edit_menu)
+
+    async def cog_load(self) -> None:
+        """Register the message menu (context menus cannot live inside a cog class)."""
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        """Remove the message menu again."""
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    @app_commands.command(name="edit")
+    @app_commands.describe(
+        prompt="What to change",
+        image="The image to edit",
+        image2="A second image (composition)",
+        image3="A third image",
+        image4="A fourth image",
+        mask="PNG whose transparent pixels mark where to edit (same size as the first image)",
+        model="Image model",
+        size="Output size as WIDTHxHEIGHT",
+        quality="Quality: auto/low/medium/high",
+        n="How many images",
+        background="Transparent or opaque background",
+        output_format="File format",
+        private="Only you see the result",
+    )
+    @app_commands.choices(quality=QUALITIES, background=BACKGROUNDS, output_format=FORMATS)
+    @app_commands.autocomplete(size=suggest_sizes)
+    async def edit(
+        self,
+        interaction: Interaction[ImageBot],
+        prompt: Range[str, 1, PROMPT_MAX],
+        image: discord.Attachment,
+        image2: discord.Attachment | None = None,
+        image3: discord.Attachment | None = None,
+        image4: discord.Attachment | None = None,
+        mask: discord.Attachment | None = None,
+        model: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        n: Range[int, 1, 10] | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        private: bool = False,
+    ) -> None:
+        """Edit or combine uploaded images with a prompt."""
+        options = RawOptions(
+            prompt=prompt,
+            model=model,
+            size=size,
+            quality=quality,
+            n=n,
+            background=background,
+            output_format=output_format,
+        )
+        images = [item for item in (image, image2, image3, image4) if item is not None]
+        await submit_request(
+            self.bot,
+            interaction,
+            options,
+            kind="edit",
+            private=private,
+            attachments=images,
+            mask=mask,
+        )
+
+    async def edit_menu(self, interaction: Interaction[ImageBot], message: discord.Message) -> None:
+        """Edit every image attached to this message."""
+        images = [item for item in message.attachments if _looks_like_image(item)]
+        if not images:
+            raise InvalidRequest("That message has no PNG, JPEG or WebP images to edit.")
+        if len(images) > MAX_MENU_IMAGES:
+            raise InvalidRequest(
+                f"That message has {len(images)} images; I can edit at most {MAX_MENU_IMAGES}."
+            )
+        await interaction.response.send_modal(EditPrompt(self.bot, images))
+
+
+def _looks_like_image(attachment: discord.Attachment) -> bool:
+    declared = (attachment.content_type or "").split(";")[0].strip().lower()
+    if declared:
+        return declared in IMAGE_TYPES
+    return attachment.filename.lower().endswith((".png", ".jpg", ".jpeg", ".webp"))
+
+
+async def setup(bot: ImageBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(Edit(bot))

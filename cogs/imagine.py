@@ -1,0 +1,75 @@
+"""/imagine: a prompt and the model's options in, images out."""
+
+from __future__ import annotations
+
+from discord import Interaction, app_commands
+from discord.app_commands import Range
+from discord.ext import commands
+
+from bot.catalogue import RawOptions
+from bot.client import ImageBot
+from bot.flow import submit_request
+from cogs.options import (
+    BACKGROUNDS,
+    FORMATS,
+    PROMPT_MAX,
+    QUALITIES,
+    STYLES,
+    offer_models,
+    suggest_sizes,
+)
+
+
+class Imagine(commands.Cog):
+    """The /imagine command."""
+
+    def __init__(self, bot: ImageBot) -> None:
+        self.bot = bot
+        offer_models(self.imagine, bot.catalogue.enabled)
+
+    @app_commands.command(name="imagine")
+    @app_commands.describe(
+        prompt="What to draw",
+        model="Image model (default set by the server)",
+        size="Size as WIDTHxHEIGHT; suggestions follow the model",
+        quality="Quality: auto/low/medium/high (GPT), standard/hd (dall-e-3)",
+        n="How many images (dall-e-3 makes one)",
+        background="Transparent or opaque background (GPT image models)",
+        output_format="File format (GPT image models)",
+        style="vivid or natural (dall-e-3)",
+        private="Only you see the result",
+    )
+    @app_commands.choices(
+        quality=QUALITIES, background=BACKGROUNDS, output_format=FORMATS, style=STYLES
+    )
+    @app_commands.autocomplete(size=suggest_sizes)
+    async def imagine(
+        self,
+        interaction: Interaction[ImageBot],
+        prompt: Range[str, 1, PROMPT_MAX],
+        model: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        n: Range[int, 1, 10] | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        style: str | None = None,
+        private: bool = False,
+    ) -> None:
+        """Create images from a text prompt."""
+        options = RawOptions(
+            prompt=prompt,
+            model=model,
+            size=size,
+            quality=quality,
+            n=n,
+            background=background,
+            output_format=output_format,
+            style=style,
+        )
+        await submit_request(self.bot, interaction, options, kind="generate", private=private)
+
+
+async def setup(bot: ImageBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(Imagine(bot))
