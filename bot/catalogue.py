@@ -260,6 +260,7 @@ class Catalogue:
         _check_counts(spec, kind, len(files), mask is not None)
         for declared in files:
             _check_declared(declared, spec.edit_max_bytes, "image")
+            _check_declared_format(spec, declared)
             if spec.edit_square and declared.width is not None and declared.height is not None:
                 _check_square(spec, declared.filename, declared.width, declared.height)
         if mask is not None:
@@ -461,6 +462,18 @@ def _check_declared(declared: DeclaredFile, max_bytes: int, field: str) -> None:
         shown = _shown(content_type)
         _refuse(field, f"{name} is not a PNG, JPEG or WebP image ({shown}): attach one of those.")
     _check_bytes(name, declared.size, max_bytes, field)
+
+
+def _check_declared_format(spec: ModelSpec, declared: DeclaredFile) -> None:
+    """A declared image type the model does not edit (dall-e-2: PNG only); bytes decide later."""
+    content_type = (declared.content_type or "").split(";")[0].strip().lower()
+    fmt = content_type.removeprefix("image/")
+    if content_type in _IMAGE_TYPES and fmt not in spec.edit_formats:
+        name = _shown(declared.filename) or "The attachment"
+        formats = _or_list([item.upper() for item in spec.edit_formats])
+        _refuse(
+            "image", f"{spec.name} edits {formats} only; {name} is a {fmt.upper()}: convert it."
+        )
 
 
 def _check_square(spec: ModelSpec, filename: str, width: int, height: int) -> None:

@@ -27,7 +27,7 @@ def make_image(
         rng = random.Random(seed)
         raw = rng.randbytes(width * height * len(mode))
         image = Image.frombytes(mode, (width, height), raw)
-        # Smooth half the picture so a 1024x1024 PNG lands near 1.5-3 MB, not the 4 MB of pure noise.
+        # Smooth a third of the picture so a 1024x1024 PNG lands near 1.5-3 MB, not 4 MB.
         image.paste(Image.new(mode, (width, height // 3), _colour(seed, mode)), (0, 0))
     else:
         image = Image.new(mode, (width, height), _colour(seed, mode))

@@ -1,0 +1,139 @@
+"""Start the production ImageBot (bot.wiring.build_bot) against fake Discord and WisGate."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.client import ImageBot
+from bot.config import Settings, load_settings
+from bot.wiring import build_bot
+from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeMessage, FakeUser
+from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
+
+DISCORD_TOKEN = "discord-test-token-0123456789"
+MIB = 1024 * 1024
+
+
+@dataclass
+class World:
+    """Everything an end-to-end test touches."""
+
+    discord: FakeDiscord
+    wisgate: FakeWisGate
+    bot: ImageBot
+    guild: FakeGuild
+    alice: FakeUser
+    bob: FakeUser
+    settings: Settings
+    connection: asyncio.Task[None]
+    handles: list[FakeInteraction] = field(default_factory=list)
+
+    async def slash(
+        self, name: str, options: dict[str, Any] | None = None, **kw: Any
+    ) -> FakeInteraction:
+        """Inject a slash command as alice (unless user= says otherwise) and wait for its ack."""
+        kw.setdefault("user", self.alice)
+        handle = await self.discord.inject_slash(name, options or {}, **kw)
+        self.handles.append(handle)
+        await self.discord.wait_acknowledged(handle, within=3.0)
+        return handle
+
+    async def idle(self, within: float = 20.0) -> None:
+        """Wait until every command handler has returned and every job is settled or refunded."""
+
+        def quiet() -> bool:
+            handlers = [t for t in asyncio.all_tasks() if t.get_name() == "CommandTree-invoker"]
+            return not handlers and self.bot.runner.in_flight == 0
+
+        await self.discord.wait_for(quiet, within=within, what="commands and jobs to end")
+        self.assert_alive()
+
+    def assert_alive(self) -> None:
+        """The bot's gateway connection task must still be running."""
+        if self.connection.done():
+            raise AssertionError(f"bot connection ended: {self.connection.exception()!r}")
+
+    def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Read the bot's database directly (a second connection, as an operator would)."""
+        with sqlite3.connect(self.settings.database_path) as conn:
+            return conn.execute(sql, args).fetchall()
+
+    def visible(self, handle: FakeInteraction, user: FakeUser) -> list[FakeMessage]:
+        """The interaction's messages that `user` can see."""
+        return [m for m in self.discord.messages_for(handle) if m.visible_to(user.id)]
+
+
+def assert_acknowledged_first(fake: FakeDiscord, handle: FakeInteraction) -> None:
+    """Its acknowledgement (refusal or defer) was the first request for it, within 3 s."""
+    first = fake.first_request_for(handle)
+    assert first is not None, f"interaction {handle.id} got no request"
+    assert "/callback" in first.path, f"first request for {handle.name} was {first}"
+    assert handle.ack_latency is not None and handle.ack_latency < 3.0, handle.ack_latency
+
+
+def public_texts(world: World, handle: FakeInteraction) -> list[str]:
+    """Everything about this interaction that other members (bob) can read."""
+    return [
+        m.content + " ".join(str(e) for e in m.embeds)
+        for m in world.discord.messages_for(handle)
+        if m.visible_to(world.bob.id) and not m.loading
+    ]
+
+
+@asynccontextmanager
+async def running_bot(
+    tmp_path: Path,
+    *,
+    upload_limit: int | None = None,
+    wisgate_noisy: bool = False,
+    wisgate_options: dict[str, Any] | None = None,
+    setup: Callable[[FakeDiscord, FakeGuild], None] | None = None,
+    **settings: Any,
+) -> AsyncIterator[World]:
+    """The production bot, connected and synced to a fake guild, with alice and bob in it."""
+    async with (
+        FakeDiscord(token=DISCORD_TOKEN) as discord_fake,
+        FakeWisGate(api_key=TEST_API_KEY, noisy=wisgate_noisy) as wisgate_fake,
+    ):
+        guild = discord_fake.add_guild("Test", upload_limit=upload_limit)
+        alice = discord_fake.add_user("alice")
+        bob = discord_fake.add_user("bob")
+        guild.add_member(alice)
+        guild.add_member(bob)
+        if setup is not None:
+            setup(discord_fake, guild)
+        config = load_settings(
+            _env_file=None,
+            discord_token=DISCORD_TOKEN,
+            wisgate_api_key=TEST_API_KEY,
+            wisgate_base_url=wisgate_fake.base_url,
+            database_path=tmp_path / "bot.sqlite3",
+            dev_guild_id=guild.id,
+            **settings,
+        )
+        options = {"backoff_base": 0.001, "backoff_cap": 0.01, **(wisgate_options or {})}
+        async with build_bot(config, wisgate_options=options, guild_ready_timeout=0.05) as bot:
+            await bot.login(DISCORD_TOKEN)
+            connection = asyncio.create_task(bot.connect())
+            ready = asyncio.create_task(bot.wait_until_ready())
+            await asyncio.wait({connection, ready}, timeout=10, return_when="FIRST_COMPLETED")
+            if not ready.done():
+                ready.cancel()
+                raise AssertionError(f"bot never became ready: {discord_fake.describe()}")
+            world = World(discord_fake, wisgate_fake, bot, guild, alice, bob, config, connection)
+            try:
+                yield world
+                world.assert_alive()
+                for handle in world.handles:
+                    assert_acknowledged_first(discord_fake, handle)
+                assert discord_fake.violations == [], discord_fake.describe()
+                assert discord_fake.unhandled == [], discord_fake.describe()
+            finally:
+                await bot.close()
+                await asyncio.wait({connection}, timeout=10)
