@@ -25,6 +25,7 @@ class EditPrompt(discord.ui.Modal, title="Edit images"):
 
     prompt: discord.ui.TextInput[EditPrompt] = discord.ui.TextInput(
         label="What should change?",
+        custom_id="prompt",
         style=discord.TextStyle.paragraph,
         max_length=4000,
         placeholder="e.g. make it night time, add a lighthouse on the cliff",

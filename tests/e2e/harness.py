@@ -48,8 +48,11 @@ class World:
         """Wait until every command handler has returned and every job is settled or refunded."""
 
         def quiet() -> bool:
-            handlers = [t for t in asyncio.all_tasks() if t.get_name() == "CommandTree-invoker"]
-            return not handlers and self.bot.runner.in_flight == 0
+            # discord.py runs command handlers and modal/button callbacks in named tasks.
+            names = [task.get_name() for task in asyncio.all_tasks()]
+            busy = [n for n in names if n == "CommandTree-invoker" or n.startswith("discord-ui-")]
+            acked = all(handle.acknowledged for handle in self.handles)
+            return acked and not busy and self.bot.runner.in_flight == 0
 
         await self.discord.wait_for(quiet, within=within, what="commands and jobs to end")
         self.assert_alive()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from PIL import Image
-import io
 
 from bot.config import KNOWN_MODELS
 from tests.e2e.harness import running_bot
@@ -27,7 +27,7 @@ async def test_imagine_delivers_images_on_every_model(tmp_path: Path, model: str
         assert not message.ephemeral and not message.loading
         assert len(message.attachments) == n
         for k, attachment in enumerate(message.attachments, start=1):
-            assert attachment.filename.startswith(f"imagine-") and f"-{k}." in attachment.filename
+            assert attachment.filename.startswith("imagine-") and f"-{k}." in attachment.filename
             Image.open(io.BytesIO(attachment.data)).verify()
         embed = message.embeds[0]
         assert "a red fox in snow" in embed["description"]
