@@ -8,6 +8,7 @@ import logging
 import sys
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.prices import PriceFileError, load_prices
 
 log = logging.getLogger("bot")
 
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     try:
         settings = load_settings()
-    except ConfigError as error:
+        load_prices(settings.prices_file)  # a bad price file stops us here, readably
+    except (ConfigError, PriceFileError) as error:
         print(error, file=sys.stderr)
         return 2
     _configure_logging(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -11,7 +12,8 @@ from discord.ext import commands
 
 from bot.catalogue import Catalogue
 from bot.config import Settings
-from bot.ledger import Ledger
+from bot.ledger import JobRecord, Ledger
+from bot.notices import send_restart_notices
 from bot.replies import report_error
 from bot.runner import Runner
 from bot.wisgate import WisGateClient
@@ -19,7 +21,7 @@ from bot.wisgate import WisGateClient
 log = logging.getLogger(__name__)
 
 # Loaded by name so that bot/ never imports cogs/.
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.edit")
+EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.edit", "cogs.quota", "cogs.quota_admin")
 
 
 class ImageTree(app_commands.CommandTree["ImageBot"]):
@@ -61,9 +63,18 @@ class ImageBot(commands.Bot):
         self.ledger = ledger
         self.runner = runner
         self.sync_globally = sync_globally
+        self.interrupted_jobs: list[JobRecord] = []
+        self.notice_task: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
-        """Load the cogs, then sync commands where configured."""
+        """Refund what a previous process left open, load the cogs, sync where configured."""
+        # Before taking any job: jobs left queued or running by a process that is gone.
+        self.interrupted_jobs = await self.ledger.recover()
+        if self.interrupted_jobs:
+            # Sent once connected: tells each member their request was refunded.
+            self.notice_task = asyncio.create_task(
+                send_restart_notices(self, self.interrupted_jobs), name="restart-notices"
+            )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.settings.dev_guild_id is not None:
@@ -78,4 +89,6 @@ class ImageBot(commands.Bot):
     async def close(self) -> None:
         """Stop taking jobs, let the runner settle or refund what is in flight, then disconnect."""
         await self.runner.close()
+        if self.notice_task is not None and not self.notice_task.done():
+            self.notice_task.cancel()
         await super().close()

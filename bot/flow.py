@@ -72,9 +72,14 @@ async def submit_request(
     await defer(interaction, private=private)
     images = await asyncio.gather(*(_download(item) for item in attachments))
     mask_file = await _download(mask) if mask is not None else None
-    request = await asyncio.to_thread(
-        bot.catalogue.validate, options, kind=kind, images=images, mask=mask_file
-    )
+    if images:
+        # Sniffing uploads with Pillow is CPU work: off the event loop.
+        request = await asyncio.to_thread(
+            bot.catalogue.validate, options, kind=kind, images=images, mask=mask_file
+        )
+    else:
+        # Options alone validate in microseconds; a thread hop would cost more than it saves.
+        request = bot.catalogue.validate(options, kind=kind)
     request = choose_output(request, interaction.filesize_limit)
     job = Job(
         spec=_spec(interaction, request),

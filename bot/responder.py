@@ -26,6 +26,7 @@ from bot.types import GeneratedImage, ImageRequest, ImageResult
 log = logging.getLogger(__name__)
 
 EDIT_INTERVAL = 5.0  # seconds between edits of the status line: gentle on Discord's limits
+QUEUE_EDIT_SECONDS_PER_PLACE = 0.5  # position 100 in the queue: an edit every 50 s
 # An interaction token lives 15 minutes; past this age we no longer trust it for uploads.
 TOKEN_LIFETIME = 15 * 60 - 30
 
@@ -60,19 +61,27 @@ class InteractionReporter:
     def _token_fresh(self) -> bool:
         return self._clock() - self._born < TOKEN_LIFETIME
 
-    async def progress(self, stage: Stage, position: int | None) -> None:
+    def progress(self, stage: Stage, position: int | None) -> None:
         """Record the stage; a ticker edits the status line at most every few seconds."""
         self._stage, self._position = stage, position
         if self._ticker is None:
             self._ticker = asyncio.create_task(self._tick())
 
+    def _edit_interval(self) -> float:
+        """Seconds between status edits: every few seconds near the front of the queue, rarer
+        further back, so a long queue costs Discord (and us) about ten edits a second at most.
+        """
+        if self._stage == "queued" and self._position is not None:
+            return max(self._interval, self._position * QUEUE_EDIT_SECONDS_PER_PLACE)
+        return self._interval
+
     async def _tick(self) -> None:
         while not self._done:
-            wait = self._last_edit + self._interval - self._clock()
+            wait = self._last_edit + self._edit_interval() - self._clock()
             await asyncio.sleep(max(wait, 0.05))
             if self._done or not self._token_fresh():
                 return
-            if self._clock() - self._last_edit >= self._interval:
+            if self._clock() - self._last_edit >= self._edit_interval():
                 text = status_line(self._stage, self._clock() - self._born, self._position)
                 await self._edit(content=text)
 

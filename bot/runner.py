@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from bot.errors import BotError
-from bot.ledger import JobSpec, Ledger, Reservation
+from bot.ledger import JobSpec, Ledger, Reservation, Settlement
 from bot.types import GeneratedImage, ImageRequest, ImageResult
 from bot.wisgate import WisGateClient
 
 log = logging.getLogger(__name__)
 
 Stage = Literal["queued", "generating"]
+# Called after every settlement (the Discord layer sends budget alerts from it).
+SettledHook = Callable[[JobSpec, Settlement], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +39,8 @@ class Delivered:
 class Reporter(Protocol):
     """How a job speaks to the member (implemented over a Discord interaction)."""
 
-    async def progress(self, stage: Stage, position: int | None) -> None:
-        """The job moved: queued at a position, or generating."""
+    def progress(self, stage: Stage, position: int | None) -> None:
+        """The job moved: queued at a position, or generating (recorded; shown when due)."""
 
     async def preview(self, image: GeneratedImage, index: int) -> None:
         """A partial image arrived while streaming."""
@@ -50,6 +52,27 @@ class Reporter(Protocol):
 
     async def fail(self, text: str) -> None:
         """Tell the member, privately, that the job failed and was refunded."""
+
+
+@dataclass(slots=True)
+class JobTimes:
+    """When a job passed each stage (runner clock); what the structured log line reports."""
+
+    submitted: float
+    started: float | None = None
+    answered: float | None = None
+    delivered: float | None = None
+
+    def durations(self, now: float) -> dict[str, float]:
+        """Seconds spent queued, waiting on WisGate, delivering, and in total."""
+        spans = {"total_s": now - self.submitted}
+        if self.started is not None:
+            spans["queued_s"] = self.started - self.submitted
+            if self.answered is not None:
+                spans["upstream_s"] = self.answered - self.started
+                if self.delivered is not None:
+                    spans["delivery_s"] = self.delivered - self.answered
+        return {key: round(value, 4) for key, value in spans.items()}
 
 
 @dataclass(slots=True)
@@ -71,14 +94,16 @@ class Runner:
         ledger: Ledger,
         max_concurrent: int,
         clock: Callable[[], float] = time.monotonic,
+        on_settled: SettledHook | None = None,
     ) -> None:
         self._wisgate = wisgate
         self._ledger = ledger
         self._slots = asyncio.Semaphore(max_concurrent)
-        self._waiting: list[int] = []  # job ids waiting for a slot, in arrival order
+        self._waiting: list[Job] = []  # jobs waiting for a slot, in arrival order
         self._tasks: set[asyncio.Task[None]] = set()
         self._clock = clock
         self._closing = False
+        self.on_settled = on_settled
 
     @property
     def in_flight(self) -> int:
@@ -109,17 +134,21 @@ class Runner:
 
     async def _run(self, job: Job, reservation: Reservation) -> None:
         job_id = reservation.job_id
-        started = self._clock()
+        times = JobTimes(submitted=self._clock())
         outcome = "refunded"
         try:
-            result = await self._call(job, job_id)
+            result = await self._call(job, job_id, times)
+            times.answered = self._clock()
             delivered = await job.reporter.deliver(
                 job_id, job.request, result, reservation.status.remaining
             )
+            times.delivered = self._clock()
             outcome = await self._settle(job_id, job.spec, result, delivered)
         except BotError as error:
+            outcome = f"refunded ({type(error).__name__})"
             await self._refund(job, job_id, error.user_message, reason=_reason(error))
         except asyncio.CancelledError:
+            outcome = "interrupted"
             await self._refund(
                 job,
                 job_id,
@@ -130,6 +159,7 @@ class Runner:
             raise
         except Exception:
             reference = secrets.token_hex(4)
+            outcome = f"refunded (unexpected, ref {reference})"
             log.exception("job %d failed unexpectedly (ref %s)", job_id, reference)
             await self._refund(
                 job,
@@ -139,33 +169,60 @@ class Runner:
                 reason=f"unexpected error (ref {reference})",
             )
         finally:
-            log.info(
-                "job %d %s: member %d guild %s model %s in %.1f s",
-                job_id,
-                outcome,
-                job.spec.requester.user_id,
-                job.spec.requester.guild_id,
-                job.spec.model,
-                self._clock() - started,
-            )
+            self._log_end(job_id, job.spec, outcome, times)
 
-    async def _call(self, job: Job, job_id: int) -> ImageResult:
+    def _log_end(self, job_id: int, spec: JobSpec, outcome: str, times: JobTimes) -> None:
+        """One structured line per job: who, where, what, how long each stage took, outcome."""
+        fields = {
+            "job_id": job_id,
+            "member": spec.requester.user_id,
+            "guild": spec.requester.guild_id,
+            "model": spec.model,
+            "kind": spec.kind,
+            "outcome": outcome,
+            **times.durations(self._clock()),
+        }
+        log.info(
+            "job %d %s: member %s guild %s model %s, queued %.2f s, upstream %.2f s, "
+            "delivery %.2f s",
+            job_id,
+            outcome,
+            spec.requester.user_id,
+            spec.requester.guild_id,
+            spec.model,
+            fields.get("queued_s", 0.0),
+            fields.get("upstream_s", 0.0),
+            fields.get("delivery_s", 0.0),
+            extra={"job": fields},
+        )
+
+    async def _call(self, job: Job, job_id: int, times: JobTimes) -> ImageResult:
         """Wait for a slot, mark the job running, and ask WisGate."""
-        self._waiting.append(job_id)
+        self._waiting.append(job)
         try:
-            await job.reporter.progress("queued", self._waiting.index(job_id) + 1)
+            job.reporter.progress("queued", len(self._waiting))
             async with self._slots:
-                self._waiting.remove(job_id)
+                self._leave_queue(job)
+                times.started = self._clock()
                 if not await self._ledger.start(job_id):
                     raise BotError("This request was cancelled. Nothing was charged.")
-                await job.reporter.progress("generating", None)
+                job.reporter.progress("generating", None)
                 call: Callable[..., Awaitable[ImageResult]] = (
                     self._wisgate.generate if job.request.kind == "generate" else self._wisgate.edit
                 )
                 return await call(job.request, on_partial=job.reporter.preview)
         finally:
-            if job_id in self._waiting:
-                self._waiting.remove(job_id)
+            self._leave_queue(job)
+
+    def _leave_queue(self, job: Job) -> None:
+        """Take the job out of the waiting line and tell those behind it their new place."""
+        if job not in self._waiting:
+            return
+        index = self._waiting.index(job)
+        del self._waiting[index]
+        for position, behind in enumerate(self._waiting[index:], start=index + 1):
+            # progress() only records the place; the reporter decides when to show it.
+            behind.reporter.progress("queued", position)
 
     async def _settle(
         self, job_id: int, spec: JobSpec, result: ImageResult, delivered: Delivered
@@ -178,6 +235,12 @@ class Runner:
                 job_id, delivered.channel_id, delivered.message_id
             )
         settlement = await self._ledger.settle(job_id, delivered.images, result.usage)
+        if self.on_settled is not None:
+            try:
+                await self.on_settled(spec, settlement)
+            except Exception:
+                # A failed notice (e.g. the budget alert) must not undo a delivered job.
+                log.exception("job %d: the after-settlement hook failed", job_id)
         return f"delivered {settlement.images_charged} for ${settlement.cost_charged_usd:.3f}"
 
     async def _refund(

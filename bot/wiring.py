@@ -17,6 +17,7 @@ from bot.client import ImageBot
 from bot.config import Settings
 from bot.db import open_database
 from bot.ledger import Ledger
+from bot.notices import budget_alerts
 from bot.prices import load_prices
 from bot.runner import Runner
 from bot.wisgate import WisGateClient
@@ -51,6 +52,7 @@ async def build_bot(
             sync_globally=sync_globally,
             **bot_options,
         )
+        runner.on_settled = budget_alerts(bot)  # the 80% alert to the guild's log channel
         async with bot:
             yield bot
 

@@ -51,7 +51,7 @@ async def test_failed_migration_leaves_no_trace(tmp_path: Path) -> None:
     write(folder, "0001_first.sql", "CREATE TABLE a (x INTEGER);")
     write(folder, "0002_broken.sql", "CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);")
     db = tmp_path / "t.sqlite3"
-    with pytest.raises(DatabaseError, match="0002_broken.sql failed"):
+    with pytest.raises(DatabaseError, match=r"0002_broken\.sql failed"):
         async with open_database(db, migrations=folder):
             pass
     async with aiosqlite.connect(db) as conn:
@@ -67,7 +67,7 @@ async def test_newer_database_is_refused(tmp_path: Path) -> None:
     async with aiosqlite.connect(db) as conn:
         await conn.execute("PRAGMA user_version = 7")
         await conn.commit()
-    with pytest.raises(DatabaseError, match="schema version 7.*upgrade the bot"):
+    with pytest.raises(DatabaseError, match=r"schema version 7.*upgrade the bot"):
         async with open_database(db, migrations=folder):
             pass
 

@@ -21,12 +21,16 @@ async def expect_refund(world: World, words: str) -> None:
     assert any(words in text for text in texts), texts
     assert all("nothing was charged" in text for text in texts)
     assert public_texts(world, handle) == []
-    status_row = world.rows("SELECT SUM(images_held) FROM jobs WHERE status IN ('queued','running')")
+    status_row = world.rows(
+        "SELECT SUM(images_held) FROM jobs WHERE status IN ('queued','running')"
+    )
     assert status_row == [(None,)]
 
 
 @pytest.mark.parametrize("private", [False, True])
-async def test_moderation_rejection_is_explained_and_refunded(tmp_path: Path, private: bool) -> None:
+async def test_moderation_rejection_is_explained_and_refunded(
+    tmp_path: Path, private: bool
+) -> None:
     async with running_bot(tmp_path) as world:
         world.wisgate.fail("moderation_blocked")
         await world.slash("imagine", {"prompt": "something forbidden", "private": private})

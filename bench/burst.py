@@ -1,0 +1,256 @@
+"""500 /imagine interactions at once: acknowledgement latency, overhead, loop stalls, memory.
+
+Run from the repository root: `.venv/bin/python bench/burst.py [--jobs 500] [--delay 2]`.
+The fakes (Discord and WisGate) run in this process; the bot runs in a subprocess
+(bench/burst_bot.py) so its event loop and memory are its own. WisGate answers every call
+after a fixed delay with one 1024x1024 PNG. In the same run, a bare discord.py bot that only
+defers gets the same burst: its acknowledgement latency is the floor we compare against.
+
+Overhead is what the bot adds beyond the upstream delay. Jobs run under the global cap
+(MAX_CONCURRENT_JOBS, default 8); the wait for a slot is a policy, not overhead, so it is
+taken out using the runner's structured per-job log (the job id is read back from the
+delivered file's name). Two figures: the pipeline overhead once a job has its slot (the
+upstream call beyond the delay, then decoding, uploading and settling), which is the target;
+and everything from the defer to the images minus upstream and queue, which adds the wait
+behind the burst's own 500 reservations.
+
+This process records acknowledgement times, so it collects and freezes its garbage before
+each burst (a collection over an earlier run's objects once added ~0.8 s to the second run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+import pybase64
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction  # noqa: E402
+from tests.fakes.images import make_image  # noqa: E402
+from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate, usage_for  # noqa: E402
+
+TOKEN = "bench-discord-token"
+MEMBERS = 50
+
+
+def quantile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of values, by nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+async def start_bot(env: dict[str, str]) -> asyncio.subprocess.Process:
+    """Start bench/burst_bot.py and wait until it is connected."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "bench" / "burst_bot.py"),
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), timeout=60)
+    if line.strip() != b"READY":
+        raise RuntimeError(f"bot did not start: {line!r}")
+    return process
+
+
+async def stop_bot(process: asyncio.subprocess.Process) -> dict[str, object]:
+    """SIGTERM the bot and read its stall and memory figures."""
+    process.terminate()
+    assert process.stdout is not None
+    out = await asyncio.wait_for(process.stdout.read(), timeout=60)
+    await process.wait()
+    return dict(json.loads(out.decode().strip().splitlines()[-1]))
+
+
+async def burst(fake: FakeDiscord, guild: FakeGuild, jobs: int) -> list[FakeInteraction]:
+    """Inject `jobs` /imagine interactions at once from MEMBERS members."""
+    members = [guild.add_member(f"member{k}").user for k in range(MEMBERS)]
+    # This process records the acknowledgement times: a garbage collection here, over what
+    # an earlier run left, would be blamed on the bot. Collect and freeze first.
+    gc.collect()
+    gc.freeze()
+    injections = [
+        fake.inject_slash("imagine", {"prompt": f"burst {k}"}, user=members[k % MEMBERS])
+        for k in range(jobs)
+    ]
+    return list(await asyncio.gather(*injections))
+
+
+def delivery(fake: FakeDiscord, handle: FakeInteraction) -> tuple[float, int] | None:
+    """When the images reached Discord (on the fake's clock), and the job id in their names."""
+    for request in fake.requests_for(handle):
+        if request.files and request.status < 300:
+            return request.at, int(request.files[0].filename.split("-")[1])
+    return None
+
+
+def fixed_answer(noisy: bool) -> bytes:
+    """One precomputed answer with one 1024x1024 PNG, so the fake does no work per call.
+
+    (Generating and encoding it per call would stall this process's loop, where the fake
+    Discord records acknowledgement times, and blame the bot for it.)
+    """
+    png = make_image(1024, 1024, "png", noisy=noisy)
+    payload = {
+        "created": int(time.time()),
+        "data": [{"b64_json": pybase64.b64encode(png).decode("ascii")}],
+        "output_format": "png",
+        "size": "1024x1024",
+        "usage": usage_for("burst", 0, 1),
+    }
+    return orjson.dumps(payload)
+
+
+async def run_production(jobs: int, delay: float, noisy: bool, cap: int) -> dict[str, object]:
+    """The production bot under the burst."""
+    answer = fixed_answer(noisy)
+    async with (
+        FakeDiscord(token=TOKEN) as fake,
+        FakeWisGate(latency=delay, fixed_body=answer) as api,
+    ):
+        guild = fake.add_guild("bench")
+        with tempfile.TemporaryDirectory() as folder:
+            env = {
+                "DISCORD_TOKEN": TOKEN,
+                "WISGATE_API_KEY": TEST_API_KEY,
+                "WISGATE_BASE_URL": api.base_url,
+                "DATABASE_PATH": str(Path(folder) / "bench.sqlite3"),
+                "DEV_GUILD_ID": str(guild.id),
+                "ENABLED_MODELS": "gpt-image-1",
+                "DEFAULT_MODEL": "gpt-image-1",
+                "MAX_CONCURRENT_JOBS": str(cap),
+                "DAILY_IMAGE_LIMIT": str(jobs),
+                "STREAMING_PREVIEWS": "off",
+                "LOG_LEVEL": "WARNING",
+                "BENCH_API": fake.api_url,
+                "BENCH_GATEWAY": fake.gateway.url,
+            }
+            bot = await start_bot(env)
+            await fake.wait_for(lambda: bool(fake.guild_commands(guild.id)), within=30)
+            handles = await burst(fake, guild, jobs)
+            await fake.wait_for(
+                lambda: all(delivery(fake, h) is not None for h in handles),
+                within=120 + delay * jobs / cap,
+                what="every delivery",
+            )
+            figures = await stop_bot(bot)
+    acks = [h.ack_latency for h in handles if h.ack_latency is not None]
+    jobs = figures.pop("jobs")
+    assert isinstance(jobs, dict)
+    overheads, totals = [], []
+    for handle in handles:
+        found = delivery(fake, handle)
+        assert found is not None
+        at, job_id = found
+        total = at - handle.created_at
+        queued = float(jobs[str(job_id)].get("queued_s", 0.0))
+        totals.append(total)
+        # What the bot adds after acknowledging: validation, the reservation, decoding,
+        # uploading and settling; not the burst's own acknowledgement queue (reported above).
+        overheads.append(total - (handle.ack_latency or 0.0) - queued - delay)
+    stages = {
+        name: [float(fields.get(name, 0.0)) for fields in jobs.values()]
+        for name in ("queued_s", "upstream_s", "delivery_s")
+    }
+    stages["upstream_s"] = [value - delay for value in stages["upstream_s"]]
+    return {
+        "acks": acks,
+        "stages": stages,
+        "overheads": overheads,
+        "totals": totals,
+        "requests": len(api.requests),
+        **figures,
+    }
+
+
+async def run_bare(jobs: int) -> list[float]:
+    """The bare bot (defer only) under the same burst."""
+    async with FakeDiscord(token=TOKEN) as fake:
+        guild = fake.add_guild("bench")
+        env = {"DISCORD_TOKEN": TOKEN, "DEV_GUILD_ID": str(guild.id), "BENCH_BARE": "1"}
+        env |= {"BENCH_API": fake.api_url, "BENCH_GATEWAY": fake.gateway.url}
+        bot = await start_bot(env)
+        await fake.wait_for(lambda: bool(fake.guild_commands(guild.id)), within=30)
+        handles = await burst(fake, guild, jobs)
+        await fake.wait_for(lambda: all(h.acknowledged for h in handles), within=60)
+        await stop_bot(bot)
+    return [h.ack_latency for h in handles if h.ack_latency is not None]
+
+
+def ms(value: float) -> str:
+    """Milliseconds, for printing."""
+    return f"{value * 1000:.0f} ms"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=500)
+    parser.add_argument("--delay", type=float, default=2.0, help="upstream seconds per call")
+    parser.add_argument("--flat", action="store_true", help="tiny flat PNGs, not photo-sized")
+    parser.add_argument("--cap", type=int, default=8, help="MAX_CONCURRENT_JOBS (default 8)")
+    args = parser.parse_args()
+    bare = await run_bare(args.jobs)
+    ours = await run_production(args.jobs, args.delay, noisy=not args.flat, cap=args.cap)
+    acks = ours["acks"]
+    assert isinstance(acks, list)
+    overheads = ours["overheads"]
+    assert isinstance(overheads, list)
+    print(
+        f"{args.jobs} interactions at once; upstream delay {args.delay} s; "
+        f"{'flat' if args.flat else 'photo-sized (~2 MB)'} 1024x1024 PNGs"
+    )
+    print(
+        f"bare bot   defer p50 {ms(quantile(bare, 0.5))}  p99 {ms(quantile(bare, 0.99))}  "
+        f"max {ms(max(bare))}"
+    )
+    print(
+        f"image bot  defer p50 {ms(quantile(acks, 0.5))}  p99 {ms(quantile(acks, 0.99))}  "
+        f"max {ms(max(acks))}  (all {len(acks)} acknowledged)"
+    )
+    print(
+        f"defer p99 ratio (image bot / bare): {quantile(acks, 0.99) / quantile(bare, 0.99):.2f}"
+        "  (target <= 1.5)"
+    )
+    totals = ours["totals"]
+    assert isinstance(totals, list)
+    print(
+        f"end to end (incl. queue behind the cap of {args.cap}): "
+        f"p50 {ms(statistics.median(totals))}  p99 {ms(quantile(totals, 0.99))}"
+    )
+    stages = ours["stages"]
+    assert isinstance(stages, dict)
+    pipeline = [a + b for a, b in zip(stages["upstream_s"], stages["delivery_s"], strict=True)]
+    print(
+        "pipeline overhead once a job has its slot (upstream call beyond the delay, then "
+        f"decode, upload, settle): p50 {ms(statistics.median(pipeline))}  "
+        f"p99 {ms(quantile(pipeline, 0.99))}  (target p50 <= 50 ms)"
+    )
+    print(
+        "from the defer to the images, minus upstream and queue (adds waiting behind the "
+        f"burst's own reservations): p50 {ms(statistics.median(overheads))}  "
+        f"p99 {ms(quantile(overheads, 0.99))}"
+    )
+    print(
+        f"longest event-loop stall in the bot: {ms(float(ours['max_stall']))}  (target <= 100 ms)"
+    )
+    print(
+        f"peak RSS of the bot process: {float(ours['peak_rss_kib']) / 1024:.0f} MiB; "
+        f"WisGate calls: {ours['requests']}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

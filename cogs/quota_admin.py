@@ -1,0 +1,287 @@
+"""/quota-admin: moderators run the server's image economy from Discord.
+
+Shown by default to members with Manage Server, and checked again in our code (Manage
+Server, or the server's moderator role) for every subcommand. Every reply is private and
+states the old and the new value; every change is an audit row, and is also posted to the
+server's log channel when one is set (a moderator action announced on purpose).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import discord
+from discord import Interaction, app_commands
+from discord.app_commands import Range
+from discord.ext import commands
+
+from bot.client import ImageBot
+from bot.errors import InvalidRequest
+from bot.ledger_admin import KEEP, MAX_DAILY_IMAGES, Change, LedgerAdmin
+from bot.ledger_types import discord_timestamp, next_month
+from bot.notices import post_to_log
+from bot.permissions import require_moderator, role_ids
+from cogs.quota_audit import AuditPager
+from cogs.quota_texts import (
+    LIMIT_SOURCES,
+    acknowledge,
+    answer,
+    change_text,
+    status_text,
+    top_text,
+    usd_text,
+)
+from cogs.quota_texts import images as count_images
+
+Images = Range[int, 0, MAX_DAILY_IMAGES]
+Person = discord.Member | discord.User
+CLEARABLE = [
+    app_commands.Choice(name="the moderator role", value="moderator_role"),
+    app_commands.Choice(name="the log channel", value="log_channel"),
+    app_commands.Choice(name="both", value="both"),
+]
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class QuotaAdmin(
+    commands.GroupCog,
+    group_name="quota-admin",
+    group_description="Moderators: image quotas, budgets and the audit log",
+):
+    """The moderators' quota commands."""
+
+    def __init__(self, bot: ImageBot) -> None:
+        self.bot = bot
+        self.admin = LedgerAdmin(bot.ledger)
+
+    async def interaction_check(self, interaction: Interaction[Any], /) -> bool:
+        """Manage Server or the server's moderator role, whatever Discord's settings say."""
+        return await require_moderator(interaction)
+
+    def _guild(self, interaction: Interaction[ImageBot]) -> int:
+        if interaction.guild_id is None:  # require_moderator already refused DMs
+            raise InvalidRequest("Quotas can only be managed inside a server.")
+        return interaction.guild_id
+
+    def _text(self, change: Change[Any]) -> str:
+        default = self.bot.ledger.default_daily_images
+        return change_text(
+            change.action, change.target_id, change.old, change.new, bot_default=default
+        )
+
+    async def _report(
+        self, interaction: Interaction[ImageBot], changes: Sequence[Change[Any]], extra: str = ""
+    ) -> bool:
+        """Answer the moderator privately, then post the change to the log channel."""
+        lines = [self._text(change) for change in changes]
+        await answer(interaction, "\n".join(lines) + (f"\n{extra}" if extra else ""))
+        if not lines:
+            return False
+        note = f"Quota change by <@{interaction.user.id}>:\n" + "\n".join(lines)
+        return await post_to_log(self.bot, self._guild(interaction), note)
+
+    async def _left_today(self, guild_id: int, member: Person) -> str:
+        status = await self.admin.member_status(guild_id, member.id, role_ids(member))
+        reset = discord_timestamp(status.resets_at)
+        return f"They can make {count_images(status.remaining)} more today (resets {reset})."
+
+    @app_commands.command(name="show")
+    @app_commands.describe(member="Whose quota to show")
+    async def show(self, interaction: Interaction[ImageBot], member: Person) -> None:
+        """Show a member's quota, usage and block in this server."""
+        await acknowledge(interaction)
+        guild_id = self._guild(interaction)
+        status = await self.admin.member_status(guild_id, member.id, role_ids(member))
+        await answer(interaction, status_text(status, who=f"<@{member.id}>"))
+
+    @app_commands.command(name="limit")
+    @app_commands.describe(member="Whose limit", images="Images a day; leave out to clear")
+    async def limit(
+        self, interaction: Interaction[ImageBot], member: Person, images: Images | None = None
+    ) -> None:
+        """Set a member's own daily image limit (leave images out to clear it)."""
+        await acknowledge(interaction)
+        guild_id = self._guild(interaction)
+        change = await self.admin.set_member_limit(interaction.user.id, guild_id, member.id, images)
+        extra = ""
+        if images is None:
+            status = await self.admin.member_status(guild_id, member.id, role_ids(member))
+            source = LIMIT_SOURCES[status.limit_source]
+            extra = f"Their limit is now {count_images(status.limit)} a day ({source})."
+        await self._report(interaction, [change], extra)
+
+    @app_commands.command(name="role-limit")
+    @app_commands.describe(role="The role", images="Images a day; leave out to clear")
+    async def role_limit(
+        self, interaction: Interaction[ImageBot], role: discord.Role, images: Images | None = None
+    ) -> None:
+        """Set the daily image limit for a role (members get their best role's limit)."""
+        await acknowledge(interaction)
+        guild_id = self._guild(interaction)
+        change = await self.admin.set_role_limit(interaction.user.id, guild_id, role.id, images)
+        await self._report(interaction, [change])
+
+    @app_commands.command(name="default")
+    @app_commands.describe(images="Images a day; leave out for the bot's default")
+    async def default(
+        self, interaction: Interaction[ImageBot], images: Images | None = None
+    ) -> None:
+        """Set this server's default daily image limit."""
+        await acknowledge(interaction)
+        guild_id = self._guild(interaction)
+        change = await self.admin.set_guild_default(interaction.user.id, guild_id, images)
+        await self._report(interaction, [change])
+
+    @app_commands.command(name="grant")
+    @app_commands.describe(member="Who gets them", images="Extra images, for today only")
+    async def grant(
+        self,
+        interaction: Interaction[ImageBot],
+        member: Person,
+        images: Range[int, 1, MAX_DAILY_IMAGES],
+    ) -> None:
+        """Give a member extra images for today."""
+        await acknowledge(interaction)
+        guild_id = self._guild(interaction)
+        change = await self.admin.grant(interaction.user.id, guild_id, member.id, images)
+        await self._report(interaction, [change], await self._left_today(guild_id, member))
+
+    @app_commands.command(name="reset")
+    @app_commands.describe(member="Whose usage to forgive")
+    async def reset(self, interaction: Interaction[ImageBot], member: Person) -> None:
+        """Forgive what a member has used today."""
+        await acknowledge(interaction)
+        guild_id = self._guild(interaction)
+        change = await self.admin.reset_usage(interaction.user.id, guild_id, member.id)
+        await self._report(interaction, [change], await self._left_today(guild_id, member))
+
+    @app_commands.command(name="block")
+    @app_commands.describe(member="Who to block", reason="Why (the member sees this)")
+    async def block(
+        self, interaction: Interaction[ImageBot], member: Person, reason: Range[str, 1, 200]
+    ) -> None:
+        """Stop a member from making images in this server."""
+        await acknowledge(interaction)
+        guild_id = self._guild(interaction)
+        change = await self.admin.block(interaction.user.id, guild_id, member.id, reason)
+        await self._report(interaction, [change])
+
+    @app_commands.command(name="unblock")
+    @app_commands.describe(member="Who to let back in")
+    async def unblock(self, interaction: Interaction[ImageBot], member: Person) -> None:
+        """Let a blocked member make images again."""
+        await acknowledge(interaction)
+        guild_id = self._guild(interaction)
+        change = await self.admin.unblock(interaction.user.id, guild_id, member.id)
+        extra = "" if change.old is not None else "They were not blocked: nothing changed."
+        await self._report(interaction, [change], extra)
+
+    @app_commands.command(name="budget")
+    @app_commands.describe(usd="US dollars a month for this server; 0 = no budget")
+    async def budget(
+        self, interaction: Interaction[ImageBot], usd: Range[float, 0, 1_000_000]
+    ) -> None:
+        """Set this server's monthly image budget in US dollars (0 = none)."""
+        await acknowledge(interaction)
+        guild_id = self._guild(interaction)
+        change = await self.admin.set_budget(interaction.user.id, guild_id, usd)
+        spent, budget = await self.admin.month_spend(guild_id)
+        extra = f"Spent this month: {usd_text(spent)}."
+        if budget is not None and spent >= budget:
+            turns = discord_timestamp(next_month(self.bot.ledger.now()))
+            extra += f" That is all of it: new requests are refused until it is raised or {turns}."
+        await self._report(interaction, [change], extra)
+
+    @app_commands.command(name="top")
+    async def top(self, interaction: Interaction[ImageBot]) -> None:
+        """Show today's biggest image makers in this server."""
+        await acknowledge(interaction)
+        guild_id = self._guild(interaction)
+        leaders = await self.admin.top_members(guild_id)
+        spent, budget = await self.admin.month_spend(guild_id)
+        await answer(interaction, top_text(leaders, spent, budget))
+
+    @app_commands.command(name="audit")
+    @app_commands.describe(member="Only changes about this member")
+    async def audit(self, interaction: Interaction[ImageBot], member: Person | None = None) -> None:
+        """Page through this server's quota changes, newest first."""
+        await acknowledge(interaction)
+        pager = AuditPager(
+            self.admin,
+            guild_id=self._guild(interaction),
+            owner_id=interaction.user.id,
+            member_id=None if member is None else member.id,
+            bot_default=self.bot.ledger.default_daily_images,
+        )
+        embed = await pager.render()
+        pager.message = await answer(interaction, embed=embed, view=pager)
+
+    @app_commands.command(name="settings")
+    @app_commands.describe(
+        moderator_role="Members with this role may use /quota-admin",
+        log_channel="Where budget alerts and quota changes are posted",
+        clear="Unset the moderator role, the log channel, or both",
+    )
+    @app_commands.choices(clear=CLEARABLE)
+    async def settings(
+        self,
+        interaction: Interaction[ImageBot],
+        moderator_role: discord.Role | None = None,
+        log_channel: discord.TextChannel | None = None,
+        clear: str | None = None,
+    ) -> None:
+        """Show or set the moderator role and the log channel."""
+        await acknowledge(interaction)
+        guild_id = self._guild(interaction)
+        if moderator_role is None and log_channel is None and clear is None:
+            await answer(interaction, await self._settings_text(guild_id))
+            return
+        role_id = _pick(moderator_role, clear in ("moderator_role", "both"), "moderator role")
+        channel_id = _pick(log_channel, clear in ("log_channel", "both"), "log channel")
+        if moderator_role is not None and moderator_role.is_default():
+            raise InvalidRequest("Choose a role other than @everyone as the moderator role.")
+        changes = await self.admin.set_guild_settings(
+            interaction.user.id, guild_id, moderator_role_id=role_id, log_channel_id=channel_id
+        )
+        if not await self._report(interaction, changes) and log_channel is not None:
+            await interaction.followup.send(
+                f"I could not post in <#{log_channel.id}>: give me Send Messages there.",
+                ephemeral=True,
+            )
+
+    async def _settings_text(self, guild_id: int) -> str:
+        config = await self.admin.guild_config(guild_id)
+        spent, _budget = await self.admin.month_spend(guild_id)
+        role = "none" if config.moderator_role_id is None else f"<@&{config.moderator_role_id}>"
+        channel = "none" if config.log_channel_id is None else f"<#{config.log_channel_id}>"
+        default = self.bot.ledger.default_daily_images
+        limit = (
+            f"{count_images(default)} (the bot default)"
+            if config.default_daily_images is None
+            else count_images(config.default_daily_images)
+        )
+        return "\n".join(
+            [
+                f"Moderator role: {role} (members with Manage Server always count)",
+                f"Log channel: {channel}",
+                f"Server default daily limit: {limit}",
+                f"Monthly budget: {usd_text(config.monthly_budget_usd)}; "
+                f"spent this month: {usd_text(spent)}",
+            ]
+        )
+
+
+def _pick(value: discord.abc.Snowflake | None, clear: bool, what: str) -> Any:
+    """The new id for a setting: the chosen one, None to clear it, or KEEP."""
+    if value is not None and clear:
+        raise InvalidRequest(f"Either choose a {what} or clear it, not both.")
+    if clear:
+        return None
+    return KEEP if value is None else value.id
+
+
+async def setup(bot: ImageBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(QuotaAdmin(bot))
