@@ -19,8 +19,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "command",
         nargs="?",
         default="run",
-        choices=("run", "check", "sync"),
-        help="run the bot (default), check the setup, or sync slash commands globally",
+        choices=("run", "check", "sync", "stats"),
+        help="run the bot (default), check the setup, sync slash commands globally, "
+        "or print today's figures from the database",
     )
     return parser.parse_args(argv)
 
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.checks import run_check
 
             return asyncio.run(run_check(settings))
+        if args.command == "stats":
+            from bot.stats import run_stats
+
+            return asyncio.run(run_stats(settings))
         from bot.wiring import run_bot
 
         asyncio.run(run_bot(settings, sync_globally=args.command == "sync"))

@@ -105,3 +105,35 @@ async def test_check_refuses_a_database_from_a_newer_release(tmp_path: Path) -> 
     )
     assert code == 1
     assert "database: FAILED" in out and "upgrade the bot" in out
+
+
+async def test_stats_reports_today_failures_and_spend(tmp_path: Path) -> None:
+    from bot.db import open_database
+    from bot.ledger import JobSpec, Ledger, Requester
+    from bot.prices import default_prices
+
+    path = tmp_path / "bot.sqlite3"
+    async with open_database(path) as conn:
+        ledger = Ledger(conn, default_daily_images=10, prices=default_prices())
+        alice = Requester(user_id=1, guild_id=555)
+        ok = await ledger.reserve(JobSpec(alice, "generate", "dall-e-3", 1, "1024x1024", "hd"))
+        await ledger.settle(ok.job_id, 1, None)
+        bad = await ledger.reserve(JobSpec(alice, "generate", "dall-e-2", 2, "256x256", None))
+        await ledger.refund(bad.job_id, "ContentRejected: blocked by the safety system")
+        dm = await ledger.reserve(
+            JobSpec(Requester(user_id=2, guild_id=None), "generate", "dall-e-2", 1, None, None)
+        )
+        await ledger.refund(dm.job_id, "RequestTimedOut: took too long")
+    code, out, err = await run_bot_command(
+        tmp_path,
+        "stats",
+        DISCORD_TOKEN=DISCORD_TOKEN,
+        WISGATE_API_KEY=TEST_API_KEY,
+        DATABASE_PATH=str(path),
+    )
+    assert code == 0, err
+    assert "jobs on" in out and ": 3 (2 failed, 1 succeeded)" in out
+    assert "images delivered: 1" in out
+    assert "  ContentRejected: 1" in out and "  RequestTimedOut: 1" in out
+    assert "  555: $0.080" in out  # dall-e-3 hd 1024x1024
+    assert "  direct messages: $0.000" in out
