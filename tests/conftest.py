@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
@@ -10,6 +11,36 @@ from pydantic import SecretStr
 
 from bot.wisgate import WisGateClient
 from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
+from tests.secrets_guard import SecretLeakHandler
+
+# -- no secret in any log line, in any test ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _leak_handler() -> Iterator[SecretLeakHandler]:
+    """One handler on the root logger for the whole run; our own loggers at DEBUG."""
+    handler = SecretLeakHandler()
+    root = logging.getLogger()
+    ours = [logging.getLogger(name) for name in ("bot", "cogs", "tests")]
+    old_levels = [root.level, *(logger.level for logger in ours)]
+    root.addHandler(handler)
+    root.setLevel(min(root.level or logging.WARNING, logging.INFO))
+    for logger in ours:
+        logger.setLevel(logging.DEBUG)
+    yield handler
+    root.removeHandler(handler)
+    for logger, level in zip([root, *ours], old_levels, strict=True):
+        logger.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs(_leak_handler: SecretLeakHandler) -> Iterator[None]:
+    """Fail the test during which a token or key reached a log line."""
+    before = len(_leak_handler.leaks)
+    yield
+    leaked = _leak_handler.leaks[before:]
+    assert not leaked, f"a secret reached the logs: {leaked}"
+
 
 # -- the fake WisGate ---------------------------------------------------------------------
 

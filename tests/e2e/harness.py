@@ -15,8 +15,8 @@ from bot.config import Settings, load_settings
 from bot.wiring import build_bot
 from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeMessage, FakeUser
 from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
+from tests.secrets_guard import DISCORD_TOKEN, database_leaks, find_secrets
 
-DISCORD_TOKEN = "discord-test-token-0123456789"
 MIB = 1024 * 1024
 
 
@@ -80,6 +80,18 @@ def assert_acknowledged_first(fake: FakeDiscord, handle: FakeInteraction) -> Non
     assert handle.ack_latency is not None and handle.ack_latency < 3.0, handle.ack_latency
 
 
+def assert_no_secrets(fake: FakeDiscord, settings: Settings) -> None:
+    """No token or key in anything the bot sent Discord, nor in any row of its database."""
+    sent = [
+        f"{request.method} {request.path} {request.query} {request.json}"
+        for request in fake.requests
+    ]
+    leaks = [text[:300] for text in sent if find_secrets(text)]
+    assert not leaks, f"a secret was sent to Discord: {leaks}"
+    rows = database_leaks(settings.database_path)
+    assert not rows, f"a secret was stored: {rows}"
+
+
 def public_texts(world: World, handle: FakeInteraction) -> list[str]:
     """Everything about this interaction that other members (bob) can read."""
     return [
@@ -111,15 +123,14 @@ async def running_bot(
         guild.add_member(bob)
         if setup is not None:
             setup(discord_fake, guild)
-        config = load_settings(
-            _env_file=None,
-            discord_token=DISCORD_TOKEN,
-            wisgate_api_key=TEST_API_KEY,
-            wisgate_base_url=wisgate_fake.base_url,
-            database_path=tmp_path / "bot.sqlite3",
-            dev_guild_id=guild.id,
-            **settings,
-        )
+        defaults: dict[str, Any] = {
+            "discord_token": DISCORD_TOKEN,
+            "wisgate_api_key": TEST_API_KEY,
+            "wisgate_base_url": wisgate_fake.base_url,
+            "database_path": tmp_path / "bot.sqlite3",
+            "dev_guild_id": guild.id,
+        }
+        config = load_settings(_env_file=None, **{**defaults, **settings})
         options = {"backoff_base": 0.001, "backoff_cap": 0.01, **(wisgate_options or {})}
         async with build_bot(config, wisgate_options=options, guild_ready_timeout=0.05) as bot:
             await bot.login(DISCORD_TOKEN)
@@ -137,6 +148,7 @@ async def running_bot(
                     assert_acknowledged_first(discord_fake, handle)
                 assert discord_fake.violations == [], discord_fake.describe()
                 assert discord_fake.unhandled == [], discord_fake.describe()
+                assert_no_secrets(discord_fake, config)
             finally:
                 await bot.close()
                 await asyncio.wait({connection}, timeout=10)
