@@ -243,6 +243,7 @@ async def main() -> None:
         f"burst's own reservations): p50 {ms(statistics.median(overheads))}  "
         f"p99 {ms(quantile(overheads, 0.99))}"
     )
+    print(f"longest garbage collection pause by generation: {ours.get('gc_pauses')}")
     print(
         f"longest event-loop stall in the bot: {ms(float(ours['max_stall']))}  (target <= 100 ms)"
     )

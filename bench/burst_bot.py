@@ -52,12 +52,29 @@ class BareBot(commands.Bot):
         await self.tree.sync(guild=guild)
 
 
+BEAT = [time.perf_counter()]
+
+
 async def watch_loop(stalls: list[float], interval: float = 0.005) -> None:
     """Record how late a short sleep wakes: the loop's stalls."""
     while True:
         before = time.perf_counter()
+        BEAT[0] = before
         await asyncio.sleep(interval)
         stalls.append(time.perf_counter() - before - interval)
+
+
+def stall_sampler(main_id: int, seen: dict[str, int], threshold: float = 0.05) -> None:
+    """BENCH_STALLS=1: from a thread, note what the loop thread runs while it is stalled."""
+    import traceback
+
+    while True:
+        time.sleep(0.01)
+        if time.perf_counter() - BEAT[0] > threshold:
+            frame = sys._current_frames().get(main_id)
+            if frame is not None:
+                key = "".join(traceback.format_stack(frame)[-6:])
+                seen[key] = seen.get(key, 0) + 1
 
 
 class JobLog(logging.Handler):
@@ -77,6 +94,10 @@ async def main() -> None:
     discord.http.Route.BASE = os.environ["BENCH_API"]
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["BENCH_GATEWAY"])
     token = os.environ["DISCORD_TOKEN"]
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        import tracemalloc
+
+        tracemalloc.start(8)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     stalls: list[float] = []
@@ -98,14 +119,50 @@ async def main() -> None:
         import gc
 
         gc.freeze()  # DESIGN.md: a full collection adds 70-110 ms to a burst
+        gc_pauses: dict[int, float] = {}
+        gc_started: list[float] = [0.0]
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                gc_started[0] = time.perf_counter()
+            else:
+                took = time.perf_counter() - gc_started[0]
+                generation = info["generation"]
+                gc_pauses[generation] = max(gc_pauses.get(generation, 0.0), took)
+
+        gc.callbacks.append(on_gc)
         watcher = asyncio.create_task(watch_loop(stalls))
+        stall_stacks: dict[str, int] = {}
+        if os.environ.get("BENCH_STALLS"):
+            import threading
+
+            threading.Thread(
+                target=stall_sampler,
+                args=(threading.main_thread().ident, stall_stacks),
+                daemon=True,
+            ).start()
         print("READY", flush=True)
         await stop.wait()
         watcher.cancel()
         await bot.close()
         await asyncio.wait({connection}, timeout=5)
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        import tracemalloc
+
+        snapshot = tracemalloc.take_snapshot()
+        for stat in snapshot.statistics("traceback")[:5]:
+            print(stat, file=sys.stderr)
+            for line in stat.traceback.format()[-16:]:
+                print("   ", line, file=sys.stderr)
+    for stack, count in sorted(stall_stacks.items(), key=lambda item: -item[1])[:6]:
+        print(f"--- stalled {count} x 10 ms in:\n{stack}", file=sys.stderr)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    figures = {"max_stall": max(stalls, default=0.0), "peak_rss_kib": peak_kib, "jobs": jobs.jobs}
+    figures = {
+        "max_stall": max(stalls, default=0.0),
+        "peak_rss_kib": peak_kib,
+        "jobs": jobs.jobs,
+        "gc_pauses": gc_pauses,
+    }
     print(json.dumps(figures), flush=True)
 
 
