@@ -1,6 +1,8 @@
 """500 /imagine interactions at once: acknowledgement latency, overhead, loop stalls, memory.
+With --fairness: the fair queue's throughput and how evenly it spreads the waiting.
 
-Run from the repository root: `.venv/bin/python bench/burst.py [--jobs 500] [--delay 2]`.
+Run from the repository root: `.venv/bin/python bench/burst.py [--jobs 500] [--delay 2]`,
+or `.venv/bin/python bench/burst.py --fairness [--delay 2] [--cap 8]`.
 The fakes (Discord and WisGate) run in this process; the bot runs in a subprocess
 (bench/burst_bot.py) so its event loop and memory are its own. WisGate answers every call
 after a fixed delay with one 1024x1024 PNG. In the same run, a bare discord.py bot that only
@@ -16,6 +18,23 @@ behind the burst's own 500 reservations.
 
 This process records acknowledgement times, so it collects and freezes its garbage before
 each burst (a collection over an earlier run's objects once added ~0.8 s to the second run).
+All 50 members are in one guild, so the per-guild cap is set to the global cap here: the
+burst measures the pipeline, not the per-guild policy (MAX_JOBS_PER_GUILD, default 4).
+
+The fairness run: 300 jobs from 30 members (10 each), upstream latency 2 s, global cap 8,
+per-member cap 2, so the limit is 8 / 2 s = 4 jobs/s. With a per-member cap of 2, a member's
+tenth job waits behind their own first nine (>= 8 s even on an idle bot), so a member's p99
+wait is their own backlog plus their share of the service, and comparing members only
+means something when their demands are alike and their arrival is not. So the members come
+in three bursts, 10 s apart, of ten members each, each member's ten requests back to back
+(as one member clicking ten times before the next): 100 jobs every 10 s against 40 served,
+so the queue holds work from the first second to the last and throughput can reach the
+limit. An arrival-order (FIFO) queue, even with the per-member cap, serves a burst's first
+member in ~8 s and keeps the last burst's members ~58 s: a spread of ~7 (discrete-event
+simulation of this shape). Round-robin with every start counted as a turn should give
+~1.2: the first burst's members ~46 s, the later bursts' ~52-56 s, as everyone present
+shares each round. (Equal waves, every member asking two jobs each 10 s, cannot tell the
+two apart: FIFO and round-robin both give ~1.7 there, the spread of arrival order alone.)
 """
 
 from __future__ import annotations
@@ -43,6 +62,8 @@ from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate, usage_for  # noqa: E4
 
 TOKEN = "bench-discord-token"
 MEMBERS = 50
+# The fairness run (see the module docstring): 3 x 10 members x 10 jobs = 300 jobs.
+FAIR_BURSTS, FAIR_MEMBERS, FAIR_JOBS, FAIR_GAP, FAIR_MEMBER_CAP = 3, 10, 10, 10.0, 2
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -114,6 +135,28 @@ def fixed_answer(noisy: bool) -> bytes:
     return orjson.dumps(payload)
 
 
+def bot_env(
+    fake: FakeDiscord, api: FakeWisGate, guild: FakeGuild, folder: str, *, cap: int, jobs: int
+) -> dict[str, str]:
+    """The production bot's environment: the fakes' addresses, one model, the global cap."""
+    return {
+        "DISCORD_TOKEN": TOKEN,
+        "WISGATE_API_KEY": TEST_API_KEY,
+        "WISGATE_BASE_URL": api.base_url,
+        "DATABASE_PATH": str(Path(folder) / "bench.sqlite3"),
+        "DEV_GUILD_ID": str(guild.id),
+        "ENABLED_MODELS": "gpt-image-1",
+        "DEFAULT_MODEL": "gpt-image-1",
+        "MAX_CONCURRENT_JOBS": str(cap),
+        "MAX_JOBS_PER_GUILD": str(cap),  # every member is in the one bench guild
+        "DAILY_IMAGE_LIMIT": str(jobs),
+        "STREAMING_PREVIEWS": "off",
+        "LOG_LEVEL": "WARNING",
+        "BENCH_API": fake.api_url,
+        "BENCH_GATEWAY": fake.gateway.url,
+    }
+
+
 async def run_production(jobs: int, delay: float, noisy: bool, cap: int) -> dict[str, object]:
     """The production bot under the burst."""
     answer = fixed_answer(noisy)
@@ -123,21 +166,7 @@ async def run_production(jobs: int, delay: float, noisy: bool, cap: int) -> dict
     ):
         guild = fake.add_guild("bench")
         with tempfile.TemporaryDirectory() as folder:
-            env = {
-                "DISCORD_TOKEN": TOKEN,
-                "WISGATE_API_KEY": TEST_API_KEY,
-                "WISGATE_BASE_URL": api.base_url,
-                "DATABASE_PATH": str(Path(folder) / "bench.sqlite3"),
-                "DEV_GUILD_ID": str(guild.id),
-                "ENABLED_MODELS": "gpt-image-1",
-                "DEFAULT_MODEL": "gpt-image-1",
-                "MAX_CONCURRENT_JOBS": str(cap),
-                "DAILY_IMAGE_LIMIT": str(jobs),
-                "STREAMING_PREVIEWS": "off",
-                "LOG_LEVEL": "WARNING",
-                "BENCH_API": fake.api_url,
-                "BENCH_GATEWAY": fake.gateway.url,
-            }
+            env = bot_env(fake, api, guild, folder, cap=cap, jobs=jobs)
             bot = await start_bot(env)
             await fake.wait_for(lambda: bool(fake.guild_commands(guild.id)), within=30)
             handles = await burst(fake, guild, jobs)
@@ -190,6 +219,90 @@ async def run_bare(jobs: int) -> list[float]:
     return [h.ack_latency for h in handles if h.ack_latency is not None]
 
 
+async def fairness_bursts(fake: FakeDiscord, guild: FakeGuild) -> list[FakeInteraction]:
+    """FAIR_BURSTS bursts, FAIR_GAP s apart, of FAIR_MEMBERS members x FAIR_JOBS jobs each,
+    every member's jobs back to back."""
+    handles: list[FakeInteraction] = []
+    start = time.monotonic()
+    for burst_no in range(FAIR_BURSTS):
+        await asyncio.sleep(max(0.0, start + burst_no * FAIR_GAP - time.monotonic()))
+        for member_no in range(FAIR_MEMBERS):
+            user = guild.add_member(f"burst{burst_no}-member{member_no}").user
+            for job in range(FAIR_JOBS):
+                options = {"prompt": f"burst {burst_no} member {member_no} job {job}"}
+                handles.append(await fake.inject_slash("imagine", options, user=user))
+    return handles
+
+
+async def run_fairness(delay: float, cap: int, noisy: bool) -> dict[str, object]:
+    """The production bot under the fairness bursts; waits per member from the runner's log."""
+    answer = fixed_answer(noisy)
+    total = FAIR_BURSTS * FAIR_MEMBERS * FAIR_JOBS
+    async with (
+        FakeDiscord(token=TOKEN) as fake,
+        FakeWisGate(latency=delay, fixed_body=answer) as api,
+    ):
+        guild = fake.add_guild("bench")
+        with tempfile.TemporaryDirectory() as folder:
+            env = bot_env(fake, api, guild, folder, cap=cap, jobs=FAIR_JOBS)
+            env["MAX_JOBS_PER_MEMBER"] = str(FAIR_MEMBER_CAP)
+            bot = await start_bot(env)
+            await fake.wait_for(lambda: bool(fake.guild_commands(guild.id)), within=30)
+            handles = await fairness_bursts(fake, guild)
+            await fake.wait_for(
+                lambda: all(delivery(fake, h) is not None for h in handles),
+                within=120 + delay * total / cap,
+                what="every delivery",
+            )
+            figures = await stop_bot(bot)
+    ends = [found[0] for h in handles if (found := delivery(fake, h)) is not None]
+    jobs = figures["jobs"]
+    assert isinstance(jobs, dict)
+    waits: dict[int, list[float]] = {}
+    for fields in jobs.values():
+        waits.setdefault(int(fields["member"]), []).append(float(fields.get("queued_s", 0.0)))
+    order = {h.user.id: n // (FAIR_MEMBERS * FAIR_JOBS) for n, h in enumerate(handles)}
+    return {
+        "elapsed": max(ends) - handles[0].created_at,
+        "jobs": len(ends),
+        "p99": {member: quantile(values, 0.99) for member, values in waits.items()},
+        "burst_of": order,
+        "requests": len(api.requests),
+    }
+
+
+async def report_fairness(delay: float, cap: int, noisy: bool) -> None:
+    """Run the fairness bursts and print throughput against the limit and the p99 spread."""
+    ours = await run_fairness(delay, cap, noisy)
+    elapsed, done = float(str(ours["elapsed"])), int(str(ours["jobs"]))
+    p99, burst_of = ours["p99"], ours["burst_of"]
+    assert isinstance(p99, dict) and isinstance(burst_of, dict)
+    limit = cap / delay
+    print(
+        f"fairness: {done} jobs from {len(p99)} members in {FAIR_BURSTS} bursts "
+        f"{FAIR_GAP:.0f} s apart ({FAIR_MEMBERS} members x {FAIR_JOBS} jobs each, back to "
+        f"back); upstream {delay} s; caps {cap} in total, {FAIR_MEMBER_CAP} per member"
+    )
+    throughput = done / elapsed
+    print(
+        f"throughput {throughput:.2f} jobs/s over {elapsed:.1f} s against the cap's limit "
+        f"{cap} / {delay:g} s = {limit:.2f} jobs/s: {throughput / limit:.1%} (target >= 90%)"
+    )
+    fastest, slowest = min(p99.values()), max(p99.values())
+    print(
+        f"members' p99 queue wait: fastest {fastest:.1f} s, slowest {slowest:.1f} s, "
+        f"spread {slowest / fastest:.2f} (target <= 2)"
+    )
+    by_burst = [
+        statistics.mean(v for m, v in p99.items() if burst_of[m] == n) for n in range(FAIR_BURSTS)
+    ]
+    print(
+        "mean of members' p99 wait by burst: "
+        + ", ".join(f"#{n + 1} {value:.1f} s" for n, value in enumerate(by_burst))
+        + f"; WisGate calls: {ours['requests']}"
+    )
+
+
 def ms(value: float) -> str:
     """Milliseconds, for printing."""
     return f"{value * 1000:.0f} ms"
@@ -201,7 +314,11 @@ async def main() -> None:
     parser.add_argument("--delay", type=float, default=2.0, help="upstream seconds per call")
     parser.add_argument("--flat", action="store_true", help="tiny flat PNGs, not photo-sized")
     parser.add_argument("--cap", type=int, default=8, help="MAX_CONCURRENT_JOBS (default 8)")
+    parser.add_argument("--fairness", action="store_true", help="the fair-queue run instead")
     args = parser.parse_args()
+    if args.fairness:
+        await report_fairness(args.delay, args.cap, noisy=not args.flat)
+        return
     bare = await run_bare(args.jobs)
     ours = await run_production(args.jobs, args.delay, noisy=not args.flat, cap=args.cap)
     acks = ours["acks"]

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -21,7 +22,14 @@ from bot.wisgate import WisGateClient
 log = logging.getLogger(__name__)
 
 # Loaded by name so that bot/ never imports cogs/.
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.edit", "cogs.quota", "cogs.quota_admin")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.imagine",
+    "cogs.edit",
+    "cogs.quota",
+    "cogs.quota_admin",
+    "cogs.results",
+    "cogs.queue",
+)
 
 
 class ImageTree(app_commands.CommandTree["ImageBot"]):
@@ -42,6 +50,7 @@ class ImageBot(commands.Bot):
         self,
         *,
         settings: Settings,
+        session: aiohttp.ClientSession,
         catalogue: Catalogue,
         wisgate: WisGateClient,
         ledger: Ledger,
@@ -58,6 +67,7 @@ class ImageBot(commands.Bot):
             **options,
         )
         self.settings = settings
+        self.session = session  # ours (WisGate, attachment downloads); discord.py has its own
         self.catalogue = catalogue
         self.wisgate = wisgate
         self.ledger = ledger

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(default=8, ge=1, validation_alias="MAX_CONCURRENT_JOBS")
     max_jobs_per_member: int = Field(default=2, ge=1, validation_alias="MAX_JOBS_PER_MEMBER")
     max_jobs_per_guild: int = Field(default=4, ge=1, validation_alias="MAX_JOBS_PER_GUILD")
+    # Under the interaction token's 15 minutes, so the member is told in place, not by DM.
+    max_queue_wait: float = Field(default=600.0, gt=0, validation_alias="MAX_QUEUE_WAIT")
     daily_image_limit: int = Field(default=20, ge=0, validation_alias="DAILY_IMAGE_LIMIT")
     prices_file: Path | None = Field(default=None, validation_alias="PRICES_FILE")
     dev_guild_id: int | None = Field(default=None, validation_alias="DEV_GUILD_ID")

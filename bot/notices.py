@@ -1,4 +1,4 @@
-"""Messages the bot sends on its own: restart notices, budget alerts, the moderators' log.
+"""Messages the bot sends on its own: restart notices, budget alerts, moderation reports.
 
 None of these answers an interaction, so each finds its channel itself, checks that the
 channel belongs to the guild the news is about (one guild's quotas never show in another),
@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.delivery import safe_text, shorten
+from bot.errors import BotError
 from bot.ledger import JobRecord, JobSpec, Settlement
+from bot.ledger_moderation import LedgerModeration, RejectionReport
 from bot.ledger_reports import LedgerReports
 from bot.ledger_types import discord_timestamp, format_usd, next_month
 from bot.replies import NO_PINGS
+from bot.wisgate_errors import ContentRejected
 
 if TYPE_CHECKING:
     from bot.client import ImageBot
@@ -93,6 +96,39 @@ def budget_alerts(bot: ImageBot) -> Callable[[JobSpec, Settlement], Awaitable[No
             )
 
     return on_settled
+
+
+def rejection_report_text(report: RejectionReport) -> str:
+    """The moderators' note about a member the safety system keeps rejecting (no prompts)."""
+    jobs = ", ".join(f"#{job_id}" for job_id in report.job_ids[-10:])
+    return (
+        f"**Moderation:** the image service's safety system rejected {report.rejections} "
+        f"requests by <@{report.user_id}> within the last hour (jobs {jobs}). Nothing was "
+        "charged for them. You will not hear about this member again for an hour; "
+        "`/quota-admin block` stops their requests here."
+    )
+
+
+def rejection_reports(bot: ImageBot) -> Callable[[JobSpec, BotError], Awaitable[None]]:
+    """The runner's on_refunded hook: report a member's third safety rejection in an hour."""
+    moderation = LedgerModeration(bot.ledger)
+
+    async def on_refunded(spec: JobSpec, error: BotError) -> None:
+        guild_id = spec.requester.guild_id
+        if not isinstance(error, ContentRejected) or guild_id is None:
+            return  # DMs and user installs have no log channel to report to
+        report = await moderation.rejection_report(guild_id, spec.requester.user_id)
+        if report is None:
+            return
+        if not await post_to_log(bot, guild_id, rejection_report_text(report)):
+            log.warning(
+                "guild %d: member %d reached %d rejections; no log channel took the report",
+                guild_id,
+                report.user_id,
+                report.rejections,
+            )
+
+    return on_refunded
 
 
 def _what(records: Sequence[JobRecord]) -> str:

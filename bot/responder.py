@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import time
@@ -19,6 +20,7 @@ from bot.delivery import (
     status_line,
     wants_alpha,
 )
+from bot.queue_buttons import cancel_view
 from bot.replies import NO_PINGS, deferred_privately, tell_privately
 from bot.runner import Delivered, Stage
 from bot.types import GeneratedImage, ImageRequest, ImageResult
@@ -52,6 +54,9 @@ class InteractionReporter:
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
         self._done = False
+        self._job_id: int | None = None  # known once queued: the Cancel button carries it
+        self._cancel_shown = False
+        self._wake = asyncio.Event()  # an edit that cannot wait for the next tick
 
     @property
     def upload_limit(self) -> int:
@@ -61,11 +66,15 @@ class InteractionReporter:
     def _token_fresh(self) -> bool:
         return self._clock() - self._born < TOKEN_LIFETIME
 
-    def progress(self, stage: Stage, position: int | None) -> None:
+    def progress(self, stage: Stage, position: int | None, *, job_id: int | None = None) -> None:
         """Record the stage; a ticker edits the status line at most every few seconds."""
         self._stage, self._position = stage, position
+        if job_id is not None:
+            self._job_id = job_id
         if self._ticker is None:
             self._ticker = asyncio.create_task(self._tick())
+        elif stage == "generating" and self._cancel_shown:
+            self._wake.set()  # take the Cancel button away now: it is too late to cancel
 
     def _edit_interval(self) -> float:
         """Seconds between status edits: every few seconds near the front of the queue, rarer
@@ -78,12 +87,26 @@ class InteractionReporter:
     async def _tick(self) -> None:
         while not self._done:
             wait = self._last_edit + self._edit_interval() - self._clock()
-            await asyncio.sleep(max(wait, 0.05))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.05))
+            woken = self._wake.is_set()
+            self._wake.clear()
             if self._done or not self._token_fresh():
                 return
-            if self._clock() - self._last_edit >= self._edit_interval():
-                text = status_line(self._stage, self._clock() - self._born, self._position)
-                await self._edit(content=text)
+            if woken or self._clock() - self._last_edit >= self._edit_interval():
+                await self._edit_status()
+
+    async def _edit_status(self) -> None:
+        """The status line; while queued, with the Cancel button (taken away once generating)."""
+        text = status_line(self._stage, self._clock() - self._born, self._position)
+        job_id = self._job_id if self._stage == "queued" else None
+        if job_id is not None:
+            await self._edit(content=text, view=cancel_view(job_id))
+        elif self._cancel_shown:
+            await self._edit(content=text, view=None)
+        else:
+            await self._edit(content=text)
+        self._cancel_shown = job_id is not None
 
     async def preview(self, image: GeneratedImage, index: int) -> None:
         """Show a partial image, if the last edit was long enough ago."""
@@ -125,10 +148,17 @@ class InteractionReporter:
         batches = pack_messages(files, lambda item: item.size, limit=limit)
         elapsed = self._clock() - self._born
         embed = result_embed(request, elapsed=elapsed, result=result, remaining_today=remaining)
+        # Imported here: bot.results reaches bot.flow, which imports this module.
+        from bot.results import result_view
+
+        view = result_view(job_id)  # Re-roll, Edit, Details, Delete: under the first message
         first: discord.Message | None = None
         sent = 0
         for number, batch in enumerate(batches):
-            message = await self._send_batch(batch, embed if number == 0 else None, number)
+            first_one = number == 0
+            message = await self._send_batch(
+                batch, embed if first_one else None, view if first_one else None, number
+            )
             if message is None:
                 break
             first = first or message
@@ -138,22 +168,32 @@ class InteractionReporter:
         return Delivered(sent, first.channel.id, first.id)
 
     async def _send_batch(
-        self, batch: Sequence[OutgoingFile], embed: discord.Embed | None, number: int
+        self,
+        batch: Sequence[OutgoingFile],
+        embed: discord.Embed | None,
+        view: discord.ui.View | None,
+        number: int,
     ) -> discord.Message | None:
         """Send one message of files by the best route still open; None if all failed."""
         if self._token_fresh():
             try:
-                return await self._via_interaction(batch, embed, number)
+                return await self._via_interaction(batch, embed, view, number)
             except discord.HTTPException as error:
                 log.warning("followup upload failed (%s); trying the channel", error.status)
-        if not self._private:
-            message = await self._via_channel(batch, embed)
+        # Only a server that installed the bot lets it post; in DMs the DM route below is the
+        # same channel, and in private channels or servers without it a post would be refused.
+        if not self._private and self._interaction.is_guild_integration():
+            message = await self._via_channel(batch, embed, view)
             if message is not None:
                 return message
-        return await self._via_dm(batch, embed)
+        return await self._via_dm(batch, embed, view)
 
     async def _via_interaction(
-        self, batch: Sequence[OutgoingFile], embed: discord.Embed | None, number: int
+        self,
+        batch: Sequence[OutgoingFile],
+        embed: discord.Embed | None,
+        view: discord.ui.View | None,
+        number: int,
     ) -> discord.Message:
         files = _files(batch)
         if number == 0:
@@ -162,6 +202,7 @@ class InteractionReporter:
                 content=None,
                 embed=embed,
                 attachments=files,
+                view=view,
                 allowed_mentions=NO_PINGS,
             )
         return await self._interaction.followup.send(
@@ -169,7 +210,10 @@ class InteractionReporter:
         )
 
     async def _via_channel(
-        self, batch: Sequence[OutgoingFile], embed: discord.Embed | None
+        self,
+        batch: Sequence[OutgoingFile],
+        embed: discord.Embed | None,
+        view: discord.ui.View | None,
     ) -> discord.Message | None:
         channel = self._interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
@@ -180,6 +224,7 @@ class InteractionReporter:
                 content=f"{user.mention}, here are your images.",
                 embed=embed or discord.utils.MISSING,
                 files=_files(batch),
+                view=view or discord.utils.MISSING,
                 allowed_mentions=discord.AllowedMentions(users=[user], everyone=False, roles=False),
             )
         except discord.HTTPException as error:
@@ -189,7 +234,10 @@ class InteractionReporter:
         return message
 
     async def _via_dm(
-        self, batch: Sequence[OutgoingFile], embed: discord.Embed | None
+        self,
+        batch: Sequence[OutgoingFile],
+        embed: discord.Embed | None,
+        view: discord.ui.View | None,
     ) -> discord.Message | None:
         user = self._interaction.user
         try:
@@ -197,6 +245,7 @@ class InteractionReporter:
                 content="Here are the images you asked for.",
                 embed=embed or discord.utils.MISSING,
                 files=_files(batch),
+                view=view or discord.utils.MISSING,
                 allowed_mentions=NO_PINGS,
             )
         except discord.HTTPException as error:

@@ -1,8 +1,10 @@
-"""The job runner: every job takes one path, reserve -> call WisGate -> deliver -> settle.
+"""The job runner: every job takes one path, reserve -> queue -> WisGate -> deliver -> settle.
 
 Any failure on the way refunds the whole hold; a job never ends without one of the two.
 Cogs build a Job (validated request + ledger spec + a Reporter that speaks to Discord) and
-call `submit`; they never touch the ledger or WisGate themselves.
+call `submit`; they never touch the ledger or WisGate themselves. Jobs wait in a fair queue
+(bot/queue.py) for a slot toward WisGate; a queued job can be cancelled, and one that waits
+too long expires, both refunded before any WisGate request.
 """
 
 from __future__ import annotations
@@ -17,14 +19,29 @@ from typing import Literal, Protocol
 
 from bot.errors import BotError
 from bot.ledger import JobSpec, Ledger, Reservation, Settlement
+from bot.queue import (
+    FairQueue,
+    LeftQueue,
+    QueueCancelled,
+    QueueExpired,
+    QueueInterrupted,
+    QueueLimits,
+    Ticket,
+)
 from bot.types import GeneratedImage, ImageRequest, ImageResult
 from bot.wisgate import WisGateClient
 
 log = logging.getLogger(__name__)
 
 Stage = Literal["queued", "generating"]
+# What Runner.cancel did: withdrew it, found it already generating, refused, or knows it not.
+# Places in line are shown every 5 s at best; recomputing them more often only costs CPU.
+RENUMBER_AFTER = 0.5
+CancelOutcome = Literal["cancelled", "started", "not_yours", "unknown"]
 # Called after every settlement (the Discord layer sends budget alerts from it).
 SettledHook = Callable[[JobSpec, Settlement], Awaitable[None]]
+# Called after a refund caused by a BotError (e.g. ContentRejected: moderation reports).
+RefundedHook = Callable[[JobSpec, BotError], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +56,7 @@ class Delivered:
 class Reporter(Protocol):
     """How a job speaks to the member (implemented over a Discord interaction)."""
 
-    def progress(self, stage: Stage, position: int | None) -> None:
+    def progress(self, stage: Stage, position: int | None, *, job_id: int | None = None) -> None:
         """The job moved: queued at a position, or generating (recorded; shown when due)."""
 
     async def preview(self, image: GeneratedImage, index: int) -> None:
@@ -59,13 +76,16 @@ class JobTimes:
     """When a job passed each stage (runner clock); what the structured log line reports."""
 
     submitted: float
-    started: float | None = None
+    started: float | None = None  # admitted by the queue
+    left: float | None = None  # left the queue unstarted (cancelled, expired, interrupted)
     answered: float | None = None
     delivered: float | None = None
 
     def durations(self, now: float) -> dict[str, float]:
         """Seconds spent queued, waiting on WisGate, delivering, and in total."""
         spans = {"total_s": now - self.submitted}
+        if self.left is not None:
+            spans["queued_s"] = self.left - self.submitted
         if self.started is not None:
             spans["queued_s"] = self.started - self.submitted
             if self.answered is not None:
@@ -84,8 +104,16 @@ class Job:
     reporter: Reporter
 
 
+@dataclass(slots=True)
+class _Queued:
+    """What a queue ticket carries: the job and its id."""
+
+    job_id: int
+    job: Job
+
+
 class Runner:
-    """Runs jobs with a global cap toward WisGate; settles or refunds every one."""
+    """Runs jobs through the fair queue toward WisGate; settles or refunds every one."""
 
     def __init__(
         self,
@@ -93,36 +121,89 @@ class Runner:
         wisgate: WisGateClient,
         ledger: Ledger,
         max_concurrent: int,
+        max_per_member: int | None = None,
+        max_per_guild: int | None = None,
+        max_queue_wait: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_settled: SettledHook | None = None,
+        on_refunded: RefundedHook | None = None,
     ) -> None:
         self._wisgate = wisgate
         self._ledger = ledger
-        self._slots = asyncio.Semaphore(max_concurrent)
-        self._waiting: list[Job] = []  # jobs waiting for a slot, in arrival order
+        limits = QueueLimits(max_concurrent, max_per_member, max_per_guild)
+        self._queue: FairQueue[_Queued] = FairQueue(
+            limits, on_moved=self._moved, renumber_after=RENUMBER_AFTER
+        )
+        self._tickets: dict[int, Ticket[_Queued]] = {}  # job id -> ticket, while the job is open
         self._tasks: set[asyncio.Task[None]] = set()
         self._clock = clock
         self._closing = False
+        self.max_queue_wait = max_queue_wait  # seconds; None waits as long as it takes
         self.on_settled = on_settled
+        # Awaited after a refund caused by a BotError (ContentRejected, QueueCancelled...).
+        self.on_refunded = on_refunded
 
     @property
     def in_flight(self) -> int:
         """Jobs accepted and not yet settled or refunded."""
         return len(self._tasks)
 
+    @property
+    def limits(self) -> QueueLimits:
+        """The queue's caps in force."""
+        return self._queue.limits
+
+    @property
+    def queued(self) -> int:
+        """Jobs waiting for a slot toward WisGate."""
+        return self._queue.waiting
+
+    def configure(self, limits: QueueLimits, *, max_queue_wait: float | None) -> None:
+        """Apply the queue's caps and wait limit (from settings); effective at once."""
+        self._queue.limits = limits
+        self.max_queue_wait = max_queue_wait
+
     async def submit(self, job: Job) -> Reservation:
-        """Reserve the job's cost (raising the ledger's refusal) and start it in the background."""
+        """Reserve the job's cost (raising the ledger's refusal) and queue it in the background."""
         if self._closing:
             raise BotError("The bot is restarting; try again in a minute. Nothing was charged.")
         reservation = await self._ledger.reserve(job.spec)
-        task = asyncio.create_task(self._run(job, reservation), name=f"job-{reservation.job_id}")
+        job_id = reservation.job_id
+        if self._closing:  # close() began while we reserved: it will not wait for this one
+            await asyncio.shield(
+                self._ledger.refund(job_id, "interrupted by shutdown", status="interrupted")
+            )
+            raise BotError("The bot is restarting; try again in a minute. Nothing was charged.")
+        times = JobTimes(submitted=self._clock())
+        requester = job.spec.requester
+        # Joined before the task starts: a Cancel pressed at once already finds the ticket.
+        ticket = self._queue.join(
+            _Queued(job_id, job), member=requester.user_id, guild=requester.guild_id
+        )
+        self._tickets[job_id] = ticket
+        task = asyncio.create_task(self._run(job, reservation, ticket, times), name=f"job-{job_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return reservation
 
+    def cancel(self, job_id: int, user_id: int) -> CancelOutcome:
+        """The requester's Cancel: a queued job leaves the line and its task refunds it at once."""
+        ticket = self._tickets.get(job_id)
+        if ticket is None:
+            return "unknown"
+        if ticket.item.job.spec.requester.user_id != user_id:
+            return "not_yours"
+        if self._queue.withdraw(ticket, QueueCancelled()):
+            log.info("job %d cancelled by its requester while queued", job_id)
+            return "cancelled"
+        return "started"
+
     async def close(self, grace: float = 30.0) -> None:
-        """Stop accepting jobs; wait `grace` seconds for running ones, then cancel (refunding)."""
+        """Stop accepting jobs; refund the queued; give running ones `grace` s, then cancel."""
         self._closing = True
+        for ticket in list(self._tickets.values()):
+            # Starting a queued job now would only make it the next to interrupt.
+            self._queue.withdraw(ticket, QueueInterrupted())
         if not self._tasks:
             return
         log.info("waiting up to %.0f s for %d job(s) in flight", grace, len(self._tasks))
@@ -132,12 +213,13 @@ class Runner:
         if pending:
             await asyncio.wait(pending)
 
-    async def _run(self, job: Job, reservation: Reservation) -> None:
+    async def _run(
+        self, job: Job, reservation: Reservation, ticket: Ticket[_Queued], times: JobTimes
+    ) -> None:
         job_id = reservation.job_id
-        times = JobTimes(submitted=self._clock())
         outcome = "refunded"
         try:
-            result = await self._call(job, job_id, times)
+            result = await self._call(job, job_id, ticket, times)
             times.answered = self._clock()
             delivered = await job.reporter.deliver(
                 job_id, job.request, result, reservation.status.remaining
@@ -145,8 +227,12 @@ class Runner:
             times.delivered = self._clock()
             outcome = await self._settle(job_id, job.spec, result, delivered)
         except BotError as error:
-            outcome = f"refunded ({type(error).__name__})"
-            await self._refund(job, job_id, error.user_message, reason=_reason(error))
+            status = error.refund_status if isinstance(error, LeftQueue) else "failed"
+            outcome = f"{status if status != 'failed' else 'refunded'} ({type(error).__name__})"
+            await self._refund(
+                job, job_id, error.user_message, reason=_reason(error), status=status
+            )
+            await self._after_refund(job_id, job.spec, error)
         except asyncio.CancelledError:
             outcome = "interrupted"
             await self._refund(
@@ -169,6 +255,7 @@ class Runner:
                 reason=f"unexpected error (ref {reference})",
             )
         finally:
+            self._tickets.pop(job_id, None)
             self._log_end(job_id, job.spec, outcome, times)
 
     def _log_end(self, job_id: int, spec: JobSpec, outcome: str, times: JobTimes) -> None:
@@ -196,33 +283,34 @@ class Runner:
             extra={"job": fields},
         )
 
-    async def _call(self, job: Job, job_id: int, times: JobTimes) -> ImageResult:
-        """Wait for a slot, mark the job running, and ask WisGate."""
-        self._waiting.append(job)
+    async def _call(
+        self, job: Job, job_id: int, ticket: Ticket[_Queued], times: JobTimes
+    ) -> ImageResult:
+        """Wait for a slot in the fair queue, mark the job running, and ask WisGate."""
         try:
-            job.reporter.progress("queued", len(self._waiting))
-            async with self._slots:
-                self._leave_queue(job)
-                times.started = self._clock()
-                if not await self._ledger.start(job_id):
-                    raise BotError("This request was cancelled. Nothing was charged.")
-                job.reporter.progress("generating", None)
-                call: Callable[..., Awaitable[ImageResult]] = (
-                    self._wisgate.generate if job.request.kind == "generate" else self._wisgate.edit
-                )
-                return await call(job.request, on_partial=job.reporter.preview)
+            await self._queue.wait(ticket, self.max_queue_wait)
+        except TimeoutError:
+            times.left = self._clock()
+            raise QueueExpired(self.max_queue_wait or 0.0) from None
+        except LeftQueue:
+            times.left = self._clock()
+            raise
+        try:
+            times.started = self._clock()
+            if not await self._ledger.start(job_id):
+                raise BotError("This request was cancelled. Nothing was charged.")
+            job.reporter.progress("generating", None, job_id=job_id)
+            call: Callable[..., Awaitable[ImageResult]] = (
+                self._wisgate.generate if job.request.kind == "generate" else self._wisgate.edit
+            )
+            return await call(job.request, on_partial=job.reporter.preview)
         finally:
-            self._leave_queue(job)
+            self._queue.release(ticket)
 
-    def _leave_queue(self, job: Job) -> None:
-        """Take the job out of the waiting line and tell those behind it their new place."""
-        if job not in self._waiting:
-            return
-        index = self._waiting.index(job)
-        del self._waiting[index]
-        for position, behind in enumerate(self._waiting[index:], start=index + 1):
-            # progress() only records the place; the reporter decides when to show it.
-            behind.reporter.progress("queued", position)
+    def _moved(self, ticket: Ticket[_Queued]) -> None:
+        """The queue renumbered a waiting job: record its place (the reporter shows it)."""
+        queued = ticket.item
+        queued.job.reporter.progress("queued", ticket.position, job_id=queued.job_id)
 
     async def _settle(
         self, job_id: int, spec: JobSpec, result: ImageResult, delivered: Delivered
@@ -242,6 +330,15 @@ class Runner:
                 # A failed notice (e.g. the budget alert) must not undo a delivered job.
                 log.exception("job %d: the after-settlement hook failed", job_id)
         return f"delivered {settlement.images_charged} for ${settlement.cost_charged_usd:.3f}"
+
+    async def _after_refund(self, job_id: int, spec: JobSpec, error: BotError) -> None:
+        """Run the on_refunded hook; its failure is logged and never changes the job's end."""
+        if self.on_refunded is None:
+            return
+        try:
+            await self.on_refunded(spec, error)
+        except Exception:
+            log.exception("job %d: the after-refund hook failed", job_id)
 
     async def _refund(
         self, job: Job, job_id: int, text: str, *, reason: str, status: str = "failed"

@@ -17,7 +17,7 @@ from bot.client import ImageBot
 from bot.config import Settings
 from bot.db import open_database
 from bot.ledger import Ledger
-from bot.notices import budget_alerts
+from bot.notices import budget_alerts, rejection_reports
 from bot.prices import load_prices
 from bot.runner import Runner
 from bot.wisgate import WisGateClient
@@ -45,6 +45,7 @@ async def build_bot(
         runner = Runner(wisgate=wisgate, ledger=ledger, max_concurrent=settings.max_concurrent_jobs)
         bot = ImageBot(
             settings=settings,
+            session=session,
             catalogue=catalogue,
             wisgate=wisgate,
             ledger=ledger,
@@ -53,6 +54,7 @@ async def build_bot(
             **bot_options,
         )
         runner.on_settled = budget_alerts(bot)  # the 80% alert to the guild's log channel
+        runner.on_refunded = rejection_reports(bot)  # repeated safety rejections, once an hour
         async with bot:
             yield bot
 

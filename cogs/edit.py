@@ -63,7 +63,14 @@ class Edit(commands.Cog):
         offer_models(
             self.edit, [m for m in bot.catalogue.enabled if bot.catalogue.spec(m).can_edit]
         )
-        self.menu = app_commands.ContextMenu(name="Edit images", callback=self.edit_menu)
+        self.menu = app_commands.ContextMenu(
+            name="Edit images",
+            callback=self.edit_menu,
+            allowed_contexts=app_commands.AppCommandContext(
+                guild=True, dm_channel=True, private_channel=True
+            ),
+            allowed_installs=app_commands.AppInstallationType(guild=True, user=True),
+        )
 
     async def cog_load(self) -> None:
         """Register the message menu (context menus cannot live inside a cog class)."""
@@ -74,9 +81,11 @@ class Edit(commands.Cog):
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
 
     @app_commands.command(name="edit")
+    @app_commands.allowed_installs(guilds=True, users=True)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     @app_commands.describe(
-        prompt="What to change",
         image="The image to edit",
+        prompt="What to change (or attach prompt_file for a longer prompt)",
         image2="A second image (composition)",
         image3="A third image",
         image4="A fourth image",
@@ -88,14 +97,15 @@ class Edit(commands.Cog):
         background="Transparent or opaque background",
         output_format="File format",
         private="Only you see the result",
+        prompt_file="A UTF-8 .txt file holding the prompt, for prompts over 6,000 characters",
     )
     @app_commands.choices(quality=QUALITIES, background=BACKGROUNDS, output_format=FORMATS)
     @app_commands.autocomplete(size=suggest_sizes)
     async def edit(
         self,
         interaction: Interaction[ImageBot],
-        prompt: Range[str, 1, PROMPT_MAX],
         image: discord.Attachment,
+        prompt: Range[str, 1, PROMPT_MAX] | None = None,
         image2: discord.Attachment | None = None,
         image3: discord.Attachment | None = None,
         image4: discord.Attachment | None = None,
@@ -107,10 +117,12 @@ class Edit(commands.Cog):
         background: str | None = None,
         output_format: str | None = None,
         private: bool = False,
+        # Last: attachments given without a name fill image, image2... in order.
+        prompt_file: discord.Attachment | None = None,
     ) -> None:
         """Edit or combine uploaded images with a prompt."""
         options = RawOptions(
-            prompt=prompt,
+            prompt=prompt or "",
             model=model,
             size=size,
             quality=quality,
@@ -127,6 +139,7 @@ class Edit(commands.Cog):
             private=private,
             attachments=images,
             mask=mask,
+            prompt_file=prompt_file,
         )
 
     async def edit_menu(self, interaction: Interaction[ImageBot], message: discord.Message) -> None:

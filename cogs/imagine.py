@@ -1,8 +1,8 @@
-"""/imagine: a prompt and the model's options in, images out."""
+"""/imagine: a prompt (typed, or a .txt file) and the model's options in, images out."""
 
 from __future__ import annotations
 
-from discord import Interaction, app_commands
+from discord import Attachment, Interaction, app_commands
 from discord.app_commands import Range
 from discord.ext import commands
 
@@ -28,8 +28,11 @@ class Imagine(commands.Cog):
         offer_models(self.imagine, bot.catalogue.enabled)
 
     @app_commands.command(name="imagine")
+    @app_commands.allowed_installs(guilds=True, users=True)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     @app_commands.describe(
-        prompt="What to draw",
+        prompt="What to draw (or attach prompt_file for a longer prompt)",
+        prompt_file="A UTF-8 .txt file holding the prompt, for prompts over 6,000 characters",
         model="Image model (default set by the server)",
         size="Size as WIDTHxHEIGHT; suggestions follow the model",
         quality="Quality: auto/low/medium/high (GPT), standard/hd (dall-e-3)",
@@ -46,7 +49,8 @@ class Imagine(commands.Cog):
     async def imagine(
         self,
         interaction: Interaction[ImageBot],
-        prompt: Range[str, 1, PROMPT_MAX],
+        prompt: Range[str, 1, PROMPT_MAX] | None = None,
+        prompt_file: Attachment | None = None,
         model: str | None = None,
         size: str | None = None,
         quality: str | None = None,
@@ -58,7 +62,7 @@ class Imagine(commands.Cog):
     ) -> None:
         """Create images from a text prompt."""
         options = RawOptions(
-            prompt=prompt,
+            prompt=prompt or "",
             model=model,
             size=size,
             quality=quality,
@@ -67,7 +71,14 @@ class Imagine(commands.Cog):
             output_format=output_format,
             style=style,
         )
-        await submit_request(self.bot, interaction, options, kind="generate", private=private)
+        await submit_request(
+            self.bot,
+            interaction,
+            options,
+            kind="generate",
+            private=private,
+            prompt_file=prompt_file,
+        )
 
 
 async def setup(bot: ImageBot) -> None:

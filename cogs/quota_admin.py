@@ -1,9 +1,11 @@
 """/quota-admin: moderators run the server's image economy from Discord.
 
 Shown by default to members with Manage Server, and checked again in our code (Manage
-Server, or the server's moderator role) for every subcommand. Every reply is private and
-states the old and the new value; every change is an audit row, and is also posted to the
-server's log channel when one is set (a moderator action announced on purpose).
+Server, or the server's moderator role) for every subcommand, blocked terms included
+(`/quota-admin terms`). Every reply is private and states the old and the new value; every
+change is an audit row, and is also posted to the server's log channel when one is set (a
+moderator action announced on purpose). Guild installs only: a server without the bot has
+no quotas to manage.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from discord.ext import commands
 from bot.client import ImageBot
 from bot.errors import InvalidRequest
 from bot.ledger_admin import KEEP, MAX_DAILY_IMAGES, Change, LedgerAdmin
+from bot.ledger_moderation import LedgerModeration
 from bot.ledger_types import discord_timestamp, next_month
 from bot.notices import post_to_log
-from bot.permissions import require_moderator, role_ids
+from bot.permissions import NotModerator, require_moderator, role_ids
+from bot.terms import MAX_TERM_CHARS
+from cogs import quota_terms
 from cogs.quota_audit import AuditPager
 from cogs.quota_texts import (
     LIMIT_SOURCES,
@@ -36,6 +41,10 @@ from cogs.quota_texts import images as count_images
 
 Images = Range[int, 0, MAX_DAILY_IMAGES]
 Person = discord.Member | discord.User
+NOT_INSTALLED = (
+    "This server has not added the bot, so there are no quotas here to manage. "
+    "A server admin can add it to this server first."
+)
 CLEARABLE = [
     app_commands.Choice(name="the moderator role", value="moderator_role"),
     app_commands.Choice(name="the log channel", value="log_channel"),
@@ -44,6 +53,7 @@ CLEARABLE = [
 
 
 @app_commands.guild_only()
+@app_commands.allowed_installs(guilds=True, users=False)
 @app_commands.default_permissions(manage_guild=True)
 class QuotaAdmin(
     commands.GroupCog,
@@ -52,12 +62,18 @@ class QuotaAdmin(
 ):
     """The moderators' quota commands."""
 
+    terms = app_commands.Group(name="terms", description="Words and phrases refused in prompts")
+
     def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
         self.admin = LedgerAdmin(bot.ledger)
+        self.moderation = LedgerModeration(bot.ledger)
 
     async def interaction_check(self, interaction: Interaction[Any], /) -> bool:
         """Manage Server or the server's moderator role, whatever Discord's settings say."""
+        if interaction.guild_id is not None and not interaction.is_guild_integration():
+            # The app installed by a member, used in a server without the bot: not ours to run.
+            raise NotModerator(NOT_INSTALLED)
         return await require_moderator(interaction)
 
     def _guild(self, interaction: Interaction[ImageBot]) -> int:
@@ -250,6 +266,45 @@ class QuotaAdmin(
                 f"I could not post in <#{log_channel.id}>: give me Send Messages there.",
                 ephemeral=True,
             )
+
+    @terms.command(name="add")
+    @app_commands.describe(
+        term="A word or phrase; * at its start or end also matches parts of words"
+    )
+    async def term_add(
+        self, interaction: Interaction[ImageBot], term: Range[str, 1, MAX_TERM_CHARS]
+    ) -> None:
+        """Refuse prompts containing a word or phrase in this server."""
+        await acknowledge(interaction)
+        change = await self.moderation.add_term(interaction.user.id, self._guild(interaction), term)
+        await self._report_term(interaction, change, quota_terms.added_text(change))
+
+    @terms.command(name="remove")
+    @app_commands.describe(term="The blocked word or phrase, as `/quota-admin terms list` shows it")
+    async def term_remove(
+        self, interaction: Interaction[ImageBot], term: Range[str, 1, MAX_TERM_CHARS]
+    ) -> None:
+        """Allow a blocked word or phrase in prompts again."""
+        await acknowledge(interaction)
+        guild_id = self._guild(interaction)
+        change = await self.moderation.remove_term(interaction.user.id, guild_id, term)
+        await self._report_term(interaction, change, quota_terms.removed_text(change, term))
+
+    @terms.command(name="list")
+    async def term_list(self, interaction: Interaction[ImageBot]) -> None:
+        """Show the words and phrases refused in prompts here."""
+        await acknowledge(interaction)
+        terms = await self.moderation.terms(self._guild(interaction))
+        await answer(interaction, quota_terms.list_text(terms))
+
+    async def _report_term(
+        self, interaction: Interaction[ImageBot], change: Change[str | None], text: str
+    ) -> None:
+        """Answer privately; post real changes (those with an audit row) to the log channel."""
+        await answer(interaction, text)
+        if change.audit_id:
+            note = quota_terms.log_text(interaction.user.id, change)
+            await post_to_log(self.bot, self._guild(interaction), note)
 
     async def _settings_text(self, guild_id: int) -> str:
         config = await self.admin.guild_config(guild_id)

@@ -118,6 +118,8 @@ def _describe(action: str, target_id: int, bot_default: int) -> tuple[str, Calla
             return "Moderator role", lambda v: _mention("role", v)
         case "log_channel":
             return "Log channel", lambda v: _mention("channel", v)
+        case "term_add" | "term_remove":
+            return "Blocked term", lambda v: "none" if v is None else safe_text(str(v))
     return f"{action} ({target_id})", str
 
 

@@ -31,6 +31,7 @@ STAMP = int(WHEN.timestamp())
         ("budget", 0.05, 12.5, "Monthly image budget: $0.050 → $12.50"),
         ("moderator_role", None, 8, "Moderator role: none → <@&8>"),
         ("log_channel", 9, None, "Log channel: <#9> → none"),
+        ("term_add", None, "drag*on", "Blocked term: none → drag\\*on"),
         ("something_new", 1, 2, "something_new (5): 1 → 2"),
     ],
 )  # fmt: skip

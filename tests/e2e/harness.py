@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
 from tests.secrets_guard import DISCORD_TOKEN, database_leaks, find_secrets
 
 MIB = 1024 * 1024
+Running = tuple[ImageBot, asyncio.Task[None]]  # a connected bot and its gateway task
 
 
 @dataclass
@@ -33,6 +35,21 @@ class World:
     settings: Settings
     connection: asyncio.Task[None]
     handles: list[FakeInteraction] = field(default_factory=list)
+    # Set by running_bot: what restart() uses to stop this bot and start another.
+    start_bot: Callable[[], AbstractAsyncContextManager[Running]] | None = None
+    bot_stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    async def restart(self) -> None:
+        """Stop the bot as a process exit would, then start a new one on the same database.
+
+        The old bot closes its runner (refunding jobs in flight: call idle() first unless
+        that is the point), gateway, database and HTTP session; the new one is built by the
+        same wiring, with the same settings, against the same fake Discord and WisGate.
+        """
+        assert self.start_bot is not None, "restart() needs a World made by running_bot"
+        await self.bot_stack.aclose()
+        self.bot_stack = AsyncExitStack()
+        self.bot, self.connection = await self.bot_stack.enter_async_context(self.start_bot())
 
     async def slash(
         self, name: str, options: dict[str, Any] | None = None, **kw: Any
@@ -132,23 +149,38 @@ async def running_bot(
         }
         config = load_settings(_env_file=None, **{**defaults, **settings})
         options = {"backoff_base": 0.001, "backoff_cap": 0.01, **(wisgate_options or {})}
-        async with build_bot(config, wisgate_options=options, guild_ready_timeout=0.05) as bot:
-            await bot.login(DISCORD_TOKEN)
-            connection = asyncio.create_task(bot.connect())
-            ready = asyncio.create_task(bot.wait_until_ready())
-            await asyncio.wait({connection, ready}, timeout=10, return_when="FIRST_COMPLETED")
-            if not ready.done():
-                ready.cancel()
-                raise AssertionError(f"bot never became ready: {discord_fake.describe()}")
-            world = World(discord_fake, wisgate_fake, bot, guild, alice, bob, config, connection)
-            try:
-                yield world
-                world.assert_alive()
-                for handle in world.handles:
-                    assert_acknowledged_first(discord_fake, handle)
-                assert discord_fake.violations == [], discord_fake.describe()
-                assert discord_fake.unhandled == [], discord_fake.describe()
-                assert_no_secrets(discord_fake, config)
-            finally:
-                await bot.close()
-                await asyncio.wait({connection}, timeout=10)
+        start = partial(connected_bot, discord_fake, config, options)
+        bots = AsyncExitStack()
+        bot, connection = await bots.enter_async_context(start())
+        world = World(discord_fake, wisgate_fake, bot, guild, alice, bob, config, connection)
+        world.start_bot, world.bot_stack = start, bots
+        try:
+            yield world
+            world.assert_alive()
+            for handle in world.handles:
+                assert_acknowledged_first(discord_fake, handle)
+            assert discord_fake.violations == [], discord_fake.describe()
+            assert discord_fake.unhandled == [], discord_fake.describe()
+            assert_no_secrets(discord_fake, config)
+        finally:
+            await world.bot_stack.aclose()
+
+
+@asynccontextmanager
+async def connected_bot(
+    discord_fake: FakeDiscord, config: Settings, wisgate_options: dict[str, Any]
+) -> AsyncIterator[Running]:
+    """The production bot (build_bot), logged in and ready; closed and disconnected on exit."""
+    async with build_bot(config, wisgate_options=wisgate_options, guild_ready_timeout=0.05) as bot:
+        await bot.login(DISCORD_TOKEN)
+        connection = asyncio.create_task(bot.connect())
+        ready = asyncio.create_task(bot.wait_until_ready())
+        await asyncio.wait({connection, ready}, timeout=10, return_when="FIRST_COMPLETED")
+        if not ready.done():
+            ready.cancel()
+            raise AssertionError(f"bot never became ready: {discord_fake.describe()}")
+        try:
+            yield bot, connection
+        finally:
+            await bot.close()
+            await asyncio.wait({connection}, timeout=10)

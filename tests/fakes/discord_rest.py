@@ -240,7 +240,8 @@ class RestRoutes:
         self.state.downloads.append((attachment, self.state.now()))
         await self.state.notify()
         content_type = attachment.content_type or "application/octet-stream"
-        return web.Response(body=attachment.data, content_type=content_type)
+        # As a header: aiohttp refuses a charset inside `content_type=` ("text/plain; charset=…").
+        return web.Response(body=attachment.data, headers={"Content-Type": content_type})
 
     async def unknown(self, request: web.Request) -> web.Response:
         """Anything else: 404, and remembered in `unhandled` so tests can see it."""

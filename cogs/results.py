@@ -1,0 +1,32 @@
+"""The result buttons (Re-roll, Edit, Details, Delete): registered so they work after restarts.
+
+discord.py routes a pressed button to a DynamicItem class whose template matches its custom
+id, whatever process sent the message; bot/results.py holds the classes and their logic.
+"""
+
+from __future__ import annotations
+
+from discord.ext import commands
+
+from bot.client import ImageBot
+from bot.results import RESULT_BUTTONS
+
+
+class Results(commands.Cog):
+    """Registers the result buttons while loaded."""
+
+    def __init__(self, bot: ImageBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        """Listen for presses of every result button, including those on old messages."""
+        self.bot.add_dynamic_items(*RESULT_BUTTONS)
+
+    async def cog_unload(self) -> None:
+        """Stop listening (a reload registers them again)."""
+        self.bot.remove_dynamic_items(*RESULT_BUTTONS)
+
+
+async def setup(bot: ImageBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(Results(bot))
