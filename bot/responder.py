@@ -50,7 +50,9 @@ class InteractionReporter:
         self._born = clock()
         self._stage: Stage = "queued"
         self._position: int | None = None
-        self._last_edit = clock()  # the defer itself shows Discord's "thinking" state
+        # No edit yet: the first partial preview shows at once. The status ticker counts from
+        # the defer instead, which already shows Discord's "thinking" state.
+        self._last_edit = float("-inf")
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
         self._done = False
@@ -86,15 +88,19 @@ class InteractionReporter:
 
     async def _tick(self) -> None:
         while not self._done:
-            wait = self._last_edit + self._edit_interval() - self._clock()
+            wait = self._since() + self._edit_interval() - self._clock()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.05))
             woken = self._wake.is_set()
             self._wake.clear()
             if self._done or not self._token_fresh():
                 return
-            if woken or self._clock() - self._last_edit >= self._edit_interval():
+            if woken or self._clock() - self._since() >= self._edit_interval():
                 await self._edit_status()
+
+    def _since(self) -> float:
+        """When the message last changed: the last edit, or the defer if none yet."""
+        return max(self._last_edit, self._born)
 
     async def _edit_status(self) -> None:
         """The status line; while queued, with the Cancel button (taken away once generating)."""

@@ -103,3 +103,27 @@ async def test_status_line_while_generating(tmp_path: Path) -> None:
         defer = world.discord.first_request_for(handle)
         assert edits[0].at - defer.at >= 4.9
         assert "Generating" in edits[0].json["content"]
+
+
+async def test_streamed_partial_images_show_as_previews_then_the_result(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, streaming_previews="on") as world:
+        world.wisgate.fail("slow", delay=0.3)
+        handle = await world.slash("imagine", {"prompt": "a sketch coming to life"})
+        await world.idle()
+        [call] = world.wisgate.requests
+        assert call.json is not None and call.json["stream"] is True
+        assert call.json["partial_images"] >= 2
+        edits = [
+            r
+            for r in world.discord.requests_for(handle)
+            if r.method == "PATCH" and "@original" in r.path
+        ]
+        names = [[a.filename for a in r.files] for r in edits]
+        # The first partial shows at once; the second came within 5 s of it, so it is skipped
+        # (one edit per 5 s at most); then the final image replaces the preview.
+        assert len(edits) == 2, names
+        assert names[0] == ["preview-0.png"] and "preview" in edits[0].json["content"]
+        assert len(names[1]) == 1 and names[1][0].startswith("imagine-")
+        [message] = [m for m in world.discord.messages_for(handle) if not m.deleted]
+        assert [a.filename for a in message.attachments] == names[1]
+        assert world.rows("SELECT status, images_delivered FROM jobs") == [("succeeded", 1)]
