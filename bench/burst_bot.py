@@ -149,6 +149,18 @@ async def main() -> None:
     if os.environ.get("BENCH_TRACEMALLOC"):
         import tracemalloc
 
+        _, peak = tracemalloc.get_traced_memory()
+        print(f"tracemalloc: peak of Python allocations {peak / 2**20:.0f} MiB", file=sys.stderr)
+        import gc as _gc
+
+        held, _ = tracemalloc.get_traced_memory()
+        found = _gc.collect()
+        after, _ = tracemalloc.get_traced_memory()
+        print(
+            f"tracemalloc: {held / 2**20:.0f} MiB held at the end, {after / 2**20:.0f} MiB "
+            f"after a full collection ({found} objects in cycles)",
+            file=sys.stderr,
+        )
         snapshot = tracemalloc.take_snapshot()
         for stat in snapshot.statistics("traceback")[:5]:
             print(stat, file=sys.stderr)

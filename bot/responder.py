@@ -7,7 +7,7 @@ import contextlib
 import io
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import discord
 
@@ -118,9 +118,10 @@ class InteractionReporter:
         """Show a partial image, if the last edit was long enough ago."""
         if self._done or self._clock() - self._last_edit < self._interval:
             return
-        preview = discord.File(io.BytesIO(image.data), filename=f"preview-{index}.{image.format}")
+        name = f"preview-{index}.{image.format}"
         text = status_line("generating", self._clock() - self._born, None) + " · preview"
-        await self._edit(content=text, attachments=[preview])
+        with _uploads([(image.data, name, None)]) as files:
+            await self._edit(content=text, attachments=files)
 
     async def _edit(self, **fields: object) -> None:
         async with self._lock:
@@ -201,19 +202,19 @@ class InteractionReporter:
         view: discord.ui.View | None,
         number: int,
     ) -> discord.Message:
-        files = _files(batch)
-        if number == 0:
-            # The first batch replaces the status message, so the result sits where it was asked.
-            return await self._interaction.edit_original_response(
-                content=None,
-                embed=embed,
-                attachments=files,
-                view=view,
-                allowed_mentions=NO_PINGS,
+        with _uploads(_parts(batch)) as files:
+            if number == 0:
+                # The first batch replaces the status message: the result sits where it was asked.
+                return await self._interaction.edit_original_response(
+                    content=None,
+                    embed=embed,
+                    attachments=files,
+                    view=view,
+                    allowed_mentions=NO_PINGS,
+                )
+            return await self._interaction.followup.send(
+                files=files, ephemeral=self._private, allowed_mentions=NO_PINGS, wait=True
             )
-        return await self._interaction.followup.send(
-            files=files, ephemeral=self._private, allowed_mentions=NO_PINGS, wait=True
-        )
 
     async def _via_channel(
         self,
@@ -226,13 +227,16 @@ class InteractionReporter:
             return None
         user = self._interaction.user
         try:
-            message = await channel.send(
-                content=f"{user.mention}, here are your images.",
-                embed=embed or discord.utils.MISSING,
-                files=_files(batch),
-                view=view or discord.utils.MISSING,
-                allowed_mentions=discord.AllowedMentions(users=[user], everyone=False, roles=False),
-            )
+            with _uploads(_parts(batch)) as files:
+                message = await channel.send(
+                    content=f"{user.mention}, here are your images.",
+                    embed=embed or discord.utils.MISSING,
+                    files=files,
+                    view=view or discord.utils.MISSING,
+                    allowed_mentions=discord.AllowedMentions(
+                        users=[user], everyone=False, roles=False
+                    ),
+                )
         except discord.HTTPException as error:
             log.warning("channel fallback failed (%s); trying a DM", error.status)
             return None
@@ -247,13 +251,14 @@ class InteractionReporter:
     ) -> discord.Message | None:
         user = self._interaction.user
         try:
-            message = await user.send(
-                content="Here are the images you asked for.",
-                embed=embed or discord.utils.MISSING,
-                files=_files(batch),
-                view=view or discord.utils.MISSING,
-                allowed_mentions=NO_PINGS,
-            )
+            with _uploads(_parts(batch)) as files:
+                message = await user.send(
+                    content="Here are the images you asked for.",
+                    embed=embed or discord.utils.MISSING,
+                    files=files,
+                    view=view or discord.utils.MISSING,
+                    allowed_mentions=NO_PINGS,
+                )
         except discord.HTTPException as error:
             log.warning("DM fallback failed (%s): images not delivered", error.status)
             return None
@@ -275,8 +280,25 @@ class InteractionReporter:
             log.warning("could not tell member %d about a refund", self._interaction.user.id)
 
 
-def _files(batch: Sequence[OutgoingFile]) -> list[discord.File]:
-    return [
-        discord.File(io.BytesIO(item.data), filename=item.filename, description=item.description)
-        for item in batch
+def _parts(batch: Sequence[OutgoingFile]) -> list[tuple[bytes, str, str | None]]:
+    return [(item.data, item.filename, item.description) for item in batch]
+
+
+@contextlib.contextmanager
+def _uploads(parts: Sequence[tuple[bytes, str, str | None]]) -> Iterator[list[discord.File]]:
+    """Files for one send, whose buffers are freed as soon as the send ends.
+
+    discord.py never closes a file object it was given, and aiohttp copies the image into
+    the buffer while its request and response wait in reference cycles for the collector:
+    in a burst of 500 that held ~500 MB of images already sent. Closing frees them now.
+    """
+    files = [
+        discord.File(io.BytesIO(data), filename=name, description=description)
+        for data, name, description in parts
     ]
+    try:
+        yield files
+    finally:
+        for file in files:
+            file.close()  # gives the buffer its own close() back (discord.py stubs it out)
+            file.fp.close()

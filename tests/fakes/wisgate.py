@@ -65,6 +65,7 @@ class Fault:
     retry_after: str | None = None
     delay: float = 0.0
     download: DownloadMode = "normal"
+    prompt_contains: str | None = None  # only for requests whose prompt contains this
 
 
 @dataclass
@@ -101,6 +102,8 @@ class FakeWisGate:
     moderation_blocked (400), unknown_model (404), url (answer `url` items; `download` is
     normal, chunked or endless), reject_stream (400 unknown_parameter on `stream`),
     ignore_stream (plain JSON to a stream request), stream_error (an `error` event).
+    With `prompt_contains`, only requests whose prompt contains that text take the fault (the
+    others pass it by), so concurrent jobs each get their own faults, in order.
     """
 
     def __init__(
@@ -166,10 +169,20 @@ class FakeWisGate:
         retry_after: str | None = None,
         delay: float = 0.0,
         download: DownloadMode = "normal",
+        prompt_contains: str | None = None,
     ) -> None:
         """Queue a fault (see the class docstring) for each of the next `times` API requests."""
-        fault = Fault(kind, status, retry_after, delay, download)
+        fault = Fault(kind, status, retry_after, delay, download, prompt_contains)
         self._faults.extend([fault] * times)
+
+    def _take_fault(self, record: RecordedRequest) -> Fault | None:
+        """The first queued fault meant for this request (by its prompt), removed from the queue."""
+        prompt = str((record.json or {}).get("prompt") or record.fields.get("prompt") or "")
+        for index, fault in enumerate(self._faults):
+            if fault.prompt_contains is None or fault.prompt_contains in prompt:
+                del self._faults[index]
+                return fault
+        return None
 
     # -- handlers -------------------------------------------------------------------------
 
@@ -257,7 +270,7 @@ class FakeWisGate:
             return _error(401, message, "invalid_request_error", "invalid_api_key"), None
         if self.latency:
             await asyncio.sleep(self.latency)
-        fault = self._faults.popleft() if self._faults else None
+        fault = self._take_fault(record)
         if fault is None or fault.kind not in _EARLY:
             return None, fault
         if fault.kind == "slow":
