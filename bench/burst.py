@@ -49,6 +49,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pybase64
@@ -87,7 +88,7 @@ async def start_bot(env: dict[str, str]) -> asyncio.subprocess.Process:
     return process
 
 
-async def stop_bot(process: asyncio.subprocess.Process) -> dict[str, object]:
+async def stop_bot(process: asyncio.subprocess.Process) -> dict[str, Any]:
     """SIGTERM the bot and read its stall and memory figures."""
     process.terminate()
     assert process.stdout is not None
@@ -157,7 +158,7 @@ def bot_env(
     }
 
 
-async def run_production(jobs: int, delay: float, noisy: bool, cap: int) -> dict[str, object]:
+async def run_production(jobs: int, delay: float, noisy: bool, cap: int) -> dict[str, Any]:
     """The production bot under the burst."""
     answer = fixed_answer(noisy)
     async with (
@@ -177,21 +178,21 @@ async def run_production(jobs: int, delay: float, noisy: bool, cap: int) -> dict
             )
             figures = await stop_bot(bot)
     acks = [h.ack_latency for h in handles if h.ack_latency is not None]
-    jobs = figures.pop("jobs")
-    assert isinstance(jobs, dict)
+    job_log = figures.pop("jobs")
+    assert isinstance(job_log, dict)
     overheads, totals = [], []
     for handle in handles:
         found = delivery(fake, handle)
         assert found is not None
         at, job_id = found
         total = at - handle.created_at
-        queued = float(jobs[str(job_id)].get("queued_s", 0.0))
+        queued = float(job_log[str(job_id)].get("queued_s", 0.0))
         totals.append(total)
         # What the bot adds after acknowledging: validation, the reservation, decoding,
         # uploading and settling; not the burst's own acknowledgement queue (reported above).
         overheads.append(total - (handle.ack_latency or 0.0) - queued - delay)
     stages = {
-        name: [float(fields.get(name, 0.0)) for fields in jobs.values()]
+        name: [float(fields.get(name, 0.0)) for fields in job_log.values()]
         for name in ("queued_s", "upstream_s", "delivery_s")
     }
     stages["upstream_s"] = [value - delay for value in stages["upstream_s"]]
@@ -205,7 +206,7 @@ async def run_production(jobs: int, delay: float, noisy: bool, cap: int) -> dict
     }
 
 
-async def run_bare(jobs: int) -> list[float]:
+async def run_bare(jobs: int) -> tuple[list[float], dict[str, Any]]:
     """The bare bot (defer only) under the same burst."""
     async with FakeDiscord(token=TOKEN) as fake:
         guild = fake.add_guild("bench")
@@ -215,8 +216,8 @@ async def run_bare(jobs: int) -> list[float]:
         await fake.wait_for(lambda: bool(fake.guild_commands(guild.id)), within=30)
         handles = await burst(fake, guild, jobs)
         await fake.wait_for(lambda: all(h.acknowledged for h in handles), within=60)
-        await stop_bot(bot)
-    return [h.ack_latency for h in handles if h.ack_latency is not None]
+        figures = await stop_bot(bot)
+    return [h.ack_latency for h in handles if h.ack_latency is not None], figures
 
 
 async def fairness_bursts(fake: FakeDiscord, guild: FakeGuild) -> list[FakeInteraction]:
@@ -234,7 +235,7 @@ async def fairness_bursts(fake: FakeDiscord, guild: FakeGuild) -> list[FakeInter
     return handles
 
 
-async def run_fairness(delay: float, cap: int, noisy: bool) -> dict[str, object]:
+async def run_fairness(delay: float, cap: int, noisy: bool) -> dict[str, Any]:
     """The production bot under the fairness bursts; waits per member from the runner's log."""
     answer = fixed_answer(noisy)
     total = FAIR_BURSTS * FAIR_MEMBERS * FAIR_JOBS
@@ -319,7 +320,7 @@ async def main() -> None:
     if args.fairness:
         await report_fairness(args.delay, args.cap, noisy=not args.flat)
         return
-    bare = await run_bare(args.jobs)
+    bare, bare_figures = await run_bare(args.jobs)
     ours = await run_production(args.jobs, args.delay, noisy=not args.flat, cap=args.cap)
     acks = ours["acks"]
     assert isinstance(acks, list)
@@ -363,6 +364,12 @@ async def main() -> None:
     print(f"longest garbage collection pause by generation: {ours.get('gc_pauses')}")
     print(
         f"longest event-loop stall in the bot: {ms(float(ours['max_stall']))}  (target <= 100 ms)"
+        f"; stalls over 50 ms: {ours['stalls_over_50ms']}, over 100 ms: "
+        f"{ours['stalls_over_100ms']}; worst (s after the burst began, ms): {ours['worst_stalls']}"
+    )
+    print(
+        f"the bare bot's longest stall under its burst: {ms(float(bare_figures['max_stall']))}"
+        f"; worst: {bare_figures['worst_stalls']}"
     )
     print(
         f"peak RSS of the bot process: {float(ours['peak_rss_kib']) / 1024:.0f} MiB; "

@@ -55,13 +55,21 @@ class BareBot(commands.Bot):
 BEAT = [time.perf_counter()]
 
 
-async def watch_loop(stalls: list[float], interval: float = 0.005) -> None:
-    """Record how late a short sleep wakes: the loop's stalls."""
+async def watch_loop(stalls: list[tuple[float, float]], interval: float = 0.005) -> None:
+    """Record how late a short sleep wakes: the loop's stalls, with when they began."""
     while True:
         before = time.perf_counter()
         BEAT[0] = before
         await asyncio.sleep(interval)
-        stalls.append(time.perf_counter() - before - interval)
+        stalls.append((before, time.perf_counter() - before - interval))
+
+
+def worst_stalls(stalls: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The five longest stalls as (seconds after the burst's first stall, ms)."""
+    busy = [at for at, stall in stalls if stall > 0.02]
+    start = busy[0] if busy else 0.0
+    ranked = sorted(stalls, key=lambda item: -item[1])[:5]
+    return [(round(at - start, 2), round(stall * 1000)) for at, stall in ranked]
 
 
 def stall_sampler(main_id: int, seen: dict[str, int], threshold: float = 0.05) -> None:
@@ -100,7 +108,7 @@ async def main() -> None:
         tracemalloc.start(8)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    stalls: list[float] = []
+    stalls: list[tuple[float, float]] = []
     jobs = JobLog()
     runner_log = logging.getLogger("bot.runner")
     runner_log.setLevel(logging.INFO)
@@ -170,7 +178,11 @@ async def main() -> None:
         print(f"--- stalled {count} x 10 ms in:\n{stack}", file=sys.stderr)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     figures = {
-        "max_stall": max(stalls, default=0.0),
+        "max_stall": max((stall for _, stall in stalls), default=0.0),
+        # How often, and when (seconds after the first stall over 20 ms), the loop stalled.
+        "stalls_over_50ms": sum(stall > 0.05 for _, stall in stalls),
+        "stalls_over_100ms": sum(stall > 0.1 for _, stall in stalls),
+        "worst_stalls": worst_stalls(stalls),
         "peak_rss_kib": peak_kib,
         "jobs": jobs.jobs,
         "gc_pauses": gc_pauses,
