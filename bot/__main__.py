@@ -7,7 +7,8 @@ import asyncio
 import logging
 import sys
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, load_settings
+from bot.logs import configure_logging
 from bot.prices import PriceFileError, load_prices
 
 log = logging.getLogger("bot")
@@ -26,14 +27,6 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parse(argv)
@@ -43,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, PriceFileError) as error:
         print(error, file=sys.stderr)
         return 2
-    _configure_logging(settings)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         if args.command == "check":
             from bot.checks import run_check

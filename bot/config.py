@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     prices_file: Path | None = Field(default=None, validation_alias="PRICES_FILE")
     dev_guild_id: int | None = Field(default=None, validation_alias="DEV_GUILD_ID")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field(default="text", validation_alias="LOG_FORMAT")
     streaming_previews: Literal["auto", "on", "off"] = Field(
         default="auto", validation_alias="STREAMING_PREVIEWS"
     )

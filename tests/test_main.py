@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -137,3 +138,21 @@ async def test_stats_reports_today_failures_and_spend(tmp_path: Path) -> None:
     assert "  ContentRejected: 1" in out and "  RequestTimedOut: 1" in out
     assert "  555: $0.080" in out  # dall-e-3 hd 1024x1024
     assert "  direct messages: $0.000" in out
+
+
+async def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+    async with FakeWisGate(api_key=TEST_API_KEY, noisy=False) as fake:
+        code, out, err = await run_bot_command(
+            tmp_path,
+            "check",
+            DISCORD_TOKEN=DISCORD_TOKEN,
+            WISGATE_API_KEY=TEST_API_KEY,
+            WISGATE_BASE_URL=fake.base_url,
+            DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
+            LOG_FORMAT="json",
+        )
+    assert code == 0, out + err
+    lines = [json.loads(line) for line in err.splitlines()]
+    migrations = [line for line in lines if line["logger"] == "bot.db"]
+    assert migrations and migrations[0]["message"].startswith("applying migration 0001")
+    assert {"time", "level", "logger", "message"} <= set(migrations[0])

@@ -97,7 +97,7 @@ def assert_acknowledged_first(fake: FakeDiscord, handle: FakeInteraction) -> Non
     assert handle.ack_latency is not None and handle.ack_latency < 3.0, handle.ack_latency
 
 
-def assert_no_secrets(fake: FakeDiscord, settings: Settings) -> None:
+def assert_no_secrets(fake: FakeDiscord, database: Path) -> None:
     """No token or key in anything the bot sent Discord, nor in any row of its database."""
     sent = [
         f"{request.method} {request.path} {request.query} {request.json}"
@@ -105,7 +105,7 @@ def assert_no_secrets(fake: FakeDiscord, settings: Settings) -> None:
     ]
     leaks = [text[:300] for text in sent if find_secrets(text)]
     assert not leaks, f"a secret was sent to Discord: {leaks}"
-    rows = database_leaks(settings.database_path)
+    rows = database_leaks(database)
     assert not rows, f"a secret was stored: {rows}"
 
 
@@ -161,16 +161,19 @@ async def running_bot(
                 assert_acknowledged_first(discord_fake, handle)
             assert discord_fake.violations == [], discord_fake.describe()
             assert discord_fake.unhandled == [], discord_fake.describe()
-            assert_no_secrets(discord_fake, config)
+            assert_no_secrets(discord_fake, config.database_path)
         finally:
             await world.bot_stack.aclose()
 
 
 @asynccontextmanager
 async def connected_bot(
-    discord_fake: FakeDiscord, config: Settings, wisgate_options: dict[str, Any]
+    discord_fake: FakeDiscord | None, config: Settings, wisgate_options: dict[str, Any]
 ) -> AsyncIterator[Running]:
-    """The production bot (build_bot), logged in and ready; closed and disconnected on exit."""
+    """The production bot (build_bot), logged in and ready; closed and disconnected on exit.
+
+    `discord_fake` (None when the fake runs in another process) explains a failed start.
+    """
     async with build_bot(config, wisgate_options=wisgate_options, guild_ready_timeout=0.05) as bot:
         await bot.login(DISCORD_TOKEN)
         connection = asyncio.create_task(bot.connect())
@@ -178,7 +181,8 @@ async def connected_bot(
         await asyncio.wait({connection, ready}, timeout=10, return_when="FIRST_COMPLETED")
         if not ready.done():
             ready.cancel()
-            raise AssertionError(f"bot never became ready: {discord_fake.describe()}")
+            seen = discord_fake.describe() if discord_fake is not None else ""
+            raise AssertionError(f"bot never became ready: {seen}")
         try:
             yield bot, connection
         finally:

@@ -53,8 +53,9 @@ bytes <= the interaction's `attachment_size_limit` (channels: the guild's) else 
 content <= 2000, embed description <= 4096, 6000 per message (400/50035); empty message 50006;
 channel sends need the bot's permissions (403/50013).
 Faults and time: `fail_next(method, path_regex, status, code=, retry_after=, count=,
-is_global=)` (429s carry retry_after + Via/X-RateLimit headers; discord.py sleeps 1 s before
-retrying a 5xx), `advance_time(seconds)`, `await drop_connection(code=4000, resumable=True)`,
+is_global=, uploads_only=)` (429s carry retry_after + Via/X-RateLimit headers; discord.py
+sleeps 1 s before retrying a 5xx; `uploads_only` skips requests without files),
+`advance_time(seconds)`, `await drop_connection(code=4000, resumable=True)`,
 `await request_reconnect()`; `gateway.identifies/resumes/replayed/received`. discord.py waits 5 s
 before re-identifying unless the bot overrides `before_identify_hook`.
 Waiting (all take `within=5.0` and fail with `describe()`): `wait_for(predicate)`,
@@ -377,10 +378,12 @@ class FakeDiscord(RecordsMixin):
         retry_after: float | None = None,
         count: int = 1,
         is_global: bool = False,
+        uploads_only: bool = False,
     ) -> FaultRule:
         """Answer the next `count` requests matching `path` (regex, API path) with `status`."""
+        pattern = re.compile(path)
         rule = FaultRule(
-            method.upper(), re.compile(path), status, code, retry_after, is_global, count
+            method.upper(), pattern, status, code, retry_after, is_global, count, uploads_only
         )
         self.faults.append(rule)
         return rule

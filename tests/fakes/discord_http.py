@@ -75,12 +75,14 @@ class FaultRule:
     retry_after: float | None = None
     is_global: bool = False
     count: int = 1
+    uploads_only: bool = False  # only requests carrying files (a 413 answers uploads alone)
     hits: list[RecordedRequest] = field(default_factory=list)
 
     def matches(self, record: RecordedRequest) -> bool:
         """Whether this rule applies to the request."""
         method_ok = self.method in ("*", record.method)
-        return self.count > 0 and method_ok and bool(self.path.search(record.path))
+        files_ok = bool(record.files) or not self.uploads_only
+        return self.count > 0 and method_ok and files_ok and bool(self.path.search(record.path))
 
     def response(self) -> web.Response:
         """The injected answer; 429s carry what discord.py reads (body + headers + Via)."""
