@@ -9,7 +9,7 @@ import pytest
 
 from tests.e2e.harness import World, public_texts, running_bot
 from tests.fakes.discord import FakeInteraction
-from tests.fakes.images import make_image, make_mask
+from tests.fakes.images import make_bomb, make_image, make_mask
 
 PNG = make_image(64, 64, "png")
 BIG_PNG = make_image(1024, 1024, "png")
@@ -100,3 +100,16 @@ async def test_prompt_of_only_spaces_is_refused(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as world:
         handle = await world.slash("imagine", {"prompt": "   "})
         await expect_private_refusal(world, handle, "prompt")
+
+
+async def test_a_decompression_bomb_is_refused_by_pillows_limit(tmp_path: Path) -> None:
+    bomb = make_bomb(13_500)  # ~25 KB that would decode to 182 million pixels
+    assert len(bomb) < 100_000
+    async with running_bot(tmp_path) as world:
+        handle = await world.slash(
+            "edit",
+            {"prompt": "a hat"},
+            attachments=[("tiny.png", bomb, "image/png", 13_500, 13_500)],
+        )
+        text = await expect_private_refusal(world, handle, "too many pixels")
+        assert "tiny.png" in text and "scale it down" in text

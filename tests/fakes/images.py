@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import io
 import random
+import struct
+import zlib
 
 from PIL import Image
 
@@ -55,3 +57,24 @@ def _colour(seed: int, mode: str) -> tuple[int, ...]:
     rng = random.Random(seed + 1)
     rgb = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
     return (*rgb, 255) if mode == "RGBA" else rgb
+
+
+@functools.lru_cache(maxsize=4)
+def make_bomb(side: int) -> bytes:
+    """A valid 1-bit PNG of side x side blank pixels: tens of KB on disk, side² bytes once
+    decoded by Pillow (13,500² is 182 MB, past Pillow's default bomb limit of 2 x 89 Mpx).
+
+    Written chunk by chunk, since Pillow itself would need the whole image in memory to save it.
+    """
+    row = b"\x00" * (1 + (side + 7) // 8)  # filter byte + packed bits
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
