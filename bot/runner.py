@@ -158,11 +158,6 @@ class Runner:
         """Jobs waiting for a slot toward WisGate."""
         return self._queue.waiting
 
-    def configure(self, limits: QueueLimits, *, max_queue_wait: float | None) -> None:
-        """Apply the queue's caps and wait limit (from settings); effective at once."""
-        self._queue.limits = limits
-        self.max_queue_wait = max_queue_wait
-
     async def submit(self, job: Job) -> Reservation:
         """Reserve the job's cost (raising the ledger's refusal) and queue it in the background."""
         if self._closing:

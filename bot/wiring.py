@@ -42,7 +42,14 @@ async def build_bot(
     ):
         wisgate = WisGateClient.from_settings(session, settings, **(wisgate_options or {}))
         ledger = Ledger(conn, default_daily_images=settings.daily_image_limit, prices=prices)
-        runner = Runner(wisgate=wisgate, ledger=ledger, max_concurrent=settings.max_concurrent_jobs)
+        runner = Runner(
+            wisgate=wisgate,
+            ledger=ledger,
+            max_concurrent=settings.max_concurrent_jobs,
+            max_per_member=settings.max_jobs_per_member,
+            max_per_guild=settings.max_jobs_per_guild,
+            max_queue_wait=settings.max_queue_wait,
+        )
         bot = ImageBot(
             settings=settings,
             session=session,

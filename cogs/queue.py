@@ -1,9 +1,8 @@
-"""The fair queue's Discord side: the Cancel button, and the queue settings applied.
+"""The fair queue's Discord side: the Cancel button on queued jobs.
 
-The runner is built before the bot's settings reach a cog; loading this extension (in
-setup_hook, before any job) gives it MAX_JOBS_PER_MEMBER, MAX_JOBS_PER_GUILD and
-MAX_QUEUE_WAIT, and registers the Cancel button so presses on messages sent by an earlier
-process still arrive.
+Registered as a dynamic item, so presses on messages sent by an earlier process still
+arrive (and are answered: that job was refunded by the restart). The queue's caps come
+from the settings through bot/wiring.py.
 """
 
 from __future__ import annotations
@@ -11,27 +10,17 @@ from __future__ import annotations
 from discord.ext import commands
 
 from bot.client import ImageBot
-from bot.queue import QueueLimits
 from bot.queue_buttons import CancelButton
 
 
 class Queue(commands.Cog):
-    """Applies the queue settings and registers the Cancel button while loaded."""
+    """Registers the Cancel button while loaded."""
 
     def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
 
     async def cog_load(self) -> None:
-        """Configure the runner's caps and wait limit; listen for Cancel presses."""
-        settings = self.bot.settings
-        self.bot.runner.configure(
-            QueueLimits(
-                total=settings.max_concurrent_jobs,
-                per_member=settings.max_jobs_per_member,
-                per_guild=settings.max_jobs_per_guild,
-            ),
-            max_queue_wait=settings.max_queue_wait,
-        )
+        """Listen for Cancel presses."""
         self.bot.add_dynamic_items(CancelButton)
 
     async def cog_unload(self) -> None:
