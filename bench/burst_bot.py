@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 import os
-import resource
 import signal
 import sys
 import time
@@ -62,6 +61,15 @@ async def watch_loop(stalls: list[tuple[float, float]], interval: float = 0.005)
         BEAT[0] = before
         await asyncio.sleep(interval)
         stalls.append((before, time.perf_counter() - before - interval))
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident memory (VmHWM). Not ru_maxrss: Linux carries that over
+    from the parent through fork and exec, so it reported the bench's own growth."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 def worst_stalls(stalls: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -176,7 +184,7 @@ async def main() -> None:
                 print("   ", line, file=sys.stderr)
     for stack, count in sorted(stall_stacks.items(), key=lambda item: -item[1])[:6]:
         print(f"--- stalled {count} x 10 ms in:\n{stack}", file=sys.stderr)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = peak_rss_kib()
     figures = {
         "max_stall": max((stall for _, stall in stalls), default=0.0),
         # How often, and when (seconds after the first stall over 20 ms), the loop stalled.
