@@ -9,11 +9,11 @@ already generating (or ended) says so privately.
 from __future__ import annotations
 
 import logging
-import re
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
+from bot.job_buttons import JobButton
 from bot.ledger_types import OPEN_STATUSES
 from bot.replies import NO_PINGS
 
@@ -34,32 +34,10 @@ _ENDED = {
 }
 
 
-class CancelButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"queue:cancel:(?P<job>\d{1,20})"
-):
+class CancelButton(JobButton, template=r"queue:cancel:(?P<job>\d{1,20})"):
     """Cancel a queued job: refunded at once, never sent to WisGate."""
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Cancel",
-                emoji="✖️",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"queue:cancel:{job_id}",
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
-        """Rebuild the button from a pressed custom id (in any process)."""
-        return cls(int(match["job"]))
+    area, action, label, emoji = "queue", "cancel", "Cancel", "✖️"
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Withdraw the job if the presser asked for it and it is still queued; else say why."""

@@ -13,12 +13,12 @@ when it delivers, not at its top: this module reaches bot.flow, which imports th
 from __future__ import annotations
 
 import logging
-import re
-from typing import Any, ClassVar, Self
+from typing import Any
 
 import discord
 
 from bot import result_actions
+from bot.job_buttons import JobButton
 from bot.replies import report_error
 
 log = logging.getLogger(__name__)
@@ -27,35 +27,10 @@ EDIT_PROMPT_MAX = 4000  # Discord's limit for a modal text input
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 
 
-class ResultButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"result:\w+:\d+"):
+class ResultButton(JobButton, template=r"result:\w+:\d+"):
     """One result button; subclasses name the action, label and style (never registered)."""
 
-    action: ClassVar[str] = ""
-    label: ClassVar[str] = ""
-    emoji: ClassVar[str] = ""
-    style: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.secondary
-
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=self.label,
-                emoji=self.emoji,
-                style=self.style,
-                custom_id=f"result:{self.action}:{job_id}",
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> Self:
-        """Rebuild the button from a pressed custom id (in any process)."""
-        return cls(int(match["job"]))
+    area = "result"
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Run the action; a BotError (or anything unexpected) is told to the member privately."""

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import aiohttp
+import aiosqlite
 import pytest
 from pydantic import SecretStr
 
+from bot.db import open_database
 from bot.wisgate import WisGateClient
 from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
 from tests.secrets_guard import SecretLeakHandler
@@ -72,3 +75,13 @@ def wisgate_client(
         backoff_base=0.001,
         backoff_cap=0.01,
     )
+
+
+# -- a migrated database for the ledger's tests ----------------------------------------------
+
+
+@pytest.fixture
+async def conn(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    """A fresh, migrated database in the test's own folder."""
+    async with open_database(tmp_path / "ledger.sqlite3") as connection:
+        yield connection

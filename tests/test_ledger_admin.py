@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import aiosqlite
 import pytest
 
-from bot.db import open_database
 from bot.errors import InvalidRequest
 from bot.ledger import JobSpec, Ledger, MemberBlocked, QuotaExceeded, Requester
 from bot.ledger_admin import LedgerAdmin
 from bot.prices import default_prices
+from tests.ledger_support import Clock
 
 GUILD, OTHER_GUILD = 1_001, 1_002
 MOD, USER = 7, 8
@@ -21,25 +19,9 @@ ROLE_A, ROLE_B, ROLE_C = 31, 32, 33
 START = datetime(2025, 6, 30, 18, 0, tzinfo=UTC)
 
 
-class Clock:
-    """A settable clock."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def conn(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    async with open_database(tmp_path / "admin.sqlite3") as connection:
-        yield connection
+    return Clock(START)
 
 
 @pytest.fixture

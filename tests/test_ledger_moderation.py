@@ -3,43 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import aiosqlite
 import pytest
 
-from bot.db import open_database
 from bot.errors import InvalidRequest
 from bot.ledger import JobSpec, Ledger, Requester
 from bot.ledger_moderation import LedgerModeration
 from bot.prices import default_prices
 from bot.terms import MAX_TERMS_PER_GUILD
+from tests.ledger_support import Clock
 
 GUILD, OTHER_GUILD = 2_001, 2_002
 MOD, USER, OTHER_USER = 7, 8, 9
 
 
-class Clock:
-    """A settable clock."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2025, 6, 30, 18, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def conn(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    async with open_database(tmp_path / "moderation.sqlite3") as connection:
-        yield connection
+    return Clock(datetime(2025, 6, 30, 18, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from bot.ledger_admin import LedgerAdmin
 from bot.ledger_types import REFUND_STATUSES
 from bot.prices import default_prices
 from bot.types import Usage
+from tests.ledger_support import Clock
 
 USERS = (1, 2, 3, 4, 5, 6)
 GUILDS = (10, 20)
@@ -47,16 +48,6 @@ MODELS = (
     ("dall-e-3", "hd", "1792x1024"),
 )
 PRICES = default_prices()
-
-
-class Clock:
-    """A clock the scenario moves past midnight."""
-
-    def __init__(self) -> None:
-        self.now = BEFORE_MIDNIGHT
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass(frozen=True)
@@ -226,7 +217,7 @@ def _check(db: sqlite3.Connection, world: World, told: list[tuple[str, int]]) ->
 
 
 async def _scenario(path: Path, world: World, jobs: list[Plan], midnight: int | None) -> None:
-    clock = Clock()
+    clock = Clock(BEFORE_MIDNIGHT)
     told: list[tuple[str, int]] = []
     async with AsyncExitStack() as stack:
         conns = [await stack.enter_async_context(open_database(path)) for _ in range(3)]
