@@ -80,10 +80,12 @@ class ImageBot(commands.Bot):
         """Refund what a previous process left open, load the cogs, sync where configured."""
         # Before taking any job: jobs left queued or running by a process that is gone.
         self.interrupted_jobs = await self.ledger.recover()
-        if self.interrupted_jobs:
+        # Those, and any an earlier start refunded but was stopped before telling.
+        owed = await self.ledger.owed_notices()
+        if owed:
             # Sent once connected: tells each member their request was refunded.
             self.notice_task = asyncio.create_task(
-                send_restart_notices(self, self.interrupted_jobs), name="restart-notices"
+                send_restart_notices(self, owed), name="restart-notices"
             )
         for extension in EXTENSIONS:
             await self.load_extension(extension)

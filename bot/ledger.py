@@ -204,12 +204,23 @@ class Ledger:
         )
         return await self.transaction(body)
 
-    async def refund(self, job_id: int, reason: str, *, status: str = "failed") -> bool:
-        """Release the whole hold and record why; False if the job had already ended."""
+    async def refund(
+        self, job_id: int, reason: str, *, status: str = "failed", owe_notice: bool = False
+    ) -> bool:
+        """Release the whole hold and record why; False if the job had already ended.
+
+        With `owe_notice`, the member counts as not yet told until `notices_sent`: if the
+        process stops first, the next start's restart notice tells them.
+        """
         if status not in REFUND_STATUSES:
             raise ValueError(f"refund status must be one of {', '.join(REFUND_STATUSES)}")
         body = partial(
-            ledger_jobs.refund, job_id=job_id, reason=reason, status=status, now=self.now()
+            ledger_jobs.refund,
+            job_id=job_id,
+            reason=reason,
+            status=status,
+            now=self.now(),
+            owe_notice=owe_notice,
         )
         return await self.transaction(body)
 
@@ -236,6 +247,18 @@ class Ledger:
         if records:
             log.warning("refunded %d job(s) interrupted by a restart", len(records))
         return records
+
+    async def owed_notices(self) -> list[JobRecord]:
+        """Refunded jobs whose member may not have been told (the restart notice's list).
+
+        Those recover() refunded, by this start or an earlier one stopped before its
+        notices, and those whose process stopped between a refund and telling the member.
+        """
+        return await self.transaction(ledger_jobs.owed_notices, write=False)
+
+    async def notices_sent(self, job_ids: list[int]) -> None:
+        """Record that the member was told about these refunds (or that we tried)."""
+        await self.transaction(partial(ledger_jobs.notices_sent, job_ids=job_ids))
 
     async def status(self, requester: Requester) -> MemberStatus:
         """The member's day: used, limit, granted, remaining, reset time, month spend, block."""

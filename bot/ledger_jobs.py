@@ -151,15 +151,26 @@ def _budget_alert(
     return True
 
 
-def refund(db: sqlite3.Connection, job_id: int, reason: str, status: str, now: datetime) -> bool:
-    """Release the whole hold and record why; False (and no change) if the job already ended."""
+def refund(
+    db: sqlite3.Connection,
+    job_id: int,
+    reason: str,
+    status: str,
+    now: datetime,
+    owe_notice: bool = False,
+) -> bool:
+    """Release the whole hold and record why; False (and no change) if the job already ended.
+
+    `owe_notice` marks the member as still to be told, until notices_sent clears it: a
+    process stopped in between leaves it for the next start's restart notice.
+    """
     row = _job_row(db, job_id)
     if row[3] not in OPEN_STATUSES:
         return False
     db.execute(
         "UPDATE jobs SET status = ?, images_held = 0, cost_held_micros = 0, error = ?, "
-        "ended_at = ? WHERE id = ?",
-        (status, reason, iso(now), job_id),
+        "ended_at = ?, notice_owed = ? WHERE id = ?",
+        (status, reason, iso(now), int(owe_notice), job_id),
     )
     _move(db, row, images=0, charged=0, overrun=0)
     return True
@@ -197,7 +208,7 @@ def recover(db: sqlite3.Connection, owner: str, now: datetime) -> list[JobRecord
         )
     ]
     for job_id in ids:
-        refund(db, job_id, "the bot restarted before this finished", "interrupted", now)
+        refund(db, job_id, "the bot restarted before this finished", "interrupted", now, True)
     return [record for job_id in ids if (record := load_job(db, job_id)) is not None]
 
 
@@ -242,3 +253,17 @@ def history(db: sqlite3.Connection, scope: int, user_id: int, limit: int) -> lis
         (scope, user_id, limit),
     ).fetchall()
     return [_record(row) for row in rows]
+
+
+def owed_notices(db: sqlite3.Connection) -> list[JobRecord]:
+    """Refunded jobs whose member may not have been told: recovered ones whose restart notice
+    was not sent, and ones whose process stopped between the refund and telling the member."""
+    rows = db.execute(
+        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE notice_owed = 1 ORDER BY id"
+    ).fetchall()
+    return [_record(row) for row in rows]
+
+
+def notices_sent(db: sqlite3.Connection, job_ids: list[int]) -> None:
+    """The member was told about these refunds (or we tried): no later start tells them again."""
+    db.executemany("UPDATE jobs SET notice_owed = 0 WHERE id = ?", [(i,) for i in job_ids])

@@ -190,7 +190,11 @@ async def _tell_by_dm(bot: ImageBot, records: Sequence[JobRecord]) -> bool:
 
 
 async def send_restart_notices(bot: ImageBot, records: Sequence[JobRecord]) -> None:
-    """Tell each member whose jobs recovery refunded: in the job's channel, else by DM."""
+    """Tell each member whose jobs recovery refunded: in the job's channel, else by DM.
+
+    Each group is marked sent in the ledger once tried, so a process stopped before then
+    leaves it owed to the next start (a member may then be told twice, never not at all).
+    """
     await bot.wait_until_ready()
     groups: dict[tuple[int, int | None, int | None], list[JobRecord]] = defaultdict(list)
     for record in records:
@@ -203,4 +207,5 @@ async def send_restart_notices(bot: ImageBot, records: Sequence[JobRecord]) -> N
         except Exception:
             # One member's odd channel must not stop the others' notices.
             log.exception("restart notice for member %d failed", group[0].user_id)
+        await bot.ledger.notices_sent([record.id for record in group])
     log.info("restart notices: %d of %d member(s) told", told, len(groups))

@@ -338,12 +338,16 @@ class Runner:
     async def _refund(
         self, job: Job, job_id: int, text: str, *, reason: str, status: str = "failed"
     ) -> None:
-        # shield: a shutdown cancelling us must not cancel the refund itself.
-        await asyncio.shield(self._ledger.refund(job_id, reason, status=status))
+        # shield: a shutdown cancelling us must not cancel the refund itself. The member is
+        # owed a notice until told: a process killed in between (telling can take seconds of
+        # Discord retries) leaves it to the next start's restart notice, never to nobody.
+        await asyncio.shield(self._ledger.refund(job_id, reason, status=status, owe_notice=True))
         try:
             await job.reporter.fail(text)
         except Exception:
             log.warning("job %d: could not tell the member about the refund", job_id)
+        # Told, or every route tried (a member nobody can reach is not told twice).
+        await asyncio.shield(self._ledger.notices_sent([job_id]))
 
 
 def _reason(error: BotError) -> str:

@@ -6,8 +6,9 @@ import asyncio
 import hashlib
 import io
 import json
+import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import discord
@@ -17,6 +18,8 @@ from discord.ext import commands
 from discord.http import Route
 
 from tests.fakes.discord import FakeDiscord, FakeGuild, FakeUser
+from tests.fakes.discord_http import FaultRule
+from tests.fakes.discord_model import RecordedRequest, UploadedFile
 from tests.fakes.images import make_image
 
 MODELS = ("gpt-image-1", "gpt-image-2", "dall-e-2", "dall-e-3")
@@ -508,6 +511,13 @@ async def test_rate_limits_are_retried_by_discord_py(env: Env) -> None:
     await channel.send("after the global limit")
     sends = [r.status for r in fake.requests if r.path.endswith("/messages")]
     assert sends == [429, 200]
+
+
+def test_an_uploads_only_fault_lets_requests_without_files_pass() -> None:
+    rule = FaultRule("*", re.compile(r"^/webhooks/"), 413, 40005, uploads_only=True)
+    edit = RecordedRequest(0, "PATCH", "/webhooks/1/t/messages/@original", {}, {}, [], 0.0, {})
+    upload = replace(edit, files=[UploadedFile("files[0]", "a.png", "image/png", b"x")])
+    assert not rule.matches(edit) and rule.matches(upload)
 
 
 async def test_server_error_is_retried(env: Env) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,31 +22,16 @@ from bot.ledger import (
 from bot.ledger_admin import LedgerAdmin
 from bot.prices import default_prices
 from bot.types import Usage
+from tests.ledger_support import Clock
 
 GUILD = 111
 USER = 222
 START = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 
 
-class Clock:
-    """A settable clock for the ledger."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def conn(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    async with open_database(tmp_path / "ledger.sqlite3") as connection:
-        yield connection
+    return Clock(START)
 
 
 @pytest.fixture
@@ -350,6 +334,10 @@ async def test_recovery_refunds_what_an_earlier_process_left_open(
         assert recovered[1].ended_at == clock.now
         assert (await after.job(mine.job_id)).status == "queued"  # type: ignore[union-attr]
         assert await after.recover() == []
+        # Each owes its member a restart notice until one was tried (a later start sends it).
+        assert [job.id for job in await after.owed_notices()] == [queued.job_id, running.job_id]
+        await after.notices_sent([queued.job_id])
+        assert [job.id for job in await after.owed_notices()] == [running.job_id]
         assert (await after.settle(queued.job_id, 1, None)).already_ended
         await after.refund(mine.job_id, "done")
         assert await total_holds(conn) == (0, 0, 0)

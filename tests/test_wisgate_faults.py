@@ -64,6 +64,17 @@ async def test_rate_limit_after_every_retry_raises_rate_limited(
     assert len(fake_wisgate.requests) == 3  # the first attempt and two retries
 
 
+async def test_a_fault_for_one_prompt_lets_the_others_pass(
+    wisgate_client: WisGateClient, fake_wisgate: FakeWisGate
+) -> None:
+    fake_wisgate.fail("moderation_blocked", prompt_contains="harbour")
+
+    other = ImageRequest("generate", "gpt-image-1", "a busy field")
+    assert len((await wisgate_client.generate(other)).images) == 1
+    with pytest.raises(ContentRejected):
+        await wisgate_client.generate(GPT)
+
+
 async def test_retry_after_is_honoured(
     wisgate_session: aiohttp.ClientSession, fake_wisgate: FakeWisGate
 ) -> None:

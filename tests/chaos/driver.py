@@ -1,0 +1,345 @@
+"""Play a chaos plan: the fakes here, the production bot in a subprocess killed on schedule.
+
+The driver injects each planned interaction (pausing while the bot is down: Discord would not
+deliver to a dead bot either), queues the job's WisGate faults under its prompt's tag, arms
+its Discord faults on its webhook token, SIGKILLs the bot where the plan says once a job is
+running, starts it again on the same database, and at the end waits for quiet and stops the
+bot with SIGTERM. It records what it did (Run) for tests/chaos/invariants.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.chaos.bot_process import API_VAR, GATEWAY_VAR, BotProcess
+from tests.chaos.plan import (
+    DAILY_LIMIT,
+    GRANTS,
+    LIMIT_OVERRIDES,
+    MEMBERS,
+    REQUEST_TIMEOUT,
+    TAG,
+    JobPlan,
+    Kill,
+    Plan,
+)
+from tests.e2e.quota_world import Staff
+from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeUser
+from tests.fakes.images import make_image
+from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate, RecordedRequest
+from tests.secrets_guard import DISCORD_TOKEN
+
+EDIT_INPUT = ("input.png", make_image(64, 64, "png"), "image/png", 64, 64)
+
+
+@dataclass
+class Injected:
+    """A planned job as injected: its interaction and the bot process (epoch) it went to."""
+
+    job: JobPlan
+    handle: FakeInteraction
+    epoch: int
+
+
+@dataclass
+class Epoch:
+    """One bot process: its pid, and (on the fake's clock) when it was killed."""
+
+    pid: int
+    first_request: int  # index of the first fake Discord request after it was ready
+    killed_at: float | None = None
+    harsh: bool = False
+    open_at_kill: int = 0  # jobs queued or running in the database when it was killed
+
+
+@dataclass
+class Run:
+    """Everything the checks need."""
+
+    plan: Plan
+    discord: FakeDiscord
+    wisgate: FakeWisGate
+    guild: FakeGuild
+    members: list[FakeUser]
+    staff: Staff
+    database: Path
+    log: Path
+    injected: list[Injected] = field(default_factory=list)
+    epochs: list[Epoch] = field(default_factory=list)
+    exit_code: int | None = None
+
+
+def prompt_of(record: RecordedRequest) -> str:
+    """The prompt of a WisGate request (JSON body or multipart field)."""
+    return str((record.json or {}).get("prompt") or record.fields.get("prompt") or "")
+
+
+def tag_index(text: str) -> int | None:
+    """The planned job index in a prompt, if it carries a tag."""
+    found = TAG.search(text)
+    return int(found.group(1)) if found else None
+
+
+def db_rows(database: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Read the bot's database from this process (WAL lets us while the bot writes)."""
+    with sqlite3.connect(database, timeout=5) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def bot_env(
+    fake: FakeDiscord, api: FakeWisGate, guild: FakeGuild, database: Path
+) -> dict[str, str]:
+    """The bot's environment: production settings pointed at the fakes."""
+    return {
+        "DISCORD_TOKEN": DISCORD_TOKEN,
+        "WISGATE_API_KEY": TEST_API_KEY,
+        "WISGATE_BASE_URL": api.base_url,
+        "DATABASE_PATH": str(database),
+        "DEV_GUILD_ID": str(guild.id),
+        "ENABLED_MODELS": "gpt-image-1,dall-e-2",
+        "DEFAULT_MODEL": "gpt-image-1",
+        "DAILY_IMAGE_LIMIT": str(DAILY_LIMIT),
+        "REQUEST_TIMEOUT": str(REQUEST_TIMEOUT),
+        "MAX_RETRIES": "3",
+        "MAX_CONCURRENT_JOBS": "8",
+        "MAX_JOBS_PER_GUILD": "6",
+        "MAX_JOBS_PER_MEMBER": "2",
+        "MAX_QUEUE_WAIT": "8",
+        "STREAMING_PREVIEWS": "auto",
+        "LOG_LEVEL": "INFO",
+        API_VAR: fake.api_url,
+        GATEWAY_VAR: fake.gateway.url,
+    }
+
+
+class Driver:
+    """Runs one plan against fresh fakes and a bot process; see the module docstring."""
+
+    def __init__(self, plan: Plan, folder: Path) -> None:
+        self.plan = plan
+        self.folder = folder
+        self._expire: dict[int, FakeInteraction] = {}  # job index -> interaction to expire
+        self._seen_wisgate = 0
+        self._run: Run | None = None
+        self._bot: BotProcess | None = None
+
+    async def run(self) -> Run:
+        """Play the plan; the fakes stay readable in the returned Run after they closed."""
+        async with self.world() as run:
+            await self._moderate(run)
+            kills, faults = list(self.plan.kills), list(self.plan.channel_faults)
+            for job in self.plan.jobs:
+                await asyncio.sleep(job.gap)
+                while faults and faults[0].after <= job.index:
+                    fault = faults.pop(0)
+                    path = r"^/channels/\d+/messages$"
+                    run.discord.fail_next("POST", path, fault.status, count=fault.count)
+                await self.inject(job)
+                # Due, and a job is running (quotas may have stopped them all): kill now.
+                if kills and kills[0].after <= job.index and await self._ready_to_kill(kills[0]):
+                    await self.kill_and_restart(kills.pop(0).harsh)
+            for kill in kills:  # due after the last job: whatever is still in flight
+                await running(run, 5.0)
+                await self.kill_and_restart(kill.harsh)
+            await self.finish()
+        return run
+
+    @asynccontextmanager
+    async def world(self) -> AsyncIterator[Run]:
+        """The fakes, a guild with MEMBERS members, two channels and staff; the bot started."""
+        async with (
+            FakeDiscord(token=DISCORD_TOKEN, patch=False) as fake,
+            FakeWisGate(api_key=TEST_API_KEY, noisy=False, latency=0.1) as api,
+        ):
+            guild = fake.add_guild("Chaos", channels=("general", "art"))
+            members = [guild.add_member(f"member{n:02d}").user for n in range(MEMBERS)]
+            staff = Staff()
+            staff(fake, guild)  # an admin and a log channel
+            database = self.folder / "bot.sqlite3"
+            run = Run(
+                self.plan, fake, api, guild, members, staff, database, self.folder / "bot.log"
+            )
+            self._run, self._bot = run, BotProcess(bot_env(fake, api, guild, database), run.log)
+            watcher = asyncio.create_task(self._expire_tokens(run))
+            try:
+                await self._bot.sync()  # global commands, once: all Discord offers in DMs
+                await self._start()
+                yield run
+            finally:
+                watcher.cancel()
+                await self._bot.close()
+
+    async def _start(self, *, notices: bool = True) -> None:
+        """Start a bot process; with `notices`, wait until its restart notices were sent."""
+        assert self._run is not None and self._bot is not None
+        await self._bot.start()
+        assert self._bot.process is not None
+        requests = self._run.discord.requests
+        self._run.epochs.append(Epoch(self._bot.process.pid, len(requests)))
+        if notices:
+            await self._bot.notices_sent()
+
+    async def _moderate(self, run: Run) -> None:
+        """A moderator sets the log channel (budget alerts, moderation reports), the budget,
+        two members' limits and one grant, as in real use."""
+        staff = run.staff
+        commands: list[tuple[str, dict[str, Any]]] = [
+            ("settings", {"log_channel": staff.log}),
+            ("budget", {"usd": self.plan.budget_usd}),
+        ]
+        for member, images in LIMIT_OVERRIDES.items():
+            commands.append(("limit", {"member": run.members[member], "images": images}))
+        for member, images in GRANTS.items():
+            commands.append(("grant", {"member": run.members[member], "images": images}))
+        for name, options in commands:
+            handle = await run.discord.inject_slash(
+                f"quota-admin {name}", options, user=staff.admin
+            )
+            await run.discord.wait_for(
+                lambda h=handle: _answered(run.discord, h), within=10, what=f"/quota-admin {name}"
+            )
+
+    async def inject(self, job: JobPlan) -> Injected:
+        """Arm the job's faults and inject its interaction."""
+        run = self._run
+        assert run is not None
+        self._arm_wisgate(run.wisgate, job)
+        user = run.members[job.member]
+        where: dict[str, Any] = {"user": user}
+        if job.in_dm:
+            where["in_dm"] = True
+        else:
+            where["channel_id"] = run.guild.channels[job.channel].id
+        files = [EDIT_INPUT] if job.command == "edit" else []
+        handle = await run.discord.inject_slash(
+            job.command, job.options, attachments=files, **where
+        )
+        self._arm_discord(run, job, handle)
+        item = Injected(job, handle, len(run.epochs) - 1)
+        run.injected.append(item)
+        return item
+
+    def _arm_wisgate(self, api: FakeWisGate, job: JobPlan) -> None:
+        for fault in job.wisgate:
+            api.fail(
+                fault.kind,
+                status=fault.status,
+                retry_after=fault.retry_after,
+                delay=fault.delay,
+                prompt_contains=job.tag,
+            )
+
+    def _arm_discord(self, run: Run, job: JobPlan, handle: FakeInteraction) -> None:
+        # No await since the injection: the bot cannot have used the token yet.
+        webhook = rf"^/webhooks/\d+/{re.escape(handle.token)}(/|$)"
+        for fault in job.discord:
+            if fault.kind == "expired_token":
+                self._expire[job.index] = handle  # once its WisGate call is under way
+            elif fault.kind == "too_large":
+                run.discord.fail_next("*", webhook, 413, code=40005, uploads_only=True)
+            else:
+                retry = fault.retry_after if fault.status == 429 else None
+                run.discord.fail_next(
+                    "*", webhook, fault.status, retry_after=retry, count=fault.count
+                )
+
+    async def _expire_tokens(self, run: Run) -> None:
+        """Expire a token when its job's WisGate call arrives: the job is past its hold, so
+        delivery and any failure notice must find another way (channel, DM)."""
+        while True:
+            await asyncio.sleep(0.02)
+            requests = run.wisgate.requests
+            for record in requests[self._seen_wisgate :]:
+                index = tag_index(prompt_of(record))
+                if index is not None and index in self._expire:
+                    run.discord.expire_token(self._expire.pop(index))
+            self._seen_wisgate = len(requests)
+
+    async def _ready_to_kill(self, kill: Kill) -> bool:
+        """A job is running; for a gentle kill, every interaction so far was admitted too."""
+        run = self._run
+        assert run is not None
+        if kill.harsh:
+            return await running(run, 0.3)
+        mine = [i for i in run.injected if i.epoch == len(run.epochs) - 1]
+        if not await _wait(lambda: _all_admitted(run, mine), within=3.0):
+            return True  # one hangs unanswered: kill anyway, the checks will name it
+        return _open_jobs(run.database, "running") > 0
+
+    async def kill_and_restart(self, harsh: bool, *, notices: bool = True) -> None:
+        """SIGKILL the bot now and start it again on the same database (see _start)."""
+        run, bot = self._run, self._bot
+        assert run is not None and bot is not None
+        epoch = run.epochs[-1]
+        epoch.open_at_kill = _open_jobs(run.database, "queued", "running")
+        epoch.killed_at, epoch.harsh = run.discord.state.now(), harsh
+        await bot.kill()
+        await self._start(notices=notices)
+
+    async def finish(self, within: float = 30.0, quiet: float = 1.0) -> None:
+        """Wait until every job ended, every live interaction was answered, and Discord has
+        heard nothing from the bot for `quiet` seconds; then stop the bot with SIGTERM."""
+        run, bot = self._run, self._bot
+        assert run is not None and bot is not None
+        live = [i for i in run.injected if i.epoch == len(run.epochs) - 1]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        count, since = -1, loop.time()
+        while loop.time() < deadline:  # not quiet in time: the checks report what is open
+            if len(run.discord.requests) != count:
+                count, since = len(run.discord.requests), loop.time()
+            settled = _open_jobs(run.database, "queued", "running") == 0
+            if settled and _all_admitted(run, live) and loop.time() - since >= quiet:
+                break
+            await asyncio.sleep(0.05)
+        run.exit_code = await bot.stop()
+
+
+def _answered(fake: FakeDiscord, handle: FakeInteraction) -> bool:
+    return any(m.content and not m.loading for m in fake.messages_for(handle))
+
+
+def refusal_of(fake: FakeDiscord, handle: FakeInteraction) -> str | None:
+    """The private answer the member alone sees (a refusal, or a failure), if any."""
+    for message in fake.messages_for(handle):
+        private = message.ephemeral and message.visible_to(handle.user.id)
+        if private and message.content and not message.loading:
+            return message.content
+    return None
+
+
+def _all_admitted(run: Run, injected: list[Injected]) -> bool:
+    """Each interaction has a job row, or a private answer (a refusal before any hold)."""
+    tags = {tag_index(str(row[0])) for row in db_rows(run.database, "SELECT params FROM jobs")}
+    return all(
+        i.job.index in tags or refusal_of(run.discord, i.handle) is not None for i in injected
+    )
+
+
+def _open_jobs(database: Path, *statuses: str) -> int:
+    marks = ", ".join("?" for _ in statuses)
+    sql = f"SELECT COUNT(*) FROM jobs WHERE status IN ({marks})"
+    return int(db_rows(database, sql, *statuses)[0][0])
+
+
+async def running(run: Run, within: float) -> bool:
+    """Wait up to `within` s for a job in the 'running' state; whether one came."""
+    return await _wait(lambda: _open_jobs(run.database, "running") > 0, within=within)
+
+
+async def _wait(predicate: Callable[[], bool], *, within: float) -> bool:
+    """Poll `predicate` every 20 ms for up to `within` s; whether it came true."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not predicate():
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
