@@ -380,7 +380,9 @@ async def report_burst(args: argparse.Namespace) -> dict[str, float]:
     print(
         "pipeline overhead once a job has its slot (upstream call beyond the delay, then "
         f"decode, upload, settle): p50 {ms(statistics.median(pipeline))}  "
-        f"p99 {ms(quantile(pipeline, 0.99))}  (target p50 <= 50 ms)"
+        f"p99 {ms(quantile(pipeline, 0.99))}  (target p50 <= 50 ms); of which upstream "
+        f"beyond the delay p50 {ms(statistics.median(stages['upstream_s']))}, delivery "
+        f"p50 {ms(statistics.median(stages['delivery_s']))}"
     )
     print(
         "from the defer to the images, minus upstream and queue (adds waiting behind the "

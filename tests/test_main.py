@@ -32,6 +32,12 @@ async def run_bot_command(cwd: Path, *args: str, **env: str) -> tuple[int, str, 
     return process.returncode, out.decode(), err.decode()
 
 
+async def run_check(cwd: Path, **env: str) -> tuple[int, str, str]:
+    """`python -m bot check` with a token and the test key, overridable through `env`."""
+    settings = {"DISCORD_TOKEN": DISCORD_TOKEN, "WISGATE_API_KEY": TEST_API_KEY}
+    return await run_bot_command(cwd, "check", **{**settings, **env})
+
+
 async def test_without_a_token_it_explains_how_to_configure(tmp_path: Path) -> None:
     code, out, err = await run_bot_command(tmp_path)
     assert code == 2
@@ -43,11 +49,8 @@ async def test_without_a_token_it_explains_how_to_configure(tmp_path: Path) -> N
 
 async def test_check_passes_against_a_working_gateway(tmp_path: Path) -> None:
     async with FakeWisGate(api_key=TEST_API_KEY, noisy=False) as fake:
-        code, out, err = await run_bot_command(
+        code, out, err = await run_check(
             tmp_path,
-            "check",
-            DISCORD_TOKEN=DISCORD_TOKEN,
-            WISGATE_API_KEY=TEST_API_KEY,
             WISGATE_BASE_URL=fake.base_url,
             DATABASE_PATH=str(tmp_path / "db" / "bot.sqlite3"),
         )
@@ -63,10 +66,8 @@ async def test_check_passes_against_a_working_gateway(tmp_path: Path) -> None:
 
 async def test_check_fails_readably_on_a_wrong_key(tmp_path: Path) -> None:
     async with FakeWisGate(api_key=TEST_API_KEY, noisy=False) as fake:
-        code, out, err = await run_bot_command(
+        code, out, err = await run_check(
             tmp_path,
-            "check",
-            DISCORD_TOKEN=DISCORD_TOKEN,
             WISGATE_API_KEY="sk-wrong-key-also-secret",
             WISGATE_BASE_URL=fake.base_url,
             DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
@@ -78,11 +79,8 @@ async def test_check_fails_readably_on_a_wrong_key(tmp_path: Path) -> None:
 
 
 async def test_check_fails_readably_when_the_gateway_is_down(tmp_path: Path) -> None:
-    code, out, err = await run_bot_command(
+    code, out, err = await run_check(
         tmp_path,
-        "check",
-        DISCORD_TOKEN=DISCORD_TOKEN,
-        WISGATE_API_KEY=TEST_API_KEY,
         WISGATE_BASE_URL="http://127.0.0.1:9/v1",
         DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
     )
@@ -97,13 +95,7 @@ async def test_check_refuses_a_database_from_a_newer_release(tmp_path: Path) -> 
     path = tmp_path / "bot.sqlite3"
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 999")
-    code, out, _ = await run_bot_command(
-        tmp_path,
-        "check",
-        DISCORD_TOKEN=DISCORD_TOKEN,
-        WISGATE_API_KEY=TEST_API_KEY,
-        DATABASE_PATH=str(path),
-    )
+    code, out, _ = await run_check(tmp_path, DATABASE_PATH=str(path))
     assert code == 1
     assert "database: FAILED" in out and "upgrade the bot" in out
 
@@ -142,11 +134,8 @@ async def test_stats_reports_today_failures_and_spend(tmp_path: Path) -> None:
 
 async def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     async with FakeWisGate(api_key=TEST_API_KEY, noisy=False) as fake:
-        code, out, err = await run_bot_command(
+        code, out, err = await run_check(
             tmp_path,
-            "check",
-            DISCORD_TOKEN=DISCORD_TOKEN,
-            WISGATE_API_KEY=TEST_API_KEY,
             WISGATE_BASE_URL=fake.base_url,
             DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
             LOG_FORMAT="json",
