@@ -103,7 +103,10 @@ async def burst(fake: FakeDiscord, guild: FakeGuild, jobs: int) -> list[FakeInte
     """Inject `jobs` /imagine interactions at once from MEMBERS members."""
     members = [guild.add_member(f"member{k}").user for k in range(MEMBERS)]
     # This process records the acknowledgement times: a garbage collection here, over what
-    # an earlier run left, would be blamed on the bot. Collect and freeze first.
+    # an earlier run left, would be blamed on the bot. Collect and freeze first; unfreeze
+    # what the last burst froze, or its fakes (~1 GB of recorded uploads) are never freed
+    # and every later round runs slower beside a swelling process.
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
     injections = [
