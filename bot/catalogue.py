@@ -59,7 +59,6 @@ class ModelSpec:
     styles: tuple[str, ...] = ()
     gpt_extras: bool = False  # background, output_format, output_compression, moderation
     input_fidelity: bool = False
-    streaming: bool = False
     n_min: int = 1
 
     @property
@@ -73,11 +72,11 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec(
             "gpt-image-2", prompt_max=32000, n_max=10, sizes=GPT_SIZES, qualities=GPT_QUALITIES,
-            free_sizes=True, max_edit_images=16, gpt_extras=True, streaming=True,
+            free_sizes=True, max_edit_images=16, gpt_extras=True,
         ),
         ModelSpec(
             "gpt-image-1", prompt_max=32000, n_max=10, sizes=GPT_SIZES, qualities=GPT_QUALITIES,
-            max_edit_images=16, gpt_extras=True, input_fidelity=True, streaming=True,
+            max_edit_images=16, gpt_extras=True, input_fidelity=True,
         ),
         ModelSpec(
             "dall-e-3", prompt_max=4000, n_max=1, sizes=("1024x1024", "1792x1024", "1024x1792"),

@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.catalogue import Catalogue
 from bot.config import Settings
-from bot.ledger import JobRecord, Ledger
+from bot.ledger import Ledger
 from bot.notices import send_restart_notices
 from bot.replies import report_error
 from bot.runner import Runner
@@ -73,14 +73,13 @@ class ImageBot(commands.Bot):
         self.ledger = ledger
         self.runner = runner
         self.sync_globally = sync_globally
-        self.interrupted_jobs: list[JobRecord] = []
         self.notice_task: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         """Refund what a previous process left open, load the cogs, sync where configured."""
-        # Before taking any job: jobs left queued or running by a process that is gone.
-        self.interrupted_jobs = await self.ledger.recover()
-        # Those, and any an earlier start refunded but was stopped before telling.
+        # Before taking any job: refund jobs left queued or running by a process that is gone.
+        await self.ledger.recover()
+        # Tell their members, and those of refunds an earlier process could not report.
         owed = await self.ledger.owed_notices()
         if owed:
             # Sent once connected: tells each member their request was refunded.

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROMPT_FROM_FILE = "(prompt from file)"  # stands in for the file's text until it is downloaded
-STREAM_PARTIAL_IMAGES = 2  # what WisGateClient asks for when it streams (its partial_images)
 
 
 def declared(attachment: discord.Attachment) -> DeclaredFile:
@@ -133,7 +132,10 @@ async def _check_and_submit(
     request = choose_output(request, interaction.filesize_limit)
     job = Job(
         spec=_spec(
-            interaction, request, private=private, partial_images=_partial_images(bot, request)
+            interaction,
+            request,
+            private=private,
+            partial_images=bot.wisgate.partial_images_for(request),
         ),
         request=request,
         reporter=InteractionReporter(interaction),
@@ -160,15 +162,6 @@ async def refuse_blocked_terms(bot: ImageBot, guild_id: int | None, prompt: str)
     if term is not None:
         log.info("refused a prompt with a blocked term in guild %s", guild_id)
         raise BlockedTerm(term)
-
-
-def _partial_images(bot: ImageBot, request: ImageRequest) -> int:
-    """Partial images the job may stream (and pay for): the hold must cover their tokens."""
-    if bot.settings.streaming_previews == "off" or request.n != 1:
-        return 0
-    if not bot.catalogue.spec(request.model).streaming:
-        return 0
-    return STREAM_PARTIAL_IMAGES
 
 
 async def _download(bot: ImageBot, attachment: discord.Attachment) -> UploadedFile:

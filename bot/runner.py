@@ -34,9 +34,9 @@ from bot.wisgate import WisGateClient
 log = logging.getLogger(__name__)
 
 Stage = Literal["queued", "generating"]
-# What Runner.cancel did: withdrew it, found it already generating, refused, or knows it not.
 # Places in line are shown every 5 s at best; recomputing them more often only costs CPU.
 RENUMBER_AFTER = 0.5
+# What Runner.cancel did: withdrew it, found it already generating, refused, or knows it not.
 CancelOutcome = Literal["cancelled", "started", "not_yours", "unknown"]
 # Called after every settlement (the Discord layer sends budget alerts from it).
 SettledHook = Callable[[JobSpec, Settlement], Awaitable[None]]
@@ -147,16 +147,6 @@ class Runner:
     def in_flight(self) -> int:
         """Jobs accepted and not yet settled or refunded."""
         return len(self._tasks)
-
-    @property
-    def limits(self) -> QueueLimits:
-        """The queue's caps in force."""
-        return self._queue.limits
-
-    @property
-    def queued(self) -> int:
-        """Jobs waiting for a slot toward WisGate."""
-        return self._queue.waiting
 
     async def submit(self, job: Job) -> Reservation:
         """Reserve the job's cost (raising the ledger's refusal) and queue it in the background."""

@@ -166,11 +166,19 @@ class WisGateClient:
 
     # -- one image call -------------------------------------------------------------------
 
-    def _wants_stream(self, request: ImageRequest, on_partial: PartialCallback | None) -> bool:
+    def partial_images_for(self, request: ImageRequest) -> int:
+        """Partial images a call for this request would stream, and be billed for (its hold
+        must cover them): none unless it streams."""
+        return self._partial_images if self._may_stream(request) else 0
+
+    def _may_stream(self, request: ImageRequest) -> bool:
         # Several images in one stream would make usage per completed event ambiguous.
-        if on_partial is None or request.n != 1 or not is_gpt_image(request.model):
+        if request.n != 1 or not is_gpt_image(request.model):
             return False
         return self._streaming == "on" or (self._streaming == "auto" and self._stream_supported)
+
+    def _wants_stream(self, request: ImageRequest, on_partial: PartialCallback | None) -> bool:
+        return on_partial is not None and self._may_stream(request)
 
     async def _images(
         self,

@@ -131,6 +131,7 @@ async def test_auto_mode_remembers_a_gateway_that_does_not_stream(
     client = _client(wisgate_session, fake_wisgate, "auto")
     fake_wisgate.fail("reject_stream" if switch == "reject" else "ignore_stream")
     previews = Previews()
+    assert client.partial_images_for(GPT) == 2  # a job's hold covers the previews it may get
 
     first = await client.generate(GPT, on_partial=previews)
     second = await client.generate(GPT, on_partial=previews)
@@ -140,6 +141,7 @@ async def test_auto_mode_remembers_a_gateway_that_does_not_stream(
     expected = [True, False, False] if switch == "reject" else [True, False]
     assert _streamed(fake_wisgate) == expected
     assert not client.streaming_supported and previews.seen == []
+    assert client.partial_images_for(GPT) == 0  # it will not stream: nothing to hold for
 
 
 async def test_on_mode_falls_back_per_request_but_keeps_trying(
@@ -175,6 +177,7 @@ async def test_no_stream_when_not_allowed(
     await client.generate(request_, on_partial=Previews())
 
     assert _streamed(fake_wisgate) == [False]
+    assert client.partial_images_for(request_) == 0
 
 
 async def test_an_error_event_in_the_stream_is_typed(
