@@ -563,6 +563,21 @@ async def test_schema_violations_are_rejected_and_recorded(env: Env) -> None:
     assert fake.channel_messages(channel_id) == []
 
 
+async def test_schema_check_later_answers_first_and_checks_on_demand(env: Env) -> None:
+    fake, bot = env.fake, env.bot
+    fake.state.schema_check = "later"  # as bench/burst.py runs it
+    channel_id = env.guild.channel("general").id
+    route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
+    await bot.http.request(route, json={"content": "hi", "embeds": [{"color": "red"}]})
+    await bot.http.request(route, json={"content": "fine"})
+    assert fake.violations == []  # answered unchecked
+    [violation] = fake.check_schemas_later()
+    env.expected_violations = 1
+    assert violation.operation == "create_message" and violation.request.json["content"] == "hi"
+    assert any(e.startswith("embeds/0/color:") for e in violation.errors), violation.errors
+    assert fake.check_schemas_later() == []  # each body is checked once
+
+
 async def test_dms_and_channel_permissions(env: Env) -> None:
     fake, bot = env.fake, env.bot
     user = await bot.fetch_user(env.alice.id)

@@ -127,7 +127,10 @@ def make_middleware(state: FakeState, faults: list[FaultRule]) -> Middleware:
         request[RECORD_KEY] = record
         try:
             refusal = _fault(faults, record) or _auth(state, request, record)
-            refusal = refusal or _check_schema(state, request, record)
+            if state.schema_check == "later":
+                state.unchecked.append(record)
+            else:
+                refusal = refusal or _check_schema(state, record)
             response = refusal or await handler(request)
             record.status = response.status
             if isinstance(response, web.Response) and response.content_type == "application/json":
@@ -164,6 +167,8 @@ async def _record(state: FakeState, request: web.Request) -> RecordedRequest:
         interaction_id=_interaction_of(state, request),
     )
     state.requests.append(record)
+    if record.interaction_id is not None:
+        state.requests_by_interaction.setdefault(record.interaction_id, []).append(record)
     return record
 
 
@@ -221,9 +226,16 @@ def _auth(state: FakeState, request: web.Request, record: RecordedRequest) -> we
     return None
 
 
-def _check_schema(
-    state: FakeState, request: web.Request, record: RecordedRequest
-) -> web.Response | None:
+def check_later(state: FakeState) -> list[Violation]:
+    """Check the bodies recorded unchecked (schema_check "later"); return the new violations."""
+    before = len(state.violations)
+    records, state.unchecked = state.unchecked, []
+    for record in records:
+        _check_schema(state, record)
+    return state.violations[before:]
+
+
+def _check_schema(state: FakeState, record: RecordedRequest) -> web.Response | None:
     if isinstance(record.json, _BadJson):
         state.violations.append(Violation(record, "json", ["body is not valid JSON"]))
         return error(400, 50109)

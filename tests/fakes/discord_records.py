@@ -56,7 +56,7 @@ class RecordsMixin:
 
     def requests_for(self, interaction: FakeInteraction) -> list[RecordedRequest]:
         """Requests carrying this interaction's id or token, in order."""
-        return [r for r in self.state.requests if r.interaction_id == interaction.id]
+        return list(self.state.requests_by_interaction.get(interaction.id, ()))
 
     def first_request_for(self, interaction: FakeInteraction) -> RecordedRequest:
         """The first of them (should be the acknowledgement)."""

@@ -8,7 +8,7 @@ import secrets
 import time
 import urllib.parse
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from tests.fakes.discord_model import (
     ADMINISTRATOR,
@@ -185,6 +185,13 @@ class FakeState:
         self.global_commands: list[dict[str, Any]] = []
         self.guild_commands: dict[int, list[dict[str, Any]]] = {}
         self.requests: list[RecordedRequest] = []
+        # The same records by interaction id: a burst's checks look one interaction up at a
+        # time, and scanning every request each time made waiting quadratic.
+        self.requests_by_interaction: dict[int, list[RecordedRequest]] = {}
+        # "inline" checks each body against the schema before answering (a bad one gets
+        # 400/50035); "later" answers at once and checks in check_schemas_later() (benches).
+        self.schema_check: Literal["inline", "later"] = "inline"
+        self.unchecked: list[RecordedRequest] = []
         self.violations: list[Violation] = []
         self.unhandled: list[RecordedRequest] = []
         self.downloads: list[tuple[FakeAttachment, float]] = []
