@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.catalogue import Catalogue
 from bot.config import Settings
 from bot.ledger import Ledger
+from bot.memory import freeze_startup_objects
 from bot.notices import send_restart_notices
 from bot.replies import report_error
 from bot.runner import Runner
@@ -56,6 +57,7 @@ class ImageBot(commands.Bot):
         ledger: Ledger,
         runner: Runner,
         sync_globally: bool = False,
+        freeze_on_ready: bool = False,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -73,6 +75,9 @@ class ImageBot(commands.Bot):
         self.ledger = ledger
         self.runner = runner
         self.sync_globally = sync_globally
+        # `python -m bot` freezes start-up objects once connected (bot.memory); tests do not,
+        # as freezing would keep every earlier test's leftovers for the whole session.
+        self.freeze_on_ready = freeze_on_ready
         self.notice_task: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
@@ -96,6 +101,12 @@ class ImageBot(commands.Bot):
         if self.sync_globally:
             synced = await self.tree.sync()
             log.info("synced %d commands globally (may take up to an hour to show)", len(synced))
+
+    async def on_ready(self) -> None:
+        """Connected with the cache built: freeze what start-up made, the first time only."""
+        if self.freeze_on_ready:
+            self.freeze_on_ready = False
+            log.info("froze %d start-up objects", freeze_startup_objects())
 
     async def close(self) -> None:
         """Stop taking jobs, let the runner settle or refund what is in flight, then disconnect."""

@@ -17,6 +17,7 @@ from bot.client import ImageBot
 from bot.config import Settings
 from bot.db import open_database
 from bot.ledger import Ledger
+from bot.memory import keep_freed_memory
 from bot.notices import budget_alerts, rejection_reports
 from bot.prices import load_prices
 from bot.runner import Runner
@@ -81,7 +82,8 @@ async def build_bot(
 async def run_bot(settings: Settings, *, sync_globally: bool = False) -> None:
     """Run until stopped; with sync_globally, register the commands everywhere and exit."""
     token = settings.discord_token.get_secret_value()
-    async with build_bot(settings, sync_globally=sync_globally) as bot:
+    keep_freed_memory()
+    async with build_bot(settings, sync_globally=sync_globally, freeze_on_ready=True) as bot:
         if sync_globally:
             await bot.login(token)  # setup_hook runs here and syncs
             return
