@@ -24,6 +24,7 @@ from discord.ext import commands
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.client import ImageBot  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.memory import freeze_startup_objects, keep_freed_memory  # noqa: E402
 from bot.wiring import build_bot  # noqa: E402
@@ -124,8 +125,7 @@ async def main() -> None:
     runner_log.setLevel(logging.INFO)
     runner_log.propagate = False
     runner_log.addHandler(jobs)
-    bare = os.environ.get("BENCH_BARE") == "1"
-    if bare:
+    if os.environ.get("BENCH_BARE") == "1":
         runner = BareBot(int(os.environ["DEV_GUILD_ID"]))
         context = runner
     else:
@@ -141,14 +141,13 @@ async def main() -> None:
         await bot.wait_until_ready()
         import gc
 
-        if bare:
+        if isinstance(bot, ImageBot):
+            # Its on_ready may not have frozen yet; that collection is not the burst's.
+            await asyncio.wait_for(bot.startup_frozen.wait(), timeout=30)
+        else:
             # The production bot freezes its start-up objects once ready (bot.memory); the
             # bare one does too, so that its floor is not a full collection either.
             freeze_startup_objects()
-        # ImageBot's on_ready (the freeze) may not have run yet, and its collection is not a
-        # stall of the burst. discord.py offers nothing to await for a listener having run.
-        while getattr(bot, "freeze_on_ready", False):  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
         faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         gc_pauses: dict[int, float] = {}
         gc_started: list[float] = [0.0]
@@ -174,6 +173,7 @@ async def main() -> None:
             ).start()
         print("READY", flush=True)
         await stop.wait()
+        page_faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before
         watcher.cancel()
         await bot.close()
         await asyncio.wait({connection}, timeout=5)
@@ -209,7 +209,7 @@ async def main() -> None:
         "peak_rss_kib": peak_kib,
         "jobs": jobs.jobs,
         "gc_pauses": gc_pauses,
-        "page_faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before,
+        "page_faults": page_faults,  # minor faults from READY until told to stop
     }
     print(json.dumps(figures), flush=True)
 

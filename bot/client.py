@@ -78,6 +78,7 @@ class ImageBot(commands.Bot):
         # `python -m bot` freezes start-up objects once connected (bot.memory); tests do not,
         # as freezing would keep every earlier test's leftovers for the whole session.
         self.freeze_on_ready = freeze_on_ready
+        self.startup_frozen = asyncio.Event()  # set once that freeze is done
         self.notice_task: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
@@ -107,6 +108,7 @@ class ImageBot(commands.Bot):
         if self.freeze_on_ready:
             self.freeze_on_ready = False
             log.info("froze %d start-up objects", freeze_startup_objects())
+            self.startup_frozen.set()
 
     async def close(self) -> None:
         """Stop taking jobs, let the runner settle or refund what is in flight, then disconnect."""

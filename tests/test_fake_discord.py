@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
@@ -563,19 +564,32 @@ async def test_schema_violations_are_rejected_and_recorded(env: Env) -> None:
     assert fake.channel_messages(channel_id) == []
 
 
-async def test_schema_check_later_answers_first_and_checks_on_demand(env: Env) -> None:
-    fake, bot = env.fake, env.bot
-    fake.state.schema_check = "later"  # as bench/burst.py runs it
-    channel_id = env.guild.channel("general").id
-    route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
-    await bot.http.request(route, json={"content": "hi", "embeds": [{"color": "red"}]})
-    await bot.http.request(route, json={"content": "fine"})
-    assert fake.violations == []  # answered unchecked
-    [violation] = fake.check_schemas_later()
-    env.expected_violations = 1
-    assert violation.operation == "create_message" and violation.request.json["content"] == "hi"
-    assert any(e.startswith("embeds/0/color:") for e in violation.errors), violation.errors
-    assert fake.check_schemas_later() == []  # each body is checked once
+async def _post_messages(fake: FakeDiscord, *bodies: dict[str, Any]) -> list[int]:
+    url = f"{fake.api_url}/channels/{fake.add_guild('Later').channel('general').id}/messages"
+    async with aiohttp.ClientSession() as session:
+        statuses = []
+        for body in bodies:
+            async with session.post(url, json=body) as response:
+                statuses.append(response.status)
+        return statuses
+
+
+async def test_schema_check_later_answers_first_and_checks_on_demand() -> None:
+    async with FakeDiscord(schema_check="later") as fake:  # as bench/burst.py runs it
+        bad = {"content": "hi", "embeds": [{"color": "red"}]}
+        assert await _post_messages(fake, bad, {"content": "fine"}) == [200, 200]
+        assert fake.violations == []  # answered unchecked
+        [violation] = fake.check_schemas_later()
+        assert violation.operation == "create_message" and violation.request.json == bad
+        assert any(e.startswith("embeds/0/color:") for e in violation.errors), violation.errors
+        assert fake.check_schemas_later() == []  # each body is checked once
+        assert fake.violations == [violation]
+
+
+async def test_schema_check_later_still_checks_when_the_fake_is_left() -> None:
+    with pytest.raises(AssertionError, match="create_message"):
+        async with FakeDiscord(schema_check="later") as fake:
+            await _post_messages(fake, {"content": 5})
 
 
 async def test_dms_and_channel_permissions(env: Env) -> None:

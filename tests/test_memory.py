@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import platform
 import sys
 from pathlib import Path
 
@@ -64,7 +65,7 @@ async def faults_per_job(mode: str) -> float:
     return float(out.decode().strip())
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
 async def test_freed_buffers_are_reused_instead_of_faulted_in_again() -> None:
     plain = await faults_per_job("plain")
     tuned = await faults_per_job("tuned")
@@ -73,15 +74,33 @@ async def test_freed_buffers_are_reused_instead_of_faulted_in_again() -> None:
     assert tuned < plain / 20, (plain, tuned)
 
 
-def test_the_operators_own_glibc_settings_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MALLOC_TRIM_THRESHOLD_", "131072"),
+        ("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=131072"),
+    ],
+)
+def test_the_operators_own_glibc_settings_are_kept(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    caplog.set_level(logging.INFO, logger="bot.memory")
     assert keep_freed_memory() is False
+    assert "left as the environment sets them" in caplog.text
 
 
-async def test_run_bot_freezes_startup_objects_once_connected(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+async def test_run_bot_tunes_memory_and_freezes_startup_objects_once_connected(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.client")
+    tuned: list[bool] = []
+
+    def record_tuning() -> bool:
+        tuned.append(True)  # recorded, not done: the thresholds would stay for the session
+        return True
+
+    monkeypatch.setattr("bot.wiring.keep_freed_memory", record_tuning)
     async with FakeDiscord(token=DISCORD_TOKEN) as fake, FakeWisGate() as api:
         guild = fake.add_guild("Test")
         settings = load_settings(
@@ -97,6 +116,7 @@ async def test_run_bot_freezes_startup_objects_once_connected(
         try:
             await fake.wait_for(lambda: gc.get_freeze_count() > 0 or task.done(), within=15)
             assert not task.done(), task
+            assert tuned == [True]
             assert "start-up objects" in caplog.text
         finally:
             task.cancel()

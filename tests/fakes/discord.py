@@ -16,9 +16,8 @@
 
 FakeDiscord(callback_window=3.0, token_lifetime=900.0, token=None (else REST/IDENTIFY must use
 it), heartbeat_interval=41.25, patch=True, schema_check="inline"). `patch_discord()` is the patch
-as a context manager. `schema_check="later"` (benches) answers without checking bodies (~8 ms of
-Python per message body on the fake's loop); `check_schemas_later()` checks them afterwards and
-returns the new violations.
+as a context manager. `schema_check="later"` (benches) answers bodies unchecked (the check costs
+~8 ms of Python per message body); `check_schemas_later()` or leaving the fake checks them.
 World (add guilds before the bot connects, or `await announce_guild(g)`): `bot_user`,
 `application_id`, `owner`, `add_user(name)` (set `user.dms_open = False` for 50007),
 `add_guild(name, channels=("general",), premium_tier=0, upload_limit=None)` -> FakeGuild:
@@ -79,7 +78,7 @@ import yarl
 from aiohttp import web
 
 from tests.fakes.discord_gateway import Gateway
-from tests.fakes.discord_http import FaultRule, check_later, make_middleware
+from tests.fakes.discord_http import FaultRule, make_middleware
 from tests.fakes.discord_inject import Injector, UploadLike, WhereArgs, walk_components
 from tests.fakes.discord_interactions import InteractionRoutes
 from tests.fakes.discord_model import (
@@ -132,8 +131,8 @@ class FakeDiscord(RecordsMixin):
             token_lifetime=token_lifetime,
             token=token,
             bot_name=bot_name,
+            schema_check=schema_check,
         )
-        self.state.schema_check = schema_check
         self.gateway = Gateway(self.state, heartbeat_interval)
         self.faults: list[FaultRule] = []
         self._inject = Injector(self.state, self.gateway)
@@ -151,6 +150,10 @@ class FakeDiscord(RecordsMixin):
     async def __aexit__(self, *exc: object) -> None:
         self._exit.close()
         await self.close()
+        # schema_check="later": what was never checked is checked now, even after a failure
+        # (a bad body may be why the bot got stuck).
+        if self.state.unchecked:
+            assert not self.check_schemas_later(), self.describe()
 
     async def start(self) -> None:
         """Listen on 127.0.0.1 (a free port)."""
@@ -371,10 +374,6 @@ class FakeDiscord(RecordsMixin):
         return await self._inject.dispatch(
             3, place, data, extra=extra, custom_id=custom_id, source_message=message
         )
-
-    def check_schemas_later(self) -> list[Violation]:
-        """With schema_check="later": check the bodies answered unchecked; the new violations."""
-        return check_later(self.state)
 
     # Faults and time.
     def fail_next(

@@ -127,8 +127,8 @@ def make_middleware(state: FakeState, faults: list[FaultRule]) -> Middleware:
         request[RECORD_KEY] = record
         try:
             refusal = _fault(faults, record) or _auth(state, request, record)
-            if state.schema_check == "later":
-                state.unchecked.append(record)
+            if refusal is None and state.schema_check == "later":
+                state.unchecked.append(record)  # the same requests inline would check
             else:
                 refusal = refusal or _check_schema(state, record)
             response = refusal or await handler(request)

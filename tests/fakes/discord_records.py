@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.fakes.discord_gateway import Gateway
+from tests.fakes.discord_http import check_later
 from tests.fakes.discord_model import (
     FakeAttachment,
     FakeInteraction,
@@ -32,8 +33,13 @@ class RecordsMixin:
 
     @property
     def violations(self) -> list[Violation]:
-        """Requests whose body failed Discord's schema (each was answered 400/50035)."""
+        """Requests whose body failed Discord's schema: answered 400/50035 when checked inline;
+        with schema_check="later", added by check_schemas_later() (they were answered)."""
         return self.state.violations
+
+    def check_schemas_later(self) -> list[Violation]:
+        """With schema_check="later": check the bodies answered unchecked; the new violations."""
+        return check_later(self.state)
 
     @property
     def unhandled(self) -> list[RecordedRequest]:

@@ -165,6 +165,7 @@ class FakeState:
         token_lifetime: float = 15 * 60.0,
         token: str | None = None,
         bot_name: str = "ImageBot",
+        schema_check: Literal["inline", "later"] = "inline",
     ) -> None:
         self.ids = Snowflakes()
         self.callback_window = callback_window
@@ -190,7 +191,7 @@ class FakeState:
         self.requests_by_interaction: dict[int, list[RecordedRequest]] = {}
         # "inline" checks each body against the schema before answering (a bad one gets
         # 400/50035); "later" answers at once and checks in check_schemas_later() (benches).
-        self.schema_check: Literal["inline", "later"] = "inline"
+        self.schema_check = schema_check
         self.unchecked: list[RecordedRequest] = []
         self.violations: list[Violation] = []
         self.unhandled: list[RecordedRequest] = []
