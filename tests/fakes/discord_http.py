@@ -127,10 +127,10 @@ def make_middleware(state: FakeState, faults: list[FaultRule]) -> Middleware:
         request[RECORD_KEY] = record
         try:
             refusal = _fault(faults, record) or _auth(state, request, record)
-            if refusal is None and state.schema_check == "later":
+            if refusal is None and state.schema_check == "inline":
+                refusal = _check_schema(state, record)
+            elif refusal is None:
                 state.unchecked.append(record)  # the same requests inline would check
-            else:
-                refusal = refusal or _check_schema(state, record)
             response = refusal or await handler(request)
             record.status = response.status
             if isinstance(response, web.Response) and response.content_type == "application/json":

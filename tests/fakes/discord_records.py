@@ -138,7 +138,12 @@ class RecordsMixin:
             )
 
         def match() -> RecordedRequest | None:
-            return next((r for r in self.state.requests if wanted(r)), None)
+            records = (
+                self.state.requests
+                if interaction is None
+                else self.state.requests_by_interaction.get(interaction.id, ())
+            )
+            return next((r for r in records if wanted(r)), None)
 
         await self.wait_for(lambda: match() is not None, within=within, what=f"{method} {path}")
         found = match()
