@@ -155,6 +155,15 @@ class ParsedResult:
         )
 
 
+def parse_chunks(chunks: list[bytes]) -> ParsedResult:
+    """Join a JSON images response read in chunks, then parse it (CPU-heavy: run in a thread).
+
+    The join is here, in the thread: bytes.join copies without holding the GIL beyond 1 MiB,
+    and a first copy into fresh memory costs page faults, which held up the event loop.
+    """
+    return parse_result(b"".join(chunks))
+
+
 def parse_result(body: bytes) -> ParsedResult:
     """Parse a JSON images response and decode its base64 images (CPU-heavy: run in a thread)."""
     payload = _json_object(body, "the answer is not valid JSON")

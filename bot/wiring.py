@@ -22,6 +22,7 @@ from bot.notices import budget_alerts, rejection_reports
 from bot.prices import load_prices
 from bot.runner import Runner
 from bot.wisgate import WisGateClient
+from bot.workers import decoder_thread
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,11 @@ async def build_bot(
     async with (
         aiohttp.ClientSession(read_bufsize=WISGATE_READ_BUFFER) as session,
         open_database(settings.database_path) as conn,
+        decoder_thread() as decoder,
     ):
-        wisgate = WisGateClient.from_settings(session, settings, **(wisgate_options or {}))
+        wisgate = WisGateClient.from_settings(
+            session, settings, decoder=decoder, **(wisgate_options or {})
+        )
         ledger = Ledger(conn, default_daily_images=settings.daily_image_limit, prices=prices)
         runner = Runner(
             wisgate=wisgate,

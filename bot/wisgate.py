@@ -7,6 +7,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import aiohttp
@@ -21,7 +22,7 @@ from bot.sse import (
     SseError,
     decode_event,
     iter_events,
-    parse_result,
+    parse_chunks,
     sniff_image,
 )
 from bot.types import GeneratedImage, ImageRequest, ImageResult
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+D = TypeVar("D")
 StreamingMode = Literal["auto", "on", "off"]
 PartialCallback = Callable[[GeneratedImage, int], Awaitable[None]]
 DataFactory = Callable[[bool], Any]
@@ -78,6 +80,7 @@ class WisGateClient:
         max_download_bytes: int = 60 * 1024 * 1024,
         download_schemes: frozenset[str] = frozenset({"https"}),
         partial_images: int = 2,
+        decoder: Executor | None = None,
     ) -> None:
         if streaming not in ("auto", "on", "off"):
             raise ValueError("streaming must be 'auto', 'on' or 'off'")
@@ -92,6 +95,8 @@ class WisGateClient:
         self._max_download = max_download_bytes
         self._schemes = frozenset(download_schemes)
         self._partial_images = partial_images
+        # Where answers are parsed and decoded (bot.workers); None: asyncio's default pool.
+        self._decoder = decoder
         self._timeout = timeout
         # Connecting should be quick; generating is what takes minutes.
         self._client_timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 15.0))
@@ -203,14 +208,23 @@ class WisGateClient:
         async def read(response: aiohttp.ClientResponse) -> ParsedResult:
             if stream and response.content_type == "text/event-stream":
                 return await self._read_stream(response, on_partial)
-            body = await response.read()
-            parsed = await _off_loop(parse_result, body, size=len(body))
+            # The chunks are joined in the worker thread, not here: a multi-megabyte join into
+            # fresh memory took milliseconds of the event loop per answer (see parse_chunks).
+            chunks = [chunk async for chunk in response.content.iter_any()]
+            size = sum(len(chunk) for chunk in chunks)
+            parsed = await self._off_loop(parse_chunks, chunks, size=size)
             if stream:
                 self._streaming_unavailable("answered plain JSON to a stream request")
             return parsed
 
         accept = "text/event-stream, application/json" if stream else "application/json"
         return await self._request("POST", path, lambda: make(stream), read, accept=accept)
+
+    async def _off_loop(self, func: Callable[[D], T], data: D, *, size: int) -> T:
+        """Run CPU-heavy decoding in a thread when the payload is large enough to matter."""
+        if size < _THREAD_THRESHOLD:
+            return func(data)
+        return await asyncio.get_running_loop().run_in_executor(self._decoder, func, data)
 
     def _streaming_unavailable(self, why: str) -> None:
         if self._streaming == "auto" and self._stream_supported:
@@ -226,7 +240,9 @@ class WisGateClient:
             async for event in events:
                 if event.data.strip() == b"[DONE]":
                     continue
-                payload, image = await _off_loop(decode_event, event.data, size=len(event.data))
+                payload, image = await self._off_loop(
+                    decode_event, event.data, size=len(event.data)
+                )
                 kind = str(payload.get("type") or event.event or "")
                 if kind == "error" or "error" in payload:
                     raise error_from_event(payload, secret=self._secret())
@@ -412,10 +428,3 @@ def _retry_after(headers: Any) -> float | None:
         except ValueError:
             continue  # an HTTP date: rare for this API, and the backoff is a fine fallback
     return None
-
-
-async def _off_loop(func: Callable[[bytes], T], data: bytes, *, size: int) -> T:
-    """Run CPU-heavy decoding in a thread when the payload is large enough to matter."""
-    if size < _THREAD_THRESHOLD:
-        return func(data)
-    return await asyncio.to_thread(func, data)
