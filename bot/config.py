@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -10,6 +11,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 KNOWN_MODELS = ("gpt-image-2", "gpt-image-1", "dall-e-3", "dall-e-2")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+OFF_WORDS = frozenset({"off", "none", "no"})  # a cap set to one of these is switched off
+MAX_CAP_USD = Decimal(1_000_000)
 
 # What the member reads when a variable is missing or wrong: how to fix it, per variable.
 _HOW_TO_SET = {
@@ -59,9 +62,77 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = Field(default=None, validation_alias="DEV_GUILD_ID")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["text", "json"] = Field(default="text", validation_alias="LOG_FORMAT")
+    # discord.py's own loggers: at DEBUG they print interaction tokens (redacted by bot.logs).
+    discord_log_level: str = Field(default="INFO", validation_alias="DISCORD_LOG_LEVEL")
     streaming_previews: Literal["auto", "on", "off"] = Field(
         default="auto", validation_alias="STREAMING_PREVIEWS"
     )
+
+    # Generated images are kept here (a folder per job) for re-delivery; blank: next to the
+    # database, in a folder named results.
+    results_dir: Path | None = Field(default=None, validation_alias="RESULTS_DIR")
+    results_keep_days: float = Field(default=7.0, gt=0, validation_alias="RESULTS_KEEP_DAYS")
+    results_max_mb: int = Field(default=2048, ge=1, validation_alias="RESULTS_MAX_MB")
+    # Input images of queued jobs above this many MiB in memory wait on disk instead.
+    input_memory_mb: int = Field(default=256, ge=0, validation_alias="INPUT_MEMORY_MB")
+
+    # The operator's ceiling (bot/caps.py): whatever moderators set, the bill stays under it.
+    allowed_guilds: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=(), validation_alias="ALLOWED_GUILDS"
+    )
+    leave_other_guilds: bool = Field(default=False, validation_alias="LEAVE_OTHER_GUILDS")
+    operator_daily_usd: Annotated[Decimal | None, NoDecode] = Field(
+        default=Decimal(20), validation_alias="OPERATOR_DAILY_USD"
+    )
+    operator_monthly_usd: Annotated[Decimal | None, NoDecode] = Field(
+        default=Decimal(200), validation_alias="OPERATOR_MONTHLY_USD"
+    )
+    account_daily_usd: Annotated[Decimal | None, NoDecode] = Field(
+        default=Decimal(2), validation_alias="ACCOUNT_DAILY_USD"
+    )
+    personal_monthly_usd: Annotated[Decimal | None, NoDecode] = Field(
+        default=Decimal(20), validation_alias="PERSONAL_MONTHLY_USD"
+    )
+    max_daily_images: int | None = Field(default=200, ge=0, validation_alias="MAX_DAILY_IMAGES")
+
+    @field_validator(
+        "operator_daily_usd",
+        "operator_monthly_usd",
+        "account_daily_usd",
+        "personal_monthly_usd",
+        mode="before",
+    )
+    @classmethod
+    def _usd_or_off(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in OFF_WORDS:
+            return None
+        return value
+
+    @field_validator(
+        "operator_daily_usd", "operator_monthly_usd", "account_daily_usd", "personal_monthly_usd"
+    )
+    @classmethod
+    def _usd_amount(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and not (value.is_finite() and 0 <= value <= MAX_CAP_USD):
+            raise ValueError(f"must be an amount in USD from 0 to {MAX_CAP_USD:,}, or off")
+        return value
+
+    @field_validator("max_daily_images", mode="before")
+    @classmethod
+    def _images_or_off(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in OFF_WORDS:
+            return None
+        return value
+
+    @field_validator("allowed_guilds", mode="before")
+    @classmethod
+    def _split_guilds(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not all(part.isascii() and part.isdigit() for part in parts):
+                raise ValueError("must be server ids (numbers) separated by commas")
+            return tuple(int(part) for part in parts)
+        return value
 
     @field_validator("wisgate_api_key", "discord_token")
     @classmethod
@@ -96,12 +167,19 @@ class Settings(BaseSettings):
             raise ValueError("must name at least one model")
         return tuple(dict.fromkeys(value))
 
-    @field_validator("log_level")
+    @field_validator("log_level", "discord_log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
         if value.upper() not in LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return value.upper()
+
+    @property
+    def results_path(self) -> Path:
+        """Where generated images are kept: RESULTS_DIR, or `results` beside the database."""
+        if self.results_dir is not None:
+            return self.results_dir
+        return self.database_path.parent / "results"
 
     def model_post_init(self, __context: Any) -> None:
         """Check rules that span two variables."""
