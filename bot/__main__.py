@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, PriceFileError) as error:
         print(error, file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, settings.discord_log_level)
     try:
         if args.command == "check":
             from bot.checks import run_check

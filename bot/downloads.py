@@ -40,7 +40,10 @@ async def read_attachment(
     if target.scheme == "http" and target.host in DISCORD_CDN_HOSTS:
         target = target.with_scheme("https")
     try:
-        async with session.get(target, timeout=DOWNLOAD_TIMEOUT) as response:
+        # No redirects: a hop could lead off Discord's hosts, and Discord's CDN never redirects.
+        async with session.get(target, timeout=DOWNLOAD_TIMEOUT, allow_redirects=False) as response:
+            if 300 <= response.status < 400:
+                log.warning("refused a redirect (HTTP %d) from %s", response.status, target.host)
             if response.status != 200:
                 raise InvalidRequest(
                     f"I could not download {filename} from Discord (HTTP {response.status}). "

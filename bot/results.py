@@ -144,7 +144,8 @@ class EditResultModal(discord.ui.Modal, title="Edit this image"):
     def chosen(self) -> discord.Attachment:
         """The image the member picked (the first unless they named another)."""
         text = (self.which.value if self.which is not None else "").strip() or "1"
-        if not text.isdigit() or not 1 <= int(text) <= len(self.images):
+        # isdigit() alone also passes "²" (which int() refuses) and "٣" (which it reads as 3).
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= len(self.images):
             raise result_actions.BadImageNumber(text, len(self.images))
         return self.images[int(text) - 1]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -11,6 +12,13 @@ from bot.errors import BotError
 
 # Upstream error texts are logged and may be shown; keep them short.
 _MAX_MESSAGE = 300
+_MAX_PLAIN_BODY = 200
+_REDACTED = "[redacted]"
+# A gateway may echo credentials that are not our configured key (another account's key, an
+# Authorization header): hide anything shaped like a bearer token or an OpenAI-style key. No
+# word boundary before `sk-`: a key glued to other text is still a key (`disk-...` may suffer).
+_BEARER = re.compile(r"\b(bearer)\s+[A-Za-z0-9._~+/-]+=*", re.IGNORECASE)
+_SK_KEY = re.compile(r"sk-[A-Za-z0-9_-]{8,}")
 _CONTENT_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
 _STREAM_PARAMS = frozenset({"stream", "partial_images"})
 
@@ -127,13 +135,21 @@ class MalformedResponse(WisGateError):
     )
 
 
-def scrub(text: str, secret: str) -> str:
-    """Remove the API key from upstream text (a careless gateway may echo it)."""
+def redact(text: str, secret: str) -> str:
+    """Upstream text without the API key, bearer tokens or anything shaped like an `sk-` key."""
     if secret:
-        text = text.replace(secret, "[redacted]")
-    if len(text) > _MAX_MESSAGE:
-        text = text[: _MAX_MESSAGE - 1] + "…"
-    return text
+        text = text.replace(secret, _REDACTED)
+    text = _BEARER.sub(rf"\1 {_REDACTED}", text)
+    return _SK_KEY.sub(_REDACTED, text)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def scrub(text: str, secret: str) -> str:
+    """Redact upstream text, then shorten it (the other way round could cut a key in half)."""
+    return _shorten(redact(text, secret), _MAX_MESSAGE)
 
 
 def error_fields(body: bytes) -> tuple[str | None, str | None, str | None, str | None]:
@@ -159,20 +175,28 @@ def error_from_response(status: int, body: bytes, *, secret: str) -> WisGateErro
     """Classify an HTTP error answer into one of the typed errors."""
     message, code, param, kind = error_fields(body)
     if message is None:
-        message = body[:200].decode("utf-8", "replace").strip() or f"HTTP {status}"
+        # Redact the whole body before cutting it: a key straddling the cut would keep its head.
+        plain = redact(body.decode("utf-8", "replace"), secret).strip()
+        message = _shorten(plain, _MAX_PLAIN_BODY) or f"HTTP {status}"
     text = scrub(message, secret)
-    cls = _class_for(status, code or kind, param)
-    return cls(text, status=status, code=code or kind, param=param)
+    # code and param are upstream text too, shown in logs and in jobs.error.
+    code, param = _scrubbed(code or kind, secret), _scrubbed(param, secret)
+    cls = _class_for(status, code, param)
+    return cls(text, status=status, code=code, param=param)
 
 
 def error_from_event(event: Mapping[str, Any], *, secret: str) -> WisGateError:
     """Classify an `error` event that arrived inside a stream (after a 200)."""
     error = event.get("error")
     details: Mapping[str, Any] = error if isinstance(error, Mapping) else event
-    code = _text(details.get("code")) or _text(details.get("type"))
+    code = _scrubbed(_text(details.get("code")) or _text(details.get("type")), secret)
     text = scrub(_text(details.get("message")) or "error event in stream", secret)
     cls = ContentRejected if code in _CONTENT_CODES else ServerError
-    return cls(text, code=code, param=_text(details.get("param")))
+    return cls(text, code=code, param=_scrubbed(_text(details.get("param")), secret))
+
+
+def _scrubbed(value: str | None, secret: str) -> str | None:
+    return None if value is None else scrub(value, secret)
 
 
 def _class_for(status: int, code: str | None, param: str | None) -> type[WisGateError]:

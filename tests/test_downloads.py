@@ -15,7 +15,7 @@ BODY = b"\x89PNG" + b"x" * 100_000
 
 
 class Server:
-    """A loopback file server that can lie about sizes and stream without end."""
+    """A loopback file server that can lie about sizes, stream without end and redirect."""
 
     def __init__(self) -> None:
         self.sent = 0
@@ -26,6 +26,8 @@ class Server:
         self.requests += 1
         if request.path == "/plain":
             return web.Response(body=BODY)
+        if request.path == "/redirect":
+            raise web.HTTPFound(request.query["to"])
         response = web.StreamResponse()  # no Content-Length: chunked, endless
         await response.prepare(request)
         try:
@@ -94,3 +96,15 @@ def test_default_hosts_are_discords_cdn_and_api_host() -> None:
     hosts = attachment_hosts()
     assert {"cdn.discordapp.com", "media.discordapp.net"} <= hosts
     assert "example.com" not in hosts
+
+
+async def test_does_not_follow_a_redirect(server: Server) -> None:
+    # An allowed host answering 302 to a host the list does not hold (here: by name).
+    elsewhere = server.url.replace("127.0.0.1", "localhost")
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(InvalidRequest, match=r"could not download a\.png .*HTTP 302"):
+            await read_attachment(
+                session, f"{server.url}/redirect?to={elsewhere}/plain", filename="a.png",
+                declared_size=len(BODY), hosts=frozenset({"127.0.0.1"}),
+            )  # fmt: skip
+    assert server.requests == 1  # the redirect's target was never asked

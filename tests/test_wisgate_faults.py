@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+import orjson
 import pytest
 from pydantic import SecretStr
 
@@ -23,6 +24,8 @@ from bot.wisgate_errors import (
     UnknownModel,
     UpstreamQuotaExhausted,
     WisGateError,
+    error_from_event,
+    error_from_response,
 )
 from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate, FaultKind
 
@@ -285,3 +288,59 @@ async def test_the_key_never_leaks(
     assert "Incorrect API key provided: [redacted]" in " ".join(texts)
     for secret in (TEST_API_KEY, "sk-wrong-SECRET-42", "SECRET"):
         assert not [text for text in texts if secret in text]
+
+
+# -- redaction happens before any cut ------------------------------------------------------
+
+OTHER_KEY = "sk-proj-Other_Account-42abcdef"
+
+
+def _leaks(text: str, *keys: str) -> list[str]:
+    """Any key, or any 4+ character head of one, that shows in `text`."""
+    return [key[:n] for key in keys for n in range(4, len(key) + 1) if key[:n] in text]
+
+
+@pytest.mark.parametrize("key", [TEST_API_KEY, OTHER_KEY])
+def test_a_key_straddling_the_plain_body_cut_is_redacted(key: str) -> None:
+    body = ("x" * (200 - 6) + key + " was refused").encode()  # the cut falls inside the key
+
+    error = error_from_response(502, body, secret=TEST_API_KEY)
+
+    assert _leaks(f"{error}{error!r}{error.user_message}", key) == []
+    assert error.message.startswith("x" * 194 + "[reda")  # redacted, then cut
+
+
+@pytest.mark.parametrize("key", [TEST_API_KEY, OTHER_KEY])
+def test_a_key_straddling_the_message_limit_is_redacted(key: str) -> None:
+    message = "y" * (300 - 6) + key + " is not valid"
+    body = orjson.dumps({"error": {"message": message, "code": "invalid_api_key"}})
+
+    texts = [
+        str(error_from_response(401, body, secret=TEST_API_KEY)),
+        str(error_from_event({"error": {"message": message}}, secret=TEST_API_KEY)),
+    ]
+
+    assert _leaks(" ".join(texts), key) == []
+
+
+def test_bearer_tokens_and_foreign_keys_are_redacted() -> None:
+    body = (
+        b"bad header: Authorization: Bearer eyJhbGciOi.J9-abc_DEF~x+y/z== from key "
+        b"sk-abcdEFGH_1234-xyz; task-list stays"
+    )
+
+    error = error_from_response(400, body, secret=TEST_API_KEY)
+
+    assert "eyJhbGciOi" not in error.message and "abcdEFGH" not in error.message
+    assert "Bearer [redacted]" in error.message and "task-list stays" in error.message
+
+
+def test_a_key_in_code_or_param_is_redacted_too() -> None:
+    error = {"message": "bad", "code": f"bad_key_{OTHER_KEY}", "param": f"Bearer {TEST_API_KEY}"}
+
+    errors = [
+        error_from_response(400, orjson.dumps({"error": error}), secret=TEST_API_KEY),
+        error_from_event({"error": error}, secret=TEST_API_KEY),
+    ]
+
+    assert _leaks(" ".join(f"{e}{e!r}" for e in errors), OTHER_KEY, TEST_API_KEY) == []

@@ -231,3 +231,18 @@ async def test_a_moderator_may_delete_a_members_result_with_all_its_parts(tmp_pa
         await press(world, result, "delete", job_id, user=staff.admin)
         await world.idle()
         assert all(part.deleted for part in parts)
+
+
+async def test_an_image_number_in_other_digits_is_refused_for_free(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as world:
+        handle = await world.slash("imagine", {"prompt": "a quiet harbour", "n": 2})
+        await world.idle()
+        result = result_of(world, handle)
+        [job_id] = job_ids(world)
+        # Unicode digits pass str.isdigit(): "²" then broke int(), "٢" and "２" read as 2.
+        for number in ("²", "٢", "２"):
+            edit = await press(world, result, "edit", job_id)
+            await submit_edit(world, edit, {"prompt": "make it snow", "image": number})
+            refusal = shown_to(world, world.handles[-1])
+            assert "Choose an image number from 1 to 2" in refusal.content
+        assert job_ids(world) == [job_id] and len(world.wisgate.requests) == 1
