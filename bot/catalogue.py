@@ -17,6 +17,10 @@ from bot.types import ImageFormat, ImageRequest, InputImage, JobKind
 MB = 1024 * 1024
 INPUT_MAX_BYTES = 50 * MB  # GPT image model inputs must be strictly smaller
 SMALL_MAX_BYTES = 4 * MB  # dall-e-2 inputs and every mask must be strictly smaller
+# The most pixels an input image may have: a 24-megapixel photo (6000x4000) passes, while a
+# small file declaring or holding more is refused before Pillow decodes it (a 347 KB PNG can
+# hold 89 Mpx, 359 MiB decoded). The models scale inputs down far below this anyway.
+INPUT_MAX_PIXELS = 25_000_000
 MAX_CHOICES = 25  # Discord's cap on autocomplete choices
 
 # gpt-image-2 takes any WxH within OpenAI's published limits.
@@ -186,9 +190,12 @@ def _suggest_size(width: int, height: int) -> str | None:
     return None
 
 
-def _too_many_pixels(name: str, field: str) -> NoReturn:
-    limit = Image.MAX_IMAGE_PIXELS or 0
-    _refuse(field, f"{name} has too many pixels to handle safely (over {limit:,}): scale it down.")
+def _too_many_pixels(name: str, field: str, width: int, height: int) -> NoReturn:
+    _refuse(
+        field,
+        f"{name} is {width}x{height}, {width * height:,} pixels; images can have at most "
+        f"{INPUT_MAX_PIXELS:,} (like 6000x4000): scale it down.",
+    )
 
 
 def sniff_image(data: bytes, filename: str, *, field: str = "image") -> InputImage:
@@ -196,16 +203,21 @@ def sniff_image(data: bytes, filename: str, *, field: str = "image") -> InputIma
     name = _shown(filename) or "The attachment"
     try:
         with Image.open(io.BytesIO(data), formats=_OPENERS) as image:
-            width, height = image.size
-            if Image.MAX_IMAGE_PIXELS is not None and width * height > Image.MAX_IMAGE_PIXELS:
-                _too_many_pixels(name, field)
+            width, height = image.size  # from the header: nothing is decoded yet
+            if width * height > INPUT_MAX_PIXELS:
+                _too_many_pixels(name, field, width, height)
             image.load()  # a full decode: truncated or damaged files fail here, not at the API
             fmt = _PILLOW_FORMATS[str(image.format)]
             alpha = image.mode in _ALPHA_MODES or "transparency" in image.info
     except InvalidRequest:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        _too_many_pixels(name, field)
+        # Pillow's own guard, met before ours for the largest headers.
+        _refuse(
+            field,
+            f"{name} has too many pixels; images can have at most {INPUT_MAX_PIXELS:,}: "
+            "scale it down.",
+        )
     except UnidentifiedImageError:
         _refuse(field, f"{name} is not a PNG, JPEG or WebP image: attach one of those.")
     except Exception:
@@ -253,9 +265,14 @@ class Catalogue:
         kind: JobKind,
         files: Sequence[DeclaredFile] = (),
         mask: DeclaredFile | None = None,
-    ) -> None:
-        """Every option rule plus what Discord's attachment metadata already tells; pure, fast."""
-        spec = MODELS[self._options(options, kind).model]
+    ) -> ImageRequest:
+        """Every option rule plus what Discord's attachment metadata already tells; pure, fast.
+
+        Returns the request the options make, without images (the ledger's checks need it
+        before anything is downloaded).
+        """
+        request = self._options(options, kind)
+        spec = MODELS[request.model]
         _check_counts(spec, kind, len(files), mask is not None)
         for declared in files:
             _check_declared(declared, spec.edit_max_bytes, "image")
@@ -267,6 +284,7 @@ class Catalogue:
             mask_dims, first_dims = (mask.width, mask.height), (files[0].width, files[0].height)
             if None not in (*mask_dims, *first_dims) and mask_dims != first_dims:
                 _mask_mismatch(mask_dims, first_dims)
+        return request
 
     def validate(
         self,
@@ -461,6 +479,9 @@ def _check_declared(declared: DeclaredFile, max_bytes: int, field: str) -> None:
         shown = _shown(content_type)
         _refuse(field, f"{name} is not a PNG, JPEG or WebP image ({shown}): attach one of those.")
     _check_bytes(name, declared.size, max_bytes, field)
+    width, height = declared.width or 0, declared.height or 0
+    if width * height > INPUT_MAX_PIXELS:
+        _too_many_pixels(name, field, width, height)
 
 
 def _check_declared_format(spec: ModelSpec, declared: DeclaredFile) -> None:

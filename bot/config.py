@@ -82,16 +82,16 @@ class Settings(BaseSettings):
     )
     leave_other_guilds: bool = Field(default=False, validation_alias="LEAVE_OTHER_GUILDS")
     operator_daily_usd: Annotated[Decimal | None, NoDecode] = Field(
-        default=Decimal(20), validation_alias="OPERATOR_DAILY_USD"
+        default=Decimal(50), validation_alias="OPERATOR_DAILY_USD"
     )
     operator_monthly_usd: Annotated[Decimal | None, NoDecode] = Field(
-        default=Decimal(200), validation_alias="OPERATOR_MONTHLY_USD"
+        default=Decimal(500), validation_alias="OPERATOR_MONTHLY_USD"
     )
     account_daily_usd: Annotated[Decimal | None, NoDecode] = Field(
-        default=Decimal(2), validation_alias="ACCOUNT_DAILY_USD"
+        default=Decimal(5), validation_alias="ACCOUNT_DAILY_USD"
     )
     personal_monthly_usd: Annotated[Decimal | None, NoDecode] = Field(
-        default=Decimal(20), validation_alias="PERSONAL_MONTHLY_USD"
+        default=Decimal(50), validation_alias="PERSONAL_MONTHLY_USD"
     )
     max_daily_images: int | None = Field(default=200, ge=0, validation_alias="MAX_DAILY_IMAGES")
 

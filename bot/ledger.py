@@ -41,10 +41,13 @@ from bot import ledger_jobs, ledger_sql
 from bot.ledger_types import (
     REFUND_STATUSES,
     BudgetExhausted,
+    CapReached,
+    Delivery,
     JobRecord,
     JobSpec,
     MemberBlocked,
     MemberStatus,
+    OperatorCaps,
     QuotaExceeded,
     Requester,
     Reservation,
@@ -54,16 +57,18 @@ from bot.ledger_types import (
     scope_of,
     utc,
 )
-from bot.prices import PriceTable
+from bot.prices import Estimate, PriceTable
 from bot.types import Usage
 
 __all__ = [
     "BudgetExhausted",
+    "CapReached",
     "JobRecord",
     "JobSpec",
     "Ledger",
     "MemberBlocked",
     "MemberStatus",
+    "OperatorCaps",
     "QuotaExceeded",
     "Requester",
     "Reservation",
@@ -113,12 +118,14 @@ class Ledger:
         *,
         default_daily_images: int,
         prices: PriceTable,
+        caps: OperatorCaps | None = None,
         clock: Callable[[], datetime] = utc_now,
         owner: str | None = None,
     ) -> None:
         self._conn = conn
         self.default_daily_images = default_daily_images
         self.prices = prices
+        self.caps = caps or OperatorCaps()
         self._clock = clock
         self.owner = owner or _new_owner()
         # Reservations whose caller was cancelled: kept alive until refunded.
@@ -136,16 +143,10 @@ class Ledger:
         execute = cast(Callable[..., Awaitable[T]], conn._execute)
         return await execute(lambda: _in_transaction(conn._conn, body, write))
 
-    async def reserve(self, spec: JobSpec) -> Reservation:
-        """Hold the job's images and estimated cost and record it queued, or raise why not.
-
-        Raises MemberBlocked, QuotaExceeded or BudgetExhausted (all BotError).
-        """
-        if spec.images < 1:
-            raise ValueError("a job asks for at least one image")
-        params_json = orjson.dumps(dict(spec.params)).decode()
+    def estimate(self, spec: JobSpec) -> Estimate:
+        """The most this job may cost (its hold), from the price table."""
         prompt = spec.params.get("prompt")
-        estimate = self.prices.estimate(
+        return self.prices.estimate(
             spec.model,
             spec.quality,
             spec.size,
@@ -154,13 +155,40 @@ class Ledger:
             input_images=spec.input_images,
             partial_images=spec.partial_images,
         )
+
+    async def check(self, spec: JobSpec) -> None:
+        """Refuse now what reserve would refuse, holding nothing: before any download.
+
+        Raises MemberBlocked, QuotaExceeded, BudgetExhausted or CapReached (all BotError).
+        reserve checks again in its own transaction; this read only spares the work between.
+        """
+        if spec.images < 1:
+            raise ValueError("a job asks for at least one image")
+        body = partial(
+            ledger_sql.check,
+            spec=spec,
+            cost=self.estimate(spec).total_micros,
+            caps=self.caps,
+            global_default=self.default_daily_images,
+            now=self.now(),
+        )
+        await self.transaction(body, write=False)
+
+    async def reserve(self, spec: JobSpec) -> Reservation:
+        """Hold the job's images and estimated cost and record it queued, or raise why not.
+
+        Raises MemberBlocked, QuotaExceeded, BudgetExhausted or CapReached (all BotError).
+        """
+        if spec.images < 1:
+            raise ValueError("a job asks for at least one image")
         body = partial(
             ledger_sql.reserve,
             spec=spec,
-            estimate=estimate,
-            params_json=params_json,
+            estimate=self.estimate(spec),
+            params_json=orjson.dumps(dict(spec.params)).decode(),
             owner=self.owner,
             global_default=self.default_daily_images,
+            caps=self.caps,
             now=self.now(),
         )
         pending = asyncio.ensure_future(self.transaction(body))
@@ -186,18 +214,20 @@ class Ledger:
         """queued -> running. False if the job already ended (cancelled...): do not run it."""
         return await self.transaction(partial(ledger_jobs.start, job_id=job_id, now=self.now()))
 
-    async def settle(self, job_id: int, delivered: int, usage: Usage | None) -> Settlement:
-        """Charge the delivered images at the usage cost (else list price); release the rest.
+    async def settle(self, job_id: int, generated: int, usage: Usage | None) -> Settlement:
+        """Charge the generated images at the usage cost (else list price); release the rest.
 
-        Settling a job that already ended changes nothing and says so (already_ended).
+        Called as soon as WisGate returns images, before any delivery: what was generated is
+        paid for by whoever asked, whether or not Discord then takes it (delivered() records
+        that). Settling a job that already ended changes nothing and says so (already_ended).
         budget_alert is True for the one settle per month that brings the guild to 80%.
         """
-        if delivered < 0:
-            raise ValueError("delivered cannot be negative")
+        if generated < 0:
+            raise ValueError("generated cannot be negative")
         body = partial(
             ledger_jobs.settle,
             job_id=job_id,
-            delivered=delivered,
+            generated=generated,
             usage=usage,
             prices=self.prices,
             now=self.now(),
@@ -224,34 +254,83 @@ class Ledger:
         )
         return await self.transaction(body)
 
-    async def set_result_message(self, job_id: int, channel_id: int, message_id: int) -> None:
-        """Remember where a job's images were posted (jump links, result buttons)."""
+    async def delivered(
+        self,
+        job_id: int,
+        sent: int,
+        channel_id: int | None = None,
+        message_id: int | None = None,
+    ) -> Delivery | None:
+        """Record that `sent` images of a charged job reached Discord (0: none could).
+
+        Returns 'delivered' once all of them did, else 'waiting' (the member may have them
+        delivered again); channel_id/message_id name the first message holding them.
+        """
         body = partial(
-            ledger_jobs.set_result_message,
+            ledger_jobs.delivered,
             job_id=job_id,
+            sent=sent,
             channel_id=channel_id,
             message_id=message_id,
+            now=self.now(),
         )
-        await self.transaction(body)
+        return await self.transaction(body)
 
-    async def recover(self) -> list[JobRecord]:
-        """At start-up: refund jobs an earlier process left open, mark them 'interrupted'.
+    async def first_cap_alert(self, error: CapReached, guild_id: int | None) -> bool:
+        """True the first time this cap is reached in its period here (tell the log once)."""
+        body = partial(
+            ledger_sql.first_alert,
+            cap=error.cap,
+            period=error.period,
+            scope=scope_of(guild_id),
+            now=self.now(),
+        )
+        return await self.transaction(body)
 
-        Returns them (channel_id and user_id say whom to tell). With several live processes
-        on one database, only call this when the others have stopped: it takes every open
-        job that this Ledger does not hold.
+    async def others_open(self) -> list[JobRecord]:
+        """Jobs an earlier process left queued or running (recovery decides their end).
+
+        With several live processes on one database, only call this when the others have
+        stopped: it returns every open job that this Ledger does not hold.
         """
+        return await self.transaction(
+            partial(ledger_jobs.others_open, owner=self.owner), write=False
+        )
+
+    async def interrupt(self, job_ids: list[int]) -> list[JobRecord]:
+        """Refund open jobs an earlier process left without images, owing restart notices."""
         records = await self.transaction(
-            partial(ledger_jobs.recover, owner=self.owner, now=self.now())
+            partial(ledger_jobs.interrupt, job_ids=job_ids, now=self.now())
         )
         if records:
             log.warning("refunded %d job(s) interrupted by a restart", len(records))
         return records
 
+    async def undelivered(self) -> list[JobRecord]:
+        """Charged jobs of an earlier process whose delivery a stop cut off."""
+        return await self.transaction(
+            partial(ledger_jobs.undelivered, owner=self.owner), write=False
+        )
+
+    async def undelivered_ids(self) -> set[int]:
+        """Every charged job whose images have not all reached Discord (kept longest)."""
+        rows = await self.transaction(
+            lambda db: db.execute(
+                "SELECT id FROM jobs WHERE delivery IN ('pending', 'waiting')"
+            ).fetchall(),
+            write=False,
+        )
+        return {int(row[0]) for row in rows}
+
+    async def waiting(self, guild_id: int | None, user_id: int, limit: int = 5) -> list[JobRecord]:
+        """A member's charged jobs here whose images did not all reach Discord, newest first."""
+        body = partial(ledger_jobs.waiting, scope=scope_of(guild_id), user_id=user_id, limit=limit)
+        return await self.transaction(body, write=False)
+
     async def owed_notices(self) -> list[JobRecord]:
         """Refunded jobs whose member may not have been told (the restart notice's list).
 
-        Those recover() refunded, by this start or an earlier one stopped before its
+        Those interrupt() refunded, by this start or an earlier one stopped before its
         notices, and those whose process stopped between a refund and telling the member.
         """
         return await self.transaction(ledger_jobs.owed_notices, write=False)
@@ -268,6 +347,7 @@ class Ledger:
             user_id=requester.user_id,
             role_ids=requester.role_ids,
             global_default=self.default_daily_images,
+            caps=self.caps,
             now=self.now(),
         )
         return await self.transaction(body, write=False)
@@ -275,6 +355,11 @@ class Ledger:
     async def job(self, job_id: int) -> JobRecord | None:
         """One job by id (result buttons read its parameters back from here)."""
         return await self.transaction(partial(ledger_jobs.load_job, job_id=job_id), write=False)
+
+    async def job_of_message(self, message_id: int) -> JobRecord | None:
+        """The job whose images were posted in this message (as recorded), or None."""
+        body = partial(ledger_jobs.by_result_message, message_id=message_id)
+        return await self.transaction(body, write=False)
 
     async def history(self, guild_id: int | None, user_id: int, limit: int = 10) -> list[JobRecord]:
         """A member's latest jobs in one guild (or in DMs), newest first."""

@@ -92,6 +92,16 @@ def _guild_change(
 class LedgerAdmin(LedgerReports):
     """What moderators can do to one guild's quotas; every change is audited."""
 
+    def _limit(self, images: int | None) -> int | None:
+        """A daily limit a moderator may set: within the bot's range and the owner's ceiling."""
+        value = _images(images)
+        ceiling = self.ledger.caps.max_daily_images
+        if value is not None and ceiling is not None and value > ceiling:
+            raise InvalidRequest(
+                f"The bot's owner caps daily limits at {ceiling} images: choose {ceiling} or fewer."
+            )
+        return value
+
     async def _change(
         self,
         actor_id: int,
@@ -120,7 +130,7 @@ class LedgerAdmin(LedgerReports):
         self, actor_id: int, guild_id: int, user_id: int, images: int | None
     ) -> Change[int | None]:
         """Override a member's daily limit; None clears the override."""
-        value = _images(images)
+        value = self._limit(images)
 
         def apply(db: sqlite3.Connection, now: datetime) -> tuple[int | None, int | None]:
             old = _member_change(
@@ -135,7 +145,7 @@ class LedgerAdmin(LedgerReports):
         self, actor_id: int, guild_id: int, role_id: int, images: int | None
     ) -> Change[int | None]:
         """Set a role's daily limit (members get their best role's); None clears it."""
-        value = _images(images)
+        value = self._limit(images)
 
         def apply(db: sqlite3.Connection, now: datetime) -> tuple[int | None, int | None]:
             key = (guild_id, role_id)
@@ -159,7 +169,7 @@ class LedgerAdmin(LedgerReports):
         self, actor_id: int, guild_id: int, images: int | None
     ) -> Change[int | None]:
         """Set the guild's default daily limit; None falls back to the global default."""
-        value = _images(images)
+        value = self._limit(images)
 
         def apply(db: sqlite3.Connection, now: datetime) -> tuple[int | None, int | None]:
             old = _guild_change(

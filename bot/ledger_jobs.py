@@ -16,6 +16,7 @@ import orjson
 from bot.ledger_types import (
     DM_SCOPE,
     OPEN_STATUSES,
+    Delivery,
     JobRecord,
     Settlement,
     UnknownJob,
@@ -27,9 +28,12 @@ from bot.types import JobKind, Usage
 
 log = logging.getLogger(__name__)
 
+# Why recovery refunded a job (restart notices and the chaos test read it back).
+RECOVERED_REASON = "the bot restarted before this finished"
+
 _OPEN_JOB = (
     "SELECT user_id, guild_id, model, status, day, month, images_held, unit_price_micros, "
-    "cost_held_micros, images_delivered, cost_charged_micros, cost_actual_micros "
+    "cost_held_micros, images_charged, cost_charged_micros, cost_actual_micros "
     "FROM jobs WHERE id = ?"
 )
 
@@ -66,25 +70,39 @@ def _move(
         "WHERE guild_id = ? AND month = ? RETURNING charged_micros, alert_budget_micros",
         (cost_held, charged, overrun, scope, month),
     ).fetchone()
+    db.execute(
+        "UPDATE account_spend SET held_micros = held_micros - ?, "
+        "charged_micros = charged_micros + ? WHERE user_id = ? AND day = ?",
+        (cost_held, charged, user_id, day),
+    )
+    db.executemany(
+        "UPDATE operator_spend SET held_micros = held_micros - ?, "
+        "charged_micros = charged_micros + ? WHERE period = ?",
+        ((cost_held, charged, day), (cost_held, charged, month)),
+    )
     return spend[0], spend[1]
 
 
 def settle(
     db: sqlite3.Connection,
     job_id: int,
-    delivered: int,
+    generated: int,
     usage: Usage | None,
     prices: PriceTable,
     now: datetime,
 ) -> Settlement:
-    """Charge what was delivered, release the rest; a job that already ended is left alone."""
+    """Charge what was generated, release the rest; a job that already ended is left alone.
+
+    A job with images is marked for delivery ('pending'): delivered() records how it went,
+    and a stop before then leaves it for the next start to deliver.
+    """
     row = _job_row(db, job_id)
     scope, model, status, month, images_held, unit, cost_held = (
         row[1], row[2], row[3], row[5], row[6], row[7], row[8]
     )  # fmt: skip
     if status not in OPEN_STATUSES:
         return Settlement(job_id, status, row[9], row[10], row[11], already_ended=True)
-    images = min(delivered, images_held)
+    images = min(generated, images_held)
     actual = prices.usage_cost_micros(model, usage)
     if actual is None:
         actual = images * unit
@@ -104,12 +122,13 @@ def settle(
         usage.input_text_tokens, usage.input_image_tokens, usage.output_tokens
     )  # fmt: skip
     db.execute(
-        "UPDATE jobs SET status = ?, images_held = 0, images_delivered = ?, "
+        "UPDATE jobs SET status = ?, images_held = 0, images_charged = ?, "
         "cost_held_micros = 0, cost_charged_micros = ?, cost_actual_micros = ?, "
         "input_text_tokens = ?, input_image_tokens = ?, output_tokens = ?, error = ?, "
-        "ended_at = ? WHERE id = ?",
+        "ended_at = ?, delivery = ? WHERE id = ?",
         (final, images, charged, actual, *tokens,
-         None if images else "no image was delivered", iso(now), job_id),
+         None if images else "no image was generated", iso(now),
+         "pending" if images else None, job_id),
     )  # fmt: skip
     month_charged, alerted_for = _move(
         db, row, images=images, charged=charged, overrun=actual - charged
@@ -186,37 +205,78 @@ def start(db: sqlite3.Connection, job_id: int, now: datetime) -> bool:
     return status in OPEN_STATUSES
 
 
-def set_result_message(
-    db: sqlite3.Connection, job_id: int, channel_id: int, message_id: int
-) -> None:
-    """Remember the message holding a job's images."""
-    changed = db.execute(
-        "UPDATE jobs SET result_channel_id = ?, result_message_id = ? WHERE id = ?",
-        (channel_id, message_id, job_id),
-    ).rowcount
-    if not changed:
+def delivered(
+    db: sqlite3.Connection,
+    job_id: int,
+    sent: int,
+    channel_id: int | None,
+    message_id: int | None,
+    now: datetime,
+) -> Delivery | None:
+    """Record a delivery of a charged job: `sent` images reached Discord (the first of them in
+    channel_id/message_id). All of them: 'delivered'; fewer: 'waiting' for the member's
+    "deliver again". Returns the new state (None for a job with no images)."""
+    row = db.execute(
+        "SELECT images_charged, images_sent, delivery FROM jobs WHERE id = ?", (job_id,)
+    ).fetchone()
+    if row is None:
         raise UnknownJob(f"no job {job_id}")
+    charged, before, state = row
+    if state is None:
+        return None
+    total = min(charged, max(before, sent))
+    state = "delivered" if state == "delivered" or total >= charged else "waiting"
+    db.execute(
+        "UPDATE jobs SET images_sent = ?, delivery = ?, delivered_at = COALESCE(?, delivered_at), "
+        "result_channel_id = COALESCE(?, result_channel_id), "
+        "result_message_id = COALESCE(?, result_message_id) WHERE id = ?",
+        (total, state, iso(now) if sent else None,
+         channel_id if message_id is not None else None, message_id, job_id),
+    )  # fmt: skip
+    return cast(Delivery, state)
 
 
-def recover(db: sqlite3.Connection, owner: str, now: datetime) -> list[JobRecord]:
-    """Refund and mark 'interrupted' every open job held by another (earlier) Ledger."""
-    ids = [
-        row[0]
-        for row in db.execute(
-            "SELECT id FROM jobs WHERE status IN ('queued', 'running') AND owner <> ? ORDER BY id",
-            (owner,),
-        )
-    ]
-    for job_id in ids:
-        refund(db, job_id, "the bot restarted before this finished", "interrupted", now, True)
-    return [record for job_id in ids if (record := load_job(db, job_id)) is not None]
+def others_open(db: sqlite3.Connection, owner: str) -> list[JobRecord]:
+    """Jobs left queued or running by another (earlier) Ledger: what recovery looks at."""
+    rows = db.execute(
+        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('queued', 'running') AND owner <> ? "
+        "ORDER BY id",
+        (owner,),
+    ).fetchall()
+    return [_record(row) for row in rows]
+
+
+def interrupt(db: sqlite3.Connection, job_ids: list[int], now: datetime) -> list[JobRecord]:
+    """Refund these open jobs as 'interrupted', each owing its member a restart notice."""
+    for job_id in job_ids:
+        refund(db, job_id, RECOVERED_REASON, "interrupted", now, True)
+    return [record for job_id in job_ids if (record := load_job(db, job_id)) is not None]
+
+
+def undelivered(db: sqlite3.Connection, owner: str) -> list[JobRecord]:
+    """Charged jobs of another (earlier) Ledger whose delivery a stop cut off ('pending')."""
+    rows = db.execute(
+        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE delivery = 'pending' AND owner <> ? ORDER BY id",
+        (owner,),
+    ).fetchall()
+    return [_record(row) for row in rows]
+
+
+def waiting(db: sqlite3.Connection, scope: int, user_id: int, limit: int) -> list[JobRecord]:
+    """A member's charged jobs whose images never all reached Discord, newest first."""
+    rows = db.execute(
+        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE guild_id = ? AND user_id = ? "
+        "AND delivery IN ('pending', 'waiting') ORDER BY id DESC LIMIT ?",
+        (scope, user_id, limit),
+    ).fetchall()
+    return [_record(row) for row in rows]
 
 
 _JOB_COLUMNS = (
     "id, user_id, guild_id, channel_id, kind, model, size, quality, params, status, "
-    "images_asked, images_held, images_delivered, cost_held_micros, cost_charged_micros, "
+    "images_asked, images_held, images_charged, cost_held_micros, cost_charged_micros, "
     "cost_actual_micros, error, result_channel_id, result_message_id, created_at, "
-    "started_at, ended_at"
+    "started_at, ended_at, delivery, images_sent, delivered_at"
 )
 
 
@@ -226,22 +286,31 @@ def _when(text: str | None) -> datetime | None:
 
 def _record(row: tuple[Any, ...]) -> JobRecord:
     (job_id, user_id, scope, channel_id, kind, model, size, quality, params, status,
-     asked, held, delivered, cost_held, charged, actual, error, result_channel, result_message,
-     created, started, ended) = row  # fmt: skip
+     asked, held, images, cost_held, charged, actual, error, result_channel, result_message,
+     created, started, ended, delivery, sent, delivered_at) = row  # fmt: skip
     return JobRecord(
         id=job_id, user_id=user_id, guild_id=guild_of(scope), channel_id=channel_id,
         kind=cast(JobKind, kind), model=model, size=size, quality=quality,
         params=orjson.loads(params), status=status, images_asked=asked, images_held=held,
-        images_delivered=delivered, cost_held_micros=cost_held, cost_charged_micros=charged,
+        images_charged=images, cost_held_micros=cost_held, cost_charged_micros=charged,
         cost_actual_micros=actual, error=error, result_channel_id=result_channel,
         result_message_id=result_message, created_at=datetime.fromisoformat(created),
-        started_at=_when(started), ended_at=_when(ended),
+        started_at=_when(started), ended_at=_when(ended), delivery=delivery, images_sent=sent,
+        delivered_at=_when(delivered_at),
     )  # fmt: skip
 
 
 def load_job(db: sqlite3.Connection, job_id: int) -> JobRecord | None:
     """One job by id, or None."""
     row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return None if row is None else _record(row)
+
+
+def by_result_message(db: sqlite3.Connection, message_id: int) -> JobRecord | None:
+    """The job whose images the ledger recorded in this message, or None."""
+    row = db.execute(
+        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE result_message_id = ?", (message_id,)
+    ).fetchone()
     return None if row is None else _record(row)
 
 

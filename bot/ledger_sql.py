@@ -18,10 +18,13 @@ import orjson
 from bot.ledger_types import (
     DM_SCOPE,
     BudgetExhausted,
+    CapName,
+    CapReached,
     JobSpec,
     LimitSource,
     MemberBlocked,
     MemberStatus,
+    OperatorCaps,
     QuotaExceeded,
     Reservation,
     day_key,
@@ -30,6 +33,7 @@ from bot.ledger_types import (
     month_key,
     next_day,
     next_month,
+    result_key,
     scope_of,
 )
 from bot.prices import Estimate
@@ -137,11 +141,13 @@ def member_status(
     user_id: int,
     role_ids: tuple[int, ...],
     global_default: int,
+    caps: OperatorCaps,
     now: datetime,
 ) -> MemberStatus:
     """A member's view of today, as one consistent read."""
     policy = read_policy(db, scope, user_id, role_ids, global_default)
-    return _status(db, scope, user_id, policy, read_usage(db, scope, user_id, day_key(now)), now)
+    usage = read_usage(db, scope, user_id, day_key(now))
+    return _status(db, scope, user_id, policy, usage, caps, now)
 
 
 def _status(
@@ -150,9 +156,11 @@ def _status(
     user_id: int,
     policy: Policy,
     usage: DayUsage,
+    caps: OperatorCaps,
     now: datetime,
 ) -> MemberStatus:
     month = month_key(now)
+    budget = policy.budget_micros if scope != DM_SCOPE else caps.personal_monthly_micros
     return MemberStatus(
         user_id=user_id,
         guild_id=guild_of(scope),
@@ -165,9 +173,115 @@ def _status(
         resets_at=next_day(now),
         month_spend_micros=member_month_spend(db, scope, user_id, month),
         guild_month_spend_micros=guild_month_spend(db, scope, month)[0],
-        guild_budget_micros=policy.budget_micros,
+        guild_budget_micros=budget,
         blocked=policy.blocked,
         block_reason=policy.block_reason,
+        ceiling=caps.max_daily_images,
+    )
+
+
+def spend(db: sqlite3.Connection, table: str, where: str, args: tuple[object, ...]) -> int:
+    """Charged plus held micro-dollars of one operator_spend or account_spend row (0 if none)."""
+    row = db.execute(
+        f"SELECT charged_micros + held_micros FROM {table} WHERE {where}", args
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def check_caps(
+    db: sqlite3.Connection, user_id: int, cost: int, caps: OperatorCaps, now: datetime
+) -> None:
+    """Raise CapReached if `cost` more would pass one of the operator's caps."""
+    day, month = day_key(now), month_key(now)
+    ceilings: tuple[tuple[CapName, int | None, str, str, tuple[object, ...]], ...] = (
+        ("account_daily", caps.account_daily_micros, "account_spend",
+         "user_id = ? AND day = ?", (user_id, day)),
+        ("operator_daily", caps.daily_micros, "operator_spend", "period = ?", (day,)),
+        ("operator_monthly", caps.monthly_micros, "operator_spend", "period = ?", (month,)),
+    )  # fmt: skip
+    for cap, limit, table, where, args in ceilings:
+        if limit is not None and spend(db, table, where, args) + cost > limit:
+            monthly = cap == "operator_monthly"
+            raise CapReached(
+                cap,
+                period=month if monthly else day,
+                resets_at=next_month(now) if monthly else next_day(now),
+            )
+
+
+def check(
+    db: sqlite3.Connection,
+    spec: JobSpec,
+    *,
+    cost: int,
+    caps: OperatorCaps,
+    global_default: int,
+    now: datetime,
+) -> tuple[Policy, DayUsage]:
+    """Every refusal reserve can give, read-only: block, daily images, budgets, operator caps.
+
+    Raises MemberBlocked, QuotaExceeded, BudgetExhausted or CapReached (all BotError).
+    """
+    who = spec.requester
+    scope, day, month = scope_of(who.guild_id), day_key(now), month_key(now)
+    policy = read_policy(db, scope, who.user_id, who.role_ids, global_default)
+    if policy.blocked:
+        raise MemberBlocked(policy.block_reason)
+    usage = read_usage(db, scope, who.user_id, day)
+    allowance = policy.limit + usage.granted
+    if caps.max_daily_images is not None:
+        allowance = min(allowance, caps.max_daily_images)
+    left = allowance - usage.used - usage.held
+    if spec.images > left:
+        raise QuotaExceeded(
+            limit=allowance,
+            used=usage.used + usage.held,
+            remaining=max(0, left),
+            asked=spec.images,
+            resets_at=next_day(now),
+        )
+    charged, held = guild_month_spend(db, scope, month)
+    if scope == DM_SCOPE:
+        personal = caps.personal_monthly_micros
+        if personal is not None and charged + held + cost > personal:
+            raise CapReached("personal_monthly", period=month, resets_at=next_month(now))
+    elif policy.budget_micros is not None and charged + held + cost > policy.budget_micros:
+        raise BudgetExhausted(
+            budget_micros=policy.budget_micros,
+            spent_micros=charged + held,
+            needed_micros=cost,
+            resets_at=next_month(now),
+        )
+    check_caps(db, who.user_id, cost, caps, now)
+    return policy, usage
+
+
+def hold(
+    db: sqlite3.Connection, *, scope: int, user_id: int, images: int, cost: int, now: datetime
+) -> None:
+    """Add a new job's hold to every counter its settle or refund will release."""
+    day, month = day_key(now), month_key(now)
+    db.execute(
+        "INSERT INTO member_usage (guild_id, user_id, day, images_held, cost_held_micros) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+        "images_held = images_held + excluded.images_held, "
+        "cost_held_micros = cost_held_micros + excluded.cost_held_micros",
+        (scope, user_id, day, images, cost),
+    )
+    db.execute(
+        "INSERT INTO guild_spend (guild_id, month, held_micros) VALUES (?, ?, ?) "
+        "ON CONFLICT DO UPDATE SET held_micros = held_micros + excluded.held_micros",
+        (scope, month, cost),
+    )
+    db.execute(
+        "INSERT INTO account_spend (user_id, day, held_micros) VALUES (?, ?, ?) "
+        "ON CONFLICT DO UPDATE SET held_micros = held_micros + excluded.held_micros",
+        (user_id, day, cost),
+    )
+    db.executemany(
+        "INSERT INTO operator_spend (period, held_micros) VALUES (?, ?) "
+        "ON CONFLICT DO UPDATE SET held_micros = held_micros + excluded.held_micros",
+        ((day, cost), (month, cost)),
     )
 
 
@@ -179,34 +293,14 @@ def reserve(
     params_json: str,
     owner: str,
     global_default: int,
+    caps: OperatorCaps,
     now: datetime,
 ) -> Reservation:
-    """Check block, daily limit and monthly budget; hold images and cost; insert a queued job."""
+    """Check everything check() does; hold images and cost; insert a queued job."""
     who = spec.requester
     scope, day, month = scope_of(who.guild_id), day_key(now), month_key(now)
-    policy = read_policy(db, scope, who.user_id, who.role_ids, global_default)
-    if policy.blocked:
-        raise MemberBlocked(policy.block_reason)
-    usage = read_usage(db, scope, who.user_id, day)
-    allowance = policy.limit + usage.granted
-    left = allowance - usage.used - usage.held
-    if spec.images > left:
-        raise QuotaExceeded(
-            limit=allowance,
-            used=usage.used + usage.held,
-            remaining=max(0, left),
-            asked=spec.images,
-            resets_at=next_day(now),
-        )
-    charged, held = guild_month_spend(db, scope, month)
     cost = estimate.total_micros
-    if policy.budget_micros is not None and charged + held + cost > policy.budget_micros:
-        raise BudgetExhausted(
-            budget_micros=policy.budget_micros,
-            spent_micros=charged + held,
-            needed_micros=cost,
-            resets_at=next_month(now),
-        )
+    policy, usage = check(db, spec, cost=cost, caps=caps, global_default=global_default, now=now)
     job_id = db.execute(
         "INSERT INTO jobs (user_id, guild_id, channel_id, kind, model, size, quality, params, "
         "owner, day, month, images_asked, images_held, unit_price_micros, cost_held_micros, "
@@ -215,22 +309,22 @@ def reserve(
          params_json, owner, day, month, spec.images, spec.images, estimate.unit_micros,
          cost, iso(now)),
     ).lastrowid  # fmt: skip
-    db.execute(
-        "INSERT INTO member_usage (guild_id, user_id, day, images_held, cost_held_micros) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-        "images_held = images_held + excluded.images_held, "
-        "cost_held_micros = cost_held_micros + excluded.cost_held_micros",
-        (scope, who.user_id, day, spec.images, cost),
-    )
-    db.execute(
-        "INSERT INTO guild_spend (guild_id, month, held_micros) VALUES (?, ?, ?) "
-        "ON CONFLICT DO UPDATE SET held_micros = held_micros + excluded.held_micros",
-        (scope, month, cost),
-    )
+    hold(db, scope=scope, user_id=who.user_id, images=spec.images, cost=cost, now=now)
     after = DayUsage(usage.used, usage.held + spec.images, usage.granted)
     return Reservation(
         job_id=cast(int, job_id),
         images_held=spec.images,
         cost_held_micros=cost,
-        status=_status(db, scope, who.user_id, policy, after, now),
+        status=_status(db, scope, who.user_id, policy, after, caps, now),
+        result_key=result_key(who.user_id, now),
     )
+
+
+def first_alert(db: sqlite3.Connection, cap: str, period: str, scope: int, now: datetime) -> bool:
+    """Record that a cap reached was told for this period and place; False if it already was."""
+    cursor = db.execute(
+        "INSERT INTO cap_alerts (cap, period, guild_id, sent_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        (cap, period, scope, iso(now)),
+    )
+    return cursor.rowcount == 1

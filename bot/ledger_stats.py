@@ -15,7 +15,9 @@ class Stats:
     day: str
     month: str
     jobs_by_status: dict[str, int]
-    images_delivered: int
+    images_charged: int  # generated and paid for
+    images_sent: int  # of those, reached Discord
+    jobs_waiting: int  # charged jobs whose images wait in the results store
     failures_by_kind: dict[str, int]
     spend_by_guild: dict[int | None, int]  # micro-dollars this month; None = DMs
 
@@ -25,8 +27,10 @@ def collect(db: sqlite3.Connection, *, day: str, month: str) -> Stats:
     by_status = dict(
         db.execute("SELECT status, COUNT(*) FROM jobs WHERE day = ? GROUP BY status", (day,))
     )
-    (delivered,) = db.execute(
-        "SELECT COALESCE(SUM(images_delivered), 0) FROM jobs WHERE day = ?", (day,)
+    charged, sent, waiting = db.execute(
+        "SELECT COALESCE(SUM(images_charged), 0), COALESCE(SUM(images_sent), 0), "
+        "COUNT(*) FILTER (WHERE delivery IN ('pending', 'waiting')) FROM jobs WHERE day = ?",
+        (day,),
     ).fetchone()
     # The runner records errors as "ErrorClass: text"; the class is the kind of failure.
     failures = dict(
@@ -46,4 +50,4 @@ def collect(db: sqlite3.Connection, *, day: str, month: str) -> Stats:
             (month,),
         )
     }
-    return Stats(day, month, by_status, int(delivered), failures, spend)
+    return Stats(day, month, by_status, int(charged), int(sent), int(waiting), failures, spend)

@@ -15,6 +15,10 @@ LimitSource = Literal["member", "role", "guild", "global"]
 OPEN_STATUSES = ("queued", "running")
 REFUND_STATUSES = ("failed", "cancelled", "expired", "interrupted")
 DM_SCOPE = 0  # guild_id stored for direct messages and user-installed contexts
+# A charged job's images: being sent (or cut off by a stop), all sent, or kept for the member.
+Delivery = Literal["pending", "delivered", "waiting"]
+# The operator's caps, by the names cap_alerts and the log use.
+CapName = Literal["operator_daily", "operator_monthly", "account_daily", "personal_monthly"]
 
 
 def scope_of(guild_id: int | None) -> int:
@@ -66,6 +70,11 @@ def discord_timestamp(moment: datetime, style: str = "R") -> str:
     return f"<t:{int(utc(moment).timestamp())}:{style}>"
 
 
+def result_key(user_id: int, created_at: datetime) -> str:
+    """Ties a job's kept images to its row: a store outliving its database never mixes jobs."""
+    return f"{user_id}:{iso(created_at)}"
+
+
 def usd(micros: int) -> float:
     """Micro-dollars as USD, for display."""
     return micros / 1_000_000
@@ -74,6 +83,17 @@ def usd(micros: int) -> float:
 def format_usd(micros: int) -> str:
     """US$ for people: cents, or tenths of cents below a dime so small prices do not read 0."""
     return f"${micros / 1_000_000:,.2f}" if micros >= 100_000 else f"${micros / 1_000_000:.3f}"
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCaps:
+    """The operator's ceiling over every scope (micro-dollars, images); None: no cap."""
+
+    daily_micros: int | None = None
+    monthly_micros: int | None = None
+    account_daily_micros: int | None = None
+    personal_monthly_micros: int | None = None
+    max_daily_images: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +140,13 @@ class MemberStatus:
     guild_budget_micros: int | None
     blocked: bool = False
     block_reason: str | None = None
+    ceiling: int | None = None  # the operator's MAX_DAILY_IMAGES, above every grant
 
     @property
     def allowance(self) -> int:
-        """Today's limit plus today's grants."""
-        return self.limit + self.granted
+        """Today's limit plus today's grants, within the operator's ceiling."""
+        allowed = self.limit + self.granted
+        return allowed if self.ceiling is None else min(allowed, self.ceiling)
 
     @property
     def remaining(self) -> int:
@@ -157,6 +179,7 @@ class Reservation:
     images_held: int
     cost_held_micros: int
     status: MemberStatus
+    result_key: str = ""  # see result_key(): names the job's images in the results store
 
     @property
     def cost_held_usd(self) -> float:
@@ -200,7 +223,7 @@ class JobRecord:
     status: str
     images_asked: int
     images_held: int
-    images_delivered: int
+    images_charged: int
     cost_held_micros: int
     cost_charged_micros: int
     cost_actual_micros: int
@@ -210,6 +233,14 @@ class JobRecord:
     created_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
+    delivery: Delivery | None = None
+    images_sent: int = 0
+    delivered_at: datetime | None = None
+
+    @property
+    def result_key(self) -> str:
+        """The key its images are kept under in the results store."""
+        return result_key(self.user_id, self.created_at)
 
     @property
     def cost_charged_usd(self) -> float:
@@ -284,3 +315,27 @@ class BudgetExhausted(BotError):
                 f"images, a lower quality or a smaller size. {reset}"
             )
         super().__init__(text)
+
+
+_CAP_TEXTS: dict[CapName, str] = {
+    "operator_daily": "The bot has reached the spending limit its owner set for today.",
+    "operator_monthly": "The bot has reached the spending limit its owner set for this month.",
+    "account_daily": (
+        "You have reached today's spending limit for your account, which counts every server "
+        "and direct message together."
+    ),
+    "personal_monthly": (
+        "Requests outside servers that added the bot (direct messages and the app on your "
+        "account) have reached this month's spending limit set by the bot's owner."
+    ),
+}
+
+
+class CapReached(BotError):
+    """One of the operator's caps cannot cover this request: refused before any charge."""
+
+    def __init__(self, cap: CapName, *, period: str, resets_at: datetime) -> None:
+        self.cap, self.period, self.resets_at = cap, period, resets_at
+        super().__init__(
+            f"{_CAP_TEXTS[cap]} It resets {discord_timestamp(resets_at)}. Nothing was charged."
+        )

@@ -18,7 +18,7 @@ import discord
 
 from bot.delivery import safe_text, shorten
 from bot.errors import BotError
-from bot.ledger import JobRecord, JobSpec, Settlement
+from bot.ledger import CapReached, JobRecord, JobSpec, Settlement
 from bot.ledger_moderation import LedgerModeration, RejectionReport
 from bot.ledger_reports import LedgerReports
 from bot.ledger_types import discord_timestamp, format_usd, next_month
@@ -96,6 +96,24 @@ def budget_alerts(bot: ImageBot) -> Callable[[JobSpec, Settlement], Awaitable[No
             )
 
     return on_settled
+
+
+_CAP_NAMES = {
+    "operator_daily": ("daily spending cap across all servers", "OPERATOR_DAILY_USD"),
+    "operator_monthly": ("monthly spending cap across all servers", "OPERATOR_MONTHLY_USD"),
+    "account_daily": ("daily spending cap per member account", "ACCOUNT_DAILY_USD"),
+    "personal_monthly": ("monthly cap for direct messages", "PERSONAL_MONTHLY_USD"),
+}
+
+
+def cap_alert_text(error: CapReached) -> str:
+    """The moderators' note that one of the bot owner's caps refused a request here."""
+    what, setting = _CAP_NAMES[error.cap]
+    return (
+        f"**Spending cap:** the bot owner's {what} ({setting}) has been reached, so new image "
+        f"requests are refused until it resets {discord_timestamp(error.resets_at)}. Only the "
+        "bot's owner can change it. You will not hear about it again until then."
+    )
 
 
 def rejection_report_text(report: RejectionReport) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import discord
 
@@ -23,6 +22,7 @@ from bot.delivery import (
 from bot.queue_buttons import cancel_view
 from bot.replies import NO_PINGS, deferred_privately, tell_privately
 from bot.runner import Delivered, Stage
+from bot.sending import parts, to_channel, to_dm, uploads
 from bot.types import GeneratedImage, ImageRequest, ImageResult
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ EDIT_INTERVAL = 5.0  # seconds between edits of the status line: gentle on Disco
 QUEUE_EDIT_SECONDS_PER_PLACE = 0.5  # position 100 in the queue: an edit every 50 s
 # An interaction token lives 15 minutes; past this age we no longer trust it for uploads.
 TOKEN_LIFETIME = 15 * 60 - 30
+UNKNOWN_MESSAGE = 10008  # Discord's code when the message to edit is gone (deleted)
 
 
 class InteractionReporter:
@@ -120,7 +121,7 @@ class InteractionReporter:
             return
         name = f"preview-{index}.{image.format}"
         text = status_line("generating", self._clock() - self._born, None) + " · preview"
-        with _uploads([(image.data, name, None)]) as files:
+        with uploads([(image.data, name, None)]) as files:
             await self._edit(content=text, attachments=files)
 
     async def _edit(self, **fields: object) -> None:
@@ -151,6 +152,7 @@ class InteractionReporter:
         await self._stop_ticker()
         limit = self.upload_limit
         images = await fit_images(result.images, limit, keep_alpha=wants_alpha(request))
+        changed = any(new is not old for new, old in zip(images, result.images, strict=True))
         files = outgoing_files(request.kind, job_id, images, alt_text=request.prompt)
         batches = pack_messages(files, lambda item: item.size, limit=limit)
         elapsed = self._clock() - self._born
@@ -172,7 +174,7 @@ class InteractionReporter:
             sent += len(batch)
         if first is None:
             return Delivered(0)
-        return Delivered(sent, first.channel.id, first.id)
+        return Delivered(sent, first.channel.id, first.id, tuple(images) if changed else ())
 
     async def _send_batch(
         self,
@@ -202,18 +204,29 @@ class InteractionReporter:
         view: discord.ui.View | None,
         number: int,
     ) -> discord.Message:
-        with _uploads(_parts(batch)) as files:
-            if number == 0:
+        if number == 0:
+            try:
                 # The first batch replaces the status message: the result sits where it was asked.
-                return await self._interaction.edit_original_response(
-                    content=None,
-                    embed=embed,
-                    attachments=files,
-                    view=view,
-                    allowed_mentions=NO_PINGS,
-                )
+                with uploads(parts(batch)) as files:
+                    return await self._interaction.edit_original_response(
+                        content=None,
+                        embed=embed,
+                        attachments=files,
+                        view=view,
+                        allowed_mentions=NO_PINGS,
+                    )
+            except discord.NotFound as error:
+                if error.code != UNKNOWN_MESSAGE:
+                    raise
+                log.info("the status message was deleted; sending the images as a new message")
+        with uploads(parts(batch)) as files:
             return await self._interaction.followup.send(
-                files=files, ephemeral=self._private, allowed_mentions=NO_PINGS, wait=True
+                embed=embed or discord.utils.MISSING,
+                files=files,
+                view=view or discord.utils.MISSING,
+                ephemeral=self._private,
+                allowed_mentions=NO_PINGS,
+                wait=True,
             )
 
     async def _via_channel(
@@ -226,22 +239,8 @@ class InteractionReporter:
         if not isinstance(channel, discord.abc.Messageable):
             return None
         user = self._interaction.user
-        try:
-            with _uploads(_parts(batch)) as files:
-                message = await channel.send(
-                    content=f"{user.mention}, here are your images.",
-                    embed=embed or discord.utils.MISSING,
-                    files=files,
-                    view=view or discord.utils.MISSING,
-                    allowed_mentions=discord.AllowedMentions(
-                        users=[user], everyone=False, roles=False
-                    ),
-                )
-        except discord.HTTPException as error:
-            log.warning("channel fallback failed (%s); trying a DM", error.status)
-            return None
-        log.info("delivered to the channel instead of the interaction (member %d)", user.id)
-        return message
+        content = f"{user.mention}, here are your images."
+        return await to_channel(channel, user, batch, content=content, embed=embed, view=view)
 
     async def _via_dm(
         self,
@@ -249,21 +248,36 @@ class InteractionReporter:
         embed: discord.Embed | None,
         view: discord.ui.View | None,
     ) -> discord.Message | None:
-        user = self._interaction.user
-        try:
-            with _uploads(_parts(batch)) as files:
-                message = await user.send(
-                    content="Here are the images you asked for.",
-                    embed=embed or discord.utils.MISSING,
-                    files=files,
-                    view=view or discord.utils.MISSING,
-                    allowed_mentions=NO_PINGS,
+        content = "Here are the images you asked for."
+        return await to_dm(self._interaction.user, batch, content=content, embed=embed, view=view)
+
+    async def waiting(self, job_id: int) -> None:
+        """Tell the member their images are kept for them: privately if the token still works,
+        else in the channel (a server that added the bot, public jobs only) or by DM."""
+        text = waiting_text(job_id)
+        if self._token_fresh():
+            try:
+                await self._interaction.followup.send(
+                    text, ephemeral=True, allowed_mentions=NO_PINGS
                 )
-        except discord.HTTPException as error:
-            log.warning("DM fallback failed (%s): images not delivered", error.status)
-            return None
-        log.info("delivered by DM (member %d)", user.id)
-        return message
+                return
+            except discord.HTTPException as error:
+                log.info("could not say the images wait, on the interaction (%s)", error.status)
+        user = self._interaction.user
+        channel = self._interaction.channel
+        public = not self._private and self._interaction.is_guild_integration()
+        if public and isinstance(channel, discord.abc.Messageable):
+            try:
+                await channel.send(
+                    f"{user.mention} {text}",
+                    allowed_mentions=discord.AllowedMentions(
+                        users=[user], everyone=False, roles=False
+                    ),
+                )
+                return
+            except discord.HTTPException as error:
+                log.info("could not say the images wait, in the channel (%s)", error.status)
+        await user.send(text, allowed_mentions=NO_PINGS)
 
     async def fail(self, text: str) -> None:
         """Tell the member privately that the job failed (it was refunded)."""
@@ -280,25 +294,9 @@ class InteractionReporter:
             log.warning("could not tell member %d about a refund", self._interaction.user.id)
 
 
-def _parts(batch: Sequence[OutgoingFile]) -> list[tuple[bytes, str, str | None]]:
-    return [(item.data, item.filename, item.description) for item in batch]
-
-
-@contextlib.contextmanager
-def _uploads(parts: Sequence[tuple[bytes, str, str | None]]) -> Iterator[list[discord.File]]:
-    """Files for one send, whose buffers are freed as soon as the send ends.
-
-    discord.py never closes a file object it was given, and aiohttp copies the image into
-    the buffer while its request and response wait in reference cycles for the collector:
-    in a burst of 500 that held ~500 MB of images already sent. Closing frees them now.
-    """
-    files = [
-        discord.File(io.BytesIO(data), filename=name, description=description)
-        for data, name, description in parts
-    ]
-    try:
-        yield files
-    finally:
-        for file in files:
-            file.close()  # gives the buffer its own close() back (discord.py stubs it out)
-            file.fp.close()
+def waiting_text(job_id: int) -> str:
+    """What a member reads when their images are made (and charged) but could not be posted."""
+    return (
+        f"Your images for request #{job_id} are ready, but I could not post them. They are "
+        "kept for you: use `/history` and press **Deliver again** to get them."
+    )

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.errors import BotError
-from bot.flow import quota_guild_id, submit_from_result
+from bot.flow import submit_from_result
+from bot.gate import quota_guild_id
+from bot.inputs import SOURCE_GONE, KeptInput
 from bot.ledger import JobRecord
 from bot.permissions import NotModerator, require_moderator
 from bot.replies import NO_PINGS, defer
@@ -42,10 +44,6 @@ NO_INPUTS = (
 MASK_NOT_KEPT = (
     "This edit used a mask, and I keep no copy of masks, so I cannot re-roll it. Run /edit "
     "again with the image and the mask. Nothing was charged."
-)
-SOURCE_GONE = (
-    "The image this edit started from is no longer there for me to download, so I cannot "
-    "re-roll it. Nothing was charged."
 )
 NOT_YOURS = (
     "Only the member who asked for these images, or a moderator, can delete them. "
@@ -111,65 +109,52 @@ async def reroll(interaction: discord.Interaction[ImageBot], job_id: int) -> Non
 
 async def _reroll_inputs(
     bot: ImageBot, interaction: discord.Interaction[Any], record: JobRecord
-) -> list[discord.Attachment]:
-    """The edit's input images, found again where the bot posted them.
-
-    Uploads are not kept, so only inputs that were results of this bot (an edit made with
-    the Edit button, or the menu on a result) can be found again: their file names say
-    which job made them, and that job's row says where its message is.
-    """
+) -> list[KeptInput]:
+    """The edit's input images again, by record: only results of the bot, which it recorded
+    as the edit's sources (job and image number); an upload's file name counts for nothing."""
     if record.params.get("mask") is not None:
         raise BotError(MASK_NOT_KEPT)
     names = record.params.get("inputs")
-    if not isinstance(names, list) or not names:
+    sources = record.params.get("sources")
+    if not isinstance(names, list) or not isinstance(sources, list) or not names:
         raise BotError(NO_INPUTS)
-    messages: dict[int, discord.Message] = {}
-    found: list[discord.Attachment] = []
-    for name in map(str, names):
-        source_id = source_job(name)
-        if source_id is None:
-            raise BotError(NO_INPUTS)
-        if source_id not in messages:
-            messages[source_id] = await _source_message(bot, interaction, record, source_id)
-        match = next((a for a in messages[source_id].attachments if a.filename == name), None)
-        if match is None:
+    if len(sources) != len(names) or not all(_is_source(item) for item in sources):
+        raise BotError(NO_INPUTS)  # some inputs were uploads: not kept
+    found = []
+    for name, (source_id, index) in zip(names, sources, strict=True):
+        source = await bot.ledger.job(source_id)
+        if source is None or not _may_reuse(interaction, source, record):
             raise BotError(SOURCE_GONE)
-        found.append(match)
+        found.append(KeptInput(source_id, index, str(name)))
     return found
 
 
-async def _source_message(
-    bot: ImageBot, interaction: discord.Interaction[Any], record: JobRecord, source_id: int
-) -> discord.Message:
-    """The message holding an earlier result, if this member may use it again."""
-    source = await bot.ledger.job(source_id)
-    if (
-        source is None
-        or source.result_channel_id is None
-        or source.result_message_id is None
-        or not _may_reuse(source, record, interaction.user.id)
-    ):
-        raise BotError(SOURCE_GONE)
-    channel = bot.get_partial_messageable(source.result_channel_id)
-    try:
-        return await channel.fetch_message(source.result_message_id)
-    except discord.HTTPException as error:
-        log.info(
-            "job %d: result message of job %d is gone (%s)", record.id, source_id, error.status
-        )
-        raise BotError(SOURCE_GONE) from None
+def _is_source(item: object) -> bool:
+    """A recorded source: [job id, image index], both plain non-negative integers."""
+    return (
+        isinstance(item, list)
+        and len(item) == 2
+        and all(isinstance(part, int) and not isinstance(part, bool) for part in item)
+        and item[0] > 0
+        and item[1] >= 0
+    )
 
 
-def _may_reuse(source: JobRecord, record: JobRecord, user_id: int) -> bool:
-    """A member's own results always; another's only when posted publicly in the same server.
-
-    File names can be chosen by whoever uploads, so a name alone must never reach a private
-    result or a direct message of someone else.
-    """
-    if source.user_id == user_id:
+def _may_reuse(interaction: discord.Interaction[Any], source: JobRecord, record: JobRecord) -> bool:
+    """A member's own results always; another's only when posted publicly in this server, in a
+    channel the presser can see (a button on a message proves only that message was seen)."""
+    if source.user_id == interaction.user.id:
         return True
-    public = not is_private(source) and source.result_channel_id == source.channel_id
-    return public and source.guild_id is not None and source.guild_id == record.guild_id
+    if is_private(source) or source.guild_id is None or source.guild_id != record.guild_id:
+        return False
+    guild, member = interaction.guild, interaction.user
+    if guild is None or guild.id != source.guild_id or not isinstance(member, discord.Member):
+        return False
+    channel = guild.get_channel_or_thread(source.result_channel_id or 0)
+    if channel is None:
+        return False
+    allowed = channel.permissions_for(member)
+    return allowed.view_channel and allowed.read_message_history
 
 
 async def edit_result(
@@ -177,16 +162,22 @@ async def edit_result(
     job_id: int,
     prompt: str,
     image: discord.Attachment,
+    index: int,
     *,
     private: bool,
 ) -> None:
-    """Submit an edit job: this result image, the new prompt, the job's model and options."""
+    """Submit an edit job: this result image, the new prompt, the job's model and options.
+
+    The image is the job's `index`-th, by the button's job id; the attachment pressed on is
+    only where its bytes come from if the results store no longer has them.
+    """
     bot = interaction.client
     await defer(interaction, private=private)
     record = await _job(interaction, job_id)
     options = edit_options(bot.catalogue, record, prompt)
+    source = KeptInput(job_id, index, image.filename, fallback=image)
     new_id = await submit_from_result(
-        bot, interaction, options, kind="edit", private=private, attachments=[image]
+        bot, interaction, options, kind="edit", private=private, attachments=[source]
     )
     log.info("job %d edited as job %d by member %d", job_id, new_id, interaction.user.id)
 
@@ -274,7 +265,7 @@ async def _later_parts(
     """The bot's messages right after the pressed one that hold more files of this job."""
     message = interaction.message
     me = interaction.client.user
-    if message is None or me is None or record.images_delivered <= len(message.attachments):
+    if message is None or me is None or record.images_charged <= len(message.attachments):
         return []
     channel = message.channel
     found: list[discord.Message] = []

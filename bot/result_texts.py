@@ -14,7 +14,7 @@ from typing import Any
 
 import discord
 
-from bot.catalogue import MODELS, Catalogue, RawOptions
+from bot.catalogue import MODELS, OUTPUT_FORMATS, Catalogue, RawOptions
 from bot.delivery import (
     DESCRIPTION_EMBED_MAX,
     EMBED_COLOUR,
@@ -25,6 +25,7 @@ from bot.delivery import (
 )
 from bot.ledger import JobRecord
 from bot.ledger_types import discord_timestamp, format_usd
+from bot.types import ImageRequest
 
 # Room for the prompt in the Details embed: with every field at its longest the embed stays
 # under Discord's 6,000 characters. A longer prompt comes along whole as a .txt file.
@@ -82,6 +83,30 @@ def reroll_options(record: JobRecord) -> RawOptions:
         output_compression=_number(params, "output_compression"),
         style=_text(params, "style"),
     )
+
+
+def stored_request(record: JobRecord) -> ImageRequest:
+    """The request a job made, as far as delivering its kept images needs (embed, fitting)."""
+    params = record.params
+    fmt = _text(params, "output_format")
+    return ImageRequest(
+        kind=record.kind,
+        model=record.model,
+        prompt=stored_prompt(record),
+        n=max(1, record.images_charged),
+        size=_text(params, "size"),
+        quality=_text(params, "quality"),
+        style=_text(params, "style"),
+        background=_text(params, "background"),
+        output_format=OUTPUT_FORMATS.get(fmt) if fmt is not None else None,
+    )
+
+
+def status_words(record: JobRecord) -> str:
+    """A job's state in a member's words, delivery included."""
+    if record.delivery in ("pending", "waiting"):
+        return "made, waiting to be delivered"
+    return _STATUS_WORDS.get(record.status, safe_text(record.status))
 
 
 def edit_model(catalogue: Catalogue, model: str) -> str:
@@ -173,7 +198,7 @@ def _parameters(record: JobRecord) -> list[tuple[str, str]]:
     facts = [
         ("Model", safe_text(record.model)),
         ("Requested by", f"<@{record.user_id}>"),
-        ("Images", f"{record.images_delivered} of {record.images_asked}"),
+        ("Images", f"{record.images_charged} of {record.images_asked}"),
     ]
     for key, name in (
         ("size", "Size"),
@@ -194,7 +219,7 @@ def _parameters(record: JobRecord) -> list[tuple[str, str]]:
         facts.append(("Mask", shorten(safe_text(params["mask"]), INPUTS_MAX)))
     if is_private(record):
         facts.append(("Visibility", "private"))
-    facts.append(("Status", _STATUS_WORDS.get(record.status, safe_text(record.status))))
+    facts.append(("Status", status_words(record)))
     return facts
 
 

@@ -63,7 +63,9 @@ class EditButton(ResultButton, template=r"result:edit:(?P<job>\d{1,20})"):
     async def act(self, interaction: discord.Interaction[Any]) -> None:
         """Ask for the prompt (a modal is the only answer that needs no defer)."""
         message = interaction.message
-        images = [item for item in (message.attachments if message else []) if _is_image(item)]
+        files = message.attachments if message else []
+        # Its place among the message's files is the image's number in the job (from 0).
+        images = [(place, item) for place, item in enumerate(files) if _is_image(item)]
         if message is None or not images:
             await report_error(interaction, result_actions.NothingToEdit())
             return
@@ -124,7 +126,9 @@ class EditResultModal(discord.ui.Modal, title="Edit this image"):
         placeholder="e.g. make it night time, add a lighthouse on the cliff",
     )
 
-    def __init__(self, job_id: int, images: list[discord.Attachment], *, private: bool) -> None:
+    def __init__(
+        self, job_id: int, images: list[tuple[int, discord.Attachment]], *, private: bool
+    ) -> None:
         # A modal left open is forgotten after 15 minutes (its interaction token's lifetime).
         super().__init__(timeout=15 * 60)
         self.job_id = job_id
@@ -141,8 +145,8 @@ class EditResultModal(discord.ui.Modal, title="Edit this image"):
             )
             self.add_item(self.which)
 
-    def chosen(self) -> discord.Attachment:
-        """The image the member picked (the first unless they named another)."""
+    def chosen(self) -> tuple[int, discord.Attachment]:
+        """The image the member picked (the first unless they named another), with its place."""
         text = (self.which.value if self.which is not None else "").strip() or "1"
         # isdigit() alone also passes "²" (which int() refuses) and "٣" (which it reads as 3).
         if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= len(self.images):
@@ -151,8 +155,9 @@ class EditResultModal(discord.ui.Modal, title="Edit this image"):
 
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
         """Submit an edit job of the chosen image with the new prompt."""
+        place, image = self.chosen()
         await result_actions.edit_result(
-            interaction, self.job_id, self.prompt.value, self.chosen(), private=self.private
+            interaction, self.job_id, self.prompt.value, image, place, private=self.private
         )
 
     async def on_error(  # type: ignore[override]  # Modal narrows BaseView's signature

@@ -1,6 +1,11 @@
-"""The job runner: every job takes one path, reserve -> queue -> WisGate -> deliver -> settle.
+"""The job runner: every job takes one path, reserve -> queue -> WisGate -> keep -> settle ->
+deliver.
 
-Any failure on the way refunds the whole hold; a job never ends without one of the two.
+What WisGate generated is charged: its images go to the results store (bot/result_store.py)
+and the ledger settles before anything is sent to Discord. A failure before that refunds the
+whole hold; a job never ends without one of the two. A delivery that fails leaves the charged
+images waiting in the store (the member is told, and /history offers to deliver them again);
+a stop during delivery leaves them for the next start to deliver (bot/recovery.py).
 Cogs build a Job (validated request + ledger spec + a Reporter that speaks to Discord) and
 call `submit`; they never touch the ledger or WisGate themselves. Jobs wait in a fair queue
 (bot/queue.py) for a slot toward WisGate; a queued job can be cancelled, and one that waits
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from bot.errors import BotError
+from bot.input_spool import InputSpool
 from bot.ledger import JobSpec, Ledger, Reservation, Settlement
 from bot.queue import (
     FairQueue,
@@ -28,6 +34,7 @@ from bot.queue import (
     QueueLimits,
     Ticket,
 )
+from bot.result_store import ResultStore
 from bot.types import GeneratedImage, ImageRequest, ImageResult
 from bot.wisgate import WisGateClient
 
@@ -46,11 +53,16 @@ RefundedHook = Callable[[JobSpec, BotError], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
-    """What reached the member: how many images, and the first message holding them."""
+    """What reached the member: how many images, and the first message holding them.
+
+    `reencoded` holds the images as sent when any had to be re-encoded to fit Discord's
+    upload limit: the store keeps those, so a later delivery need not encode them again.
+    """
 
     images: int
     channel_id: int | None = None
     message_id: int | None = None
+    reencoded: tuple[GeneratedImage, ...] = ()
 
 
 class Reporter(Protocol):
@@ -66,6 +78,9 @@ class Reporter(Protocol):
         self, job_id: int, request: ImageRequest, result: ImageResult, remaining: int | None
     ) -> Delivered:
         """Send the images; return how many the member actually received."""
+
+    async def waiting(self, job_id: int) -> None:
+        """Tell the member their (charged) images could not be posted and wait for them."""
 
     async def fail(self, text: str) -> None:
         """Tell the member, privately, that the job failed and was refunded."""
@@ -120,6 +135,8 @@ class Runner:
         *,
         wisgate: WisGateClient,
         ledger: Ledger,
+        results: ResultStore,
+        spool: InputSpool,
         max_concurrent: int,
         max_per_member: int | None = None,
         max_per_guild: int | None = None,
@@ -130,6 +147,8 @@ class Runner:
     ) -> None:
         self._wisgate = wisgate
         self._ledger = ledger
+        self._results = results
+        self._spool = spool
         limits = QueueLimits(max_concurrent, max_per_member, max_per_guild)
         self._queue: FairQueue[_Queued] = FairQueue(
             limits, on_moved=self._moved, renumber_after=RENUMBER_AFTER
@@ -204,29 +223,28 @@ class Runner:
         job_id = reservation.job_id
         outcome = "refunded"
         try:
-            result = await self._call(job, job_id, ticket, times)
-            times.answered = self._clock()
-            delivered = await job.reporter.deliver(
-                job_id, job.request, result, reservation.status.remaining
-            )
-            times.delivered = self._clock()
-            outcome = await self._settle(job_id, job.spec, result, delivered)
+            result, settlement = await self._generate(job, reservation, ticket, times)
+            outcome = f"charged {settlement.images_charged} for ${settlement.cost_charged_usd:.3f}"
+            outcome = await self._deliver(job, reservation, result, times, outcome)
         except BotError as error:
             status = error.refund_status if isinstance(error, LeftQueue) else "failed"
             outcome = f"{status if status != 'failed' else 'refunded'} ({type(error).__name__})"
-            await self._refund(
+            if await self._refund(
                 job, job_id, error.user_message, reason=_reason(error), status=status
-            )
-            await self._after_refund(job_id, job.spec, error)
+            ):
+                await self._after_refund(job_id, job.spec, error)
         except asyncio.CancelledError:
-            outcome = "interrupted"
-            await self._refund(
-                job,
-                job_id,
-                "The bot restarted before your images were ready. Nothing was charged.",
-                reason="interrupted by shutdown",
-                status="interrupted",
-            )
+            if outcome == "refunded":  # not settled: nothing was generated and kept
+                outcome = "interrupted"
+                await self._refund(
+                    job,
+                    job_id,
+                    "The bot restarted before your images were ready. Nothing was charged.",
+                    reason="interrupted by shutdown",
+                    status="interrupted",
+                )
+            else:
+                outcome += ", delivery cut off (the next start delivers it)"
             raise
         except Exception:
             reference = secrets.token_hex(4)
@@ -241,7 +259,74 @@ class Runner:
             )
         finally:
             self._tickets.pop(job_id, None)
+            self._spool.discard(job_id)
             self._log_end(job_id, job.spec, outcome, times)
+
+    async def _generate(
+        self, job: Job, reservation: Reservation, ticket: Ticket[_Queued], times: JobTimes
+    ) -> tuple[ImageResult, Settlement]:
+        """Ask WisGate, keep what it made, and charge it: before anything reaches Discord."""
+        job_id = reservation.job_id
+        result = await self._call(job, job_id, ticket, times)
+        times.answered = self._clock()
+        # Kept first: a stop between here and the settle leaves images that recovery charges
+        # and delivers, never images that were paid upstream and lost.
+        await self._results.save(job_id, reservation.result_key, result.images, result.usage)
+        # Shielded: once asked, the charge stands even if a shutdown cancels us meanwhile (the
+        # refund that cancellation leads to then finds the job settled and changes nothing).
+        settlement = await asyncio.shield(
+            self._ledger.settle(job_id, len(result.images), result.usage)
+        )
+        if self.on_settled is not None:
+            try:
+                await self.on_settled(job.spec, settlement)
+            except Exception:
+                # A failed notice (e.g. the budget alert) must not undo a charged job.
+                log.exception("job %d: the after-settlement hook failed", job_id)
+        return result, settlement
+
+    async def _deliver(
+        self,
+        job: Job,
+        reservation: Reservation,
+        result: ImageResult,
+        times: JobTimes,
+        charged: str,
+    ) -> str:
+        """Send the charged images; whatever does not arrive waits in the store, the member told."""
+        job_id = reservation.job_id
+        try:
+            delivered = await job.reporter.deliver(
+                job_id, job.request, result, reservation.status.remaining
+            )
+        except Exception:
+            # Charged either way: what did not arrive waits in the store for the member.
+            log.exception("job %d: delivery failed; its images wait in the results store", job_id)
+            delivered = Delivered(0)
+        times.delivered = self._clock()
+        if delivered.reencoded:
+            await self._keep_as_sent(job_id, reservation.result_key, delivered.reencoded)
+        state = await asyncio.shield(
+            self._ledger.delivered(
+                job_id, delivered.images, delivered.channel_id, delivered.message_id
+            )
+        )
+        if state != "waiting":
+            return f"delivered {delivered.images}, {charged}"
+        try:
+            await job.reporter.waiting(job_id)
+        except Exception:
+            log.warning("job %d: could not tell the member their images are waiting", job_id)
+        return f"{charged}, {delivered.images} of {len(result.images)} delivered, kept for later"
+
+    async def _keep_as_sent(
+        self, job_id: int, key: str, images: tuple[GeneratedImage, ...]
+    ) -> None:
+        """Keep the re-encoded images the member got instead of the originals."""
+        try:
+            await self._results.replace(job_id, key, images)
+        except OSError:
+            log.exception("job %d: could not keep the re-encoded images", job_id)
 
     def _log_end(self, job_id: int, spec: JobSpec, outcome: str, times: JobTimes) -> None:
         """One structured line per job: who, where, what, how long each stage took, outcome."""
@@ -272,6 +357,7 @@ class Runner:
         self, job: Job, job_id: int, ticket: Ticket[_Queued], times: JobTimes
     ) -> ImageResult:
         """Wait for a slot in the fair queue, mark the job running, and ask WisGate."""
+        job.request = await self._spool.keep(job_id, job.request)
         try:
             await self._queue.wait(ticket, self.max_queue_wait)
         except TimeoutError:
@@ -282,6 +368,7 @@ class Runner:
             raise
         try:
             times.started = self._clock()
+            job.request = await self._spool.restore(job_id, job.request)
             if not await self._ledger.start(job_id):
                 raise BotError("This request was cancelled. Nothing was charged.")
             job.reporter.progress("generating", None, job_id=job_id)
@@ -297,25 +384,6 @@ class Runner:
         queued = ticket.item
         queued.job.reporter.progress("queued", ticket.position, job_id=queued.job_id)
 
-    async def _settle(
-        self, job_id: int, spec: JobSpec, result: ImageResult, delivered: Delivered
-    ) -> str:
-        if delivered.images == 0:
-            await self._ledger.refund(job_id, "no image could be delivered")
-            return "undelivered, refunded"
-        if delivered.channel_id is not None and delivered.message_id is not None:
-            await self._ledger.set_result_message(
-                job_id, delivered.channel_id, delivered.message_id
-            )
-        settlement = await self._ledger.settle(job_id, delivered.images, result.usage)
-        if self.on_settled is not None:
-            try:
-                await self.on_settled(spec, settlement)
-            except Exception:
-                # A failed notice (e.g. the budget alert) must not undo a delivered job.
-                log.exception("job %d: the after-settlement hook failed", job_id)
-        return f"delivered {settlement.images_charged} for ${settlement.cost_charged_usd:.3f}"
-
     async def _after_refund(self, job_id: int, spec: JobSpec, error: BotError) -> None:
         """Run the on_refunded hook; its failure is logged and never changes the job's end."""
         if self.on_refunded is None:
@@ -327,17 +395,21 @@ class Runner:
 
     async def _refund(
         self, job: Job, job_id: int, text: str, *, reason: str, status: str = "failed"
-    ) -> None:
+    ) -> bool:
+        """Refund and tell the member; False (and nobody told) if the job had already ended."""
         # shield: a shutdown cancelling us must not cancel the refund itself. The member is
         # owed a notice until told: a process killed in between (telling can take seconds of
         # Discord retries) leaves it to the next start's restart notice, never to nobody.
-        await asyncio.shield(self._ledger.refund(job_id, reason, status=status, owe_notice=True))
+        refund = self._ledger.refund(job_id, reason, status=status, owe_notice=True)
+        if not await asyncio.shield(refund):
+            return False  # settled already: charged, and its delivery is not ours to undo
         try:
             await job.reporter.fail(text)
         except Exception:
             log.warning("job %d: could not tell the member about the refund", job_id)
         # Told, or every route tried (a member nobody can reach is not told twice).
         await asyncio.shield(self._ledger.notices_sent([job_id]))
+        return True
 
 
 def _reason(error: BotError) -> str:

@@ -19,7 +19,8 @@ def render(stats: Stats) -> list[str]:
     statuses = ", ".join(f"{n} {status}" for status, n in sorted(stats.jobs_by_status.items()))
     lines = [
         f"jobs on {stats.day} (UTC): {jobs}" + (f" ({statuses})" if statuses else ""),
-        f"images delivered: {stats.images_delivered}",
+        f"images charged: {stats.images_charged} ({stats.images_sent} delivered, "
+        f"{stats.jobs_waiting} job(s) waiting for delivery)",
         "failures by kind:" + ("" if stats.failures_by_kind else " none"),
     ]
     lines += [f"  {kind}: {n}" for kind, n in stats.failures_by_kind.items()]

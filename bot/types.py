@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 JobKind = Literal["generate", "edit"]
@@ -19,6 +20,8 @@ class InputImage:
     width: int
     height: int
     has_alpha: bool
+    # While its job waits in the queue, the bytes may wait in this file instead (data is b"").
+    spooled: Path | None = None
 
     @property
     def content_type(self) -> str:

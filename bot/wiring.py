@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -16,10 +17,13 @@ from bot.catalogue import Catalogue
 from bot.client import ImageBot
 from bot.config import Settings
 from bot.db import open_database
-from bot.ledger import Ledger
+from bot.input_spool import InputSpool
+from bot.intake_limits import IntakeLimits
+from bot.ledger import Ledger, OperatorCaps
 from bot.memory import keep_freed_memory
 from bot.notices import budget_alerts, rejection_reports
-from bot.prices import load_prices
+from bot.prices import load_prices, to_micros
+from bot.result_store import ResultStore
 from bot.runner import Runner
 from bot.wisgate import WisGateClient
 from bot.workers import decoder_thread
@@ -36,6 +40,9 @@ DISCORD_CONNECTIONS = 32
 # 128 KiB until the reader catches up, so one answer took ~40 turns of a busy event loop;
 # with 2 MiB it arrives in ~256 KiB reads (asyncio's own chunk) without pausing.
 WISGATE_READ_BUFFER = 2 * 1024 * 1024
+# Declared bytes of members' files being downloaded and checked at once (bot/intake_limits.py):
+# with at most two decodes of at most 25 Mpx (100 MB each), intake stays within ~330 MB.
+INTAKE_BYTES = 128 * 1024 * 1024
 
 
 @asynccontextmanager
@@ -53,14 +60,31 @@ async def build_bot(
         aiohttp.ClientSession(read_bufsize=WISGATE_READ_BUFFER) as session,
         open_database(settings.database_path) as conn,
         decoder_thread() as decoder,
+        intake_limits(INTAKE_BYTES) as intake,
     ):
         wisgate = WisGateClient.from_settings(
             session, settings, decoder=decoder, **(wisgate_options or {})
         )
-        ledger = Ledger(conn, default_daily_images=settings.daily_image_limit, prices=prices)
+        ledger = Ledger(
+            conn,
+            default_daily_images=settings.daily_image_limit,
+            prices=prices,
+            caps=operator_caps(settings),
+        )
+        results = ResultStore(
+            settings.results_path,
+            keep_days=settings.results_keep_days,
+            max_bytes=settings.results_max_mb * 1024 * 1024,
+        )
+        spool = InputSpool(
+            settings.database_path.parent / "spool", settings.input_memory_mb * 1024 * 1024
+        )
+        spool.clear()  # files of a process that is gone: its jobs are ended at start-up
         runner = Runner(
             wisgate=wisgate,
             ledger=ledger,
+            results=results,
+            spool=spool,
             max_concurrent=settings.max_concurrent_jobs,
             max_per_member=settings.max_jobs_per_member,
             max_per_guild=settings.max_jobs_per_guild,
@@ -74,6 +98,8 @@ async def build_bot(
             wisgate=wisgate,
             ledger=ledger,
             runner=runner,
+            results=results,
+            intake=intake,
             sync_globally=sync_globally,
             **bot_options,
         )
@@ -81,6 +107,31 @@ async def build_bot(
         runner.on_refunded = rejection_reports(bot)  # repeated safety rejections, once an hour
         async with bot:
             yield bot
+
+
+@asynccontextmanager
+async def intake_limits(max_bytes: int) -> AsyncIterator[IntakeLimits]:
+    """The bounds on members' uploads, with their decode pool stopped on exit."""
+    limits = IntakeLimits(max_bytes=max_bytes)
+    try:
+        yield limits
+    finally:
+        limits.close()
+
+
+def operator_caps(settings: Settings) -> OperatorCaps:
+    """The operator's ceiling from the settings, in the ledger's micro-dollars."""
+
+    def micros(amount: Decimal | None) -> int | None:
+        return None if amount is None else to_micros(amount)
+
+    return OperatorCaps(
+        daily_micros=micros(settings.operator_daily_usd),
+        monthly_micros=micros(settings.operator_monthly_usd),
+        account_daily_micros=micros(settings.account_daily_usd),
+        personal_monthly_micros=micros(settings.personal_monthly_usd),
+        max_daily_images=settings.max_daily_images,
+    )
 
 
 async def run_bot(settings: Settings, *, sync_globally: bool = False) -> None:

@@ -13,11 +13,11 @@ from bot.catalogue import RawOptions
 from bot.client import ImageBot
 from bot.errors import InvalidRequest
 from bot.flow import submit_request
+from bot.inputs import Input, inputs_of_message
 from bot.replies import report_error
 from cogs.options import BACKGROUNDS, FORMATS, PROMPT_MAX, QUALITIES, offer_models, suggest_sizes
 
 MAX_MENU_IMAGES = 16
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 
 
 class EditPrompt(discord.ui.Modal, title="Edit images"):
@@ -31,7 +31,7 @@ class EditPrompt(discord.ui.Modal, title="Edit images"):
         placeholder="e.g. make it night time, add a lighthouse on the cliff",
     )
 
-    def __init__(self, bot: ImageBot, attachments: list[discord.Attachment]) -> None:
+    def __init__(self, bot: ImageBot, attachments: list[Input]) -> None:
         super().__init__()
         self.bot = bot
         self.attachments = attachments
@@ -144,7 +144,7 @@ class Edit(commands.Cog):
 
     async def edit_menu(self, interaction: Interaction[ImageBot], message: discord.Message) -> None:
         """Edit every image attached to this message."""
-        images = [item for item in message.attachments if _looks_like_image(item)]
+        images = await inputs_of_message(self.bot, message)
         if not images:
             raise InvalidRequest("That message has no PNG, JPEG or WebP images to edit.")
         if len(images) > MAX_MENU_IMAGES:
@@ -152,13 +152,6 @@ class Edit(commands.Cog):
                 f"That message has {len(images)} images; I can edit at most {MAX_MENU_IMAGES}."
             )
         await interaction.response.send_modal(EditPrompt(self.bot, images))
-
-
-def _looks_like_image(attachment: discord.Attachment) -> bool:
-    declared = (attachment.content_type or "").split(";")[0].strip().lower()
-    if declared:
-        return declared in IMAGE_TYPES
-    return attachment.filename.lower().endswith((".png", ".jpg", ".jpeg", ".webp"))
 
 
 async def setup(bot: ImageBot) -> None:

@@ -8,6 +8,8 @@ in another.
 
 from __future__ import annotations
 
+import asyncio
+
 from discord import Interaction, app_commands
 from discord.ext import commands
 
@@ -15,6 +17,7 @@ from bot.client import ImageBot
 from bot.flow import quota_guild_id
 from bot.ledger import Requester
 from bot.permissions import role_ids
+from bot.redelivery import deliver_again_view
 from cogs.quota_texts import acknowledge, answer, dm_status_text, history_embed, status_text
 
 HISTORY_SIZE = 10
@@ -56,7 +59,7 @@ class Quota(commands.Cog):
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     async def history(self, interaction: Interaction[ImageBot]) -> None:
-        """See your last 10 image requests here: status, images, cost and a link."""
+        """See your last 10 image requests here, and get images that could not be delivered."""
         await acknowledge(interaction)
         guild_id = quota_guild_id(interaction)
         records = await self.bot.ledger.history(guild_id, interaction.user.id, HISTORY_SIZE)
@@ -66,7 +69,14 @@ class Quota(commands.Cog):
             where = "with your personal allowance"
         else:
             where = "in direct messages"
-        await answer(interaction, embed=history_embed(records, where=where))
+        waiting = [
+            record.id
+            for record in await self.bot.ledger.waiting(guild_id, interaction.user.id)
+            if record.delivery == "waiting"
+            and await asyncio.to_thread(self.bot.results.has, record.id, record.result_key)
+        ]
+        embed = history_embed(records, where=where)
+        await answer(interaction, embed=embed, view=deliver_again_view(waiting))
 
 
 async def setup(bot: ImageBot) -> None:

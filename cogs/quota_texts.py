@@ -154,6 +154,8 @@ def status_text(status: MemberStatus, *, who: str | None = None) -> str:
     limit = f"Daily limit: {images(status.limit)} ({source})"
     if status.granted:
         limit += f", plus {status.granted} extra today"
+    if status.ceiling is not None and status.limit + status.granted > status.ceiling:
+        limit += f"; the bot's owner allows at most {images(status.ceiling)} a day"
     lines.append(limit + ".")
     if status.guild_id is not None:
         lines.append(_month_line(status, you=you))
@@ -184,6 +186,8 @@ def dm_status_text(status: MemberStatus) -> str:
 def history_line(record: JobRecord) -> str:
     """One job: number, when, command, status, images, cost, a jump link, the prompt."""
     status = STATUS_WORDS.get(record.status, record.status)
+    if record.delivery in ("pending", "waiting"):
+        status = "made, waiting to be delivered"
     parts = [
         f"**#{record.id}** {discord_timestamp(record.created_at)}",
         COMMANDS.get(record.kind, record.kind),
@@ -193,7 +197,7 @@ def history_line(record: JobRecord) -> str:
         parts.append(f"{images(record.images_asked)} asked")
         parts.append(f"up to {money(record.cost_held_micros)}")
     else:
-        parts.append(f"{images(record.images_delivered)}")
+        parts.append(f"{images(record.images_charged)}")
         parts.append(money(record.cost_charged_micros))
     if record.jump_url is not None:
         parts.append(f"[open]({record.jump_url})")

@@ -1,4 +1,5 @@
-"""The result buttons (Re-roll, Edit, Details, Delete): registered so they work after restarts.
+"""The result buttons (Re-roll, Edit, Details, Delete) and /history's Deliver again: registered
+so they work after restarts.
 
 discord.py routes a pressed button to a DynamicItem class whose template matches its custom
 id, whatever process sent the message; bot/results.py holds the classes and their logic.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from discord.ext import commands
 
 from bot.client import ImageBot
+from bot.redelivery import DeliverAgainButton
 from bot.results import RESULT_BUTTONS
 
 
@@ -20,11 +22,11 @@ class Results(commands.Cog):
 
     async def cog_load(self) -> None:
         """Listen for presses of every result button, including those on old messages."""
-        self.bot.add_dynamic_items(*RESULT_BUTTONS)
+        self.bot.add_dynamic_items(*RESULT_BUTTONS, DeliverAgainButton)
 
     async def cog_unload(self) -> None:
         """Stop listening (a reload registers them again)."""
-        self.bot.remove_dynamic_items(*RESULT_BUTTONS)
+        self.bot.remove_dynamic_items(*RESULT_BUTTONS, DeliverAgainButton)
 
 
 async def setup(bot: ImageBot) -> None:

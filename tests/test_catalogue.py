@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from bot import catalogue
 from bot.catalogue import (
     MODELS,
     Catalogue,
@@ -301,19 +301,32 @@ def test_dalle2_edits_one_square_png_under_4mb(cat: Catalogue) -> None:
     refused(lambda: edit(cat, [up(wide)], model="dall-e-2"), "image", "square", "64x32")
 
 
-def test_too_many_pixels_is_refused(cat: Catalogue, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
-    big, bomb = make_image(40, 40), make_image(64, 64)  # Pillow warns over 1x, raises over 2x
-    with pytest.warns(Image.DecompressionBombWarning):
-        refused(lambda: edit(cat, [up(big)]), "image", "too many pixels", "1,000")
-    refused(lambda: edit(cat, [up(bomb)]), "image", "too many pixels")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        refused(lambda: edit(cat, [up(big)]), "image", "too many pixels")
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 3000)
-    small, mask = make_image(48, 48), up(make_mask(60, 60))
-    with pytest.warns(Image.DecompressionBombWarning):
-        refused(lambda: edit(cat, [up(small)], mask=mask), "mask", "too many pixels")
+def test_too_many_pixels_is_refused_from_the_header(
+    cat: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalogue, "INPUT_MAX_PIXELS", 1000)
+    big, fits = make_image(40, 40), make_image(30, 30)
+    refused(lambda: edit(cat, [up(big)]), "image", "40x40", "1,600 pixels", "at most 1,000")
+    assert edit(cat, [up(fits)]).images[0].width == 30
+    mask = up(make_mask(40, 40))
+    refused(lambda: edit(cat, [up(fits)], mask=mask), "mask", "at most 1,000")
+
+
+def test_too_many_pixels_is_refused_from_the_declaration(
+    cat: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalogue, "INPUT_MAX_PIXELS", 1000)
+    declared = DeclaredFile("bomb.png", "image/png", 300, 9456, 9456)
+    with pytest.raises(InvalidRequest, match="9456x9456") as caught:
+        cat.precheck(RawOptions(prompt="x"), kind="edit", files=[declared])
+    assert caught.value.field == "image"
+
+
+def test_pillows_own_bomb_limit_still_refuses(
+    cat: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # above 2x, Pillow raises on open
+    refused(lambda: edit(cat, [up(make_image(64, 64))]), "image", "too many pixels")
 
 
 def test_input_fidelity_only_for_gpt_image_1_edits(cat: Catalogue) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,35 @@ async def test_a_refund_cut_short_by_a_kill_is_still_told(tmp_path: Path) -> Non
         await driver.finish()
     assert [status for status, _ in status_of(run)] == ["failed"]
     assert was_told(run, item), "refunded, and the member was never told"
+
+
+async def test_a_delivery_cut_short_by_a_kill_is_finished_by_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """WisGate answers and the job is charged; uploading the images meets a 502, which
+    discord.py retries after 1 s; the bot is SIGKILLed in that second. The next start must
+    deliver the kept images (in the job's channel: the token died with the process) and
+    charge nothing more."""
+    job, plan = one_job(discord=(DiscordFault("server_error", 1, 502),))
+    # Two images: no streamed previews, so the first edit of the reply is the delivery.
+    job = replace(job, options={**job.options, "n": 2})
+    plan = replace(plan, jobs=(job,))
+    driver = Driver(plan, tmp_path)
+    async with driver.world() as run:
+        item = await driver.inject(job)
+        path = r"/messages/@original$"
+        await run.discord.wait_for_request(path=path, interaction=item.handle, status=502)
+        await driver.kill_and_restart(harsh=True)
+        await driver.finish()
+    rows = db_rows(
+        run.database,
+        "SELECT status, images_charged, images_sent, delivery, cost_charged_micros > 0 FROM jobs",
+    )
+    assert rows == [("succeeded", 2, 2, "delivered", 1)]
+    posts = [
+        r
+        for r in run.discord.requests
+        if r.files and r.status == 200 and r.path.startswith("/channels/")
+    ]
+    assert len(posts) == 1 and f"<@{item.handle.user.id}>" in str(posts[0].json)
+    assert run.exit_code == 0

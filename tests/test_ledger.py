@@ -21,7 +21,10 @@ from bot.ledger import (
 )
 from bot.ledger_admin import LedgerAdmin
 from bot.prices import default_prices
-from bot.types import Usage
+from bot.recovery import Recovered, recover
+from bot.result_store import ResultStore
+from bot.types import GeneratedImage, Usage
+from tests.fakes.images import make_image
 from tests.ledger_support import Clock
 
 GUILD = 111
@@ -101,7 +104,7 @@ async def test_reserve_holds_then_settle_charges_usage_and_releases(
     assert status.guild_month_spend_micros == settlement.cost_charged_micros
     job = await ledger.job(reservation.job_id)
     assert job is not None
-    assert (job.status, job.images_asked, job.images_delivered) == ("succeeded", 3, 2)
+    assert (job.status, job.images_asked, job.images_charged) == ("succeeded", 3, 2)
     assert job.started_at == START and job.ended_at == START
 
 
@@ -167,7 +170,7 @@ async def test_unknown_jobs_and_bad_arguments_are_refused(ledger: Ledger) -> Non
     with pytest.raises(UnknownJob):
         await ledger.refund(999, "x")
     with pytest.raises(UnknownJob):
-        await ledger.set_result_message(999, 1, 2)
+        await ledger.delivered(999, 1, 2, 3)
     assert await ledger.job(999) is None
     with pytest.raises(ValueError, match="refund status"):
         await ledger.refund(1, "x", status="succeeded")
@@ -312,6 +315,7 @@ async def test_recovery_refunds_what_an_earlier_process_left_open(
     tmp_path: Path, clock: Clock
 ) -> None:
     path = tmp_path / "bot.sqlite3"
+    results = ResultStore(tmp_path / "results", keep_days=7, max_bytes=10**9)
     async with open_database(path) as conn:
         before = Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
         queued = await before.reserve(spec(1))
@@ -319,21 +323,24 @@ async def test_recovery_refunds_what_an_earlier_process_left_open(
         await before.start(running.job_id)
         done = await before.reserve(spec(1))
         await before.settle(done.job_id, 1, None)
+        await before.delivered(done.job_id, 1, 444, 555)
     clock.now += timedelta(minutes=3)
     async with open_database(path) as conn:
         after = Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
         mine = await after.reserve(spec(1, user=USER + 2))
-        recovered = await after.recover()
-        assert [job.id for job in recovered] == [queued.job_id, running.job_id]
-        assert {job.status for job in recovered} == {"interrupted"}
-        assert [(job.user_id, job.channel_id, job.guild_id) for job in recovered] == [
+        recovered = await recover(after, results)
+        assert recovered.to_deliver == []
+        refunded = recovered.refunded
+        assert [job.id for job in refunded] == [queued.job_id, running.job_id]
+        assert {job.status for job in refunded} == {"interrupted"}
+        assert [(job.user_id, job.channel_id, job.guild_id) for job in refunded] == [
             (USER, 333, GUILD),
             (USER + 1, 333, None),
         ]
-        assert recovered[0].params["prompt"] == "a red fox"
-        assert recovered[1].ended_at == clock.now
+        assert refunded[0].params["prompt"] == "a red fox"
+        assert refunded[1].ended_at == clock.now
         assert (await after.job(mine.job_id)).status == "queued"  # type: ignore[union-attr]
-        assert await after.recover() == []
+        assert await recover(after, results) == Recovered([], [])
         # Each owes its member a restart notice until one was tried (a later start sends it).
         assert [job.id for job in await after.owed_notices()] == [queued.job_id, running.job_id]
         await after.notices_sent([queued.job_id])
@@ -344,11 +351,47 @@ async def test_recovery_refunds_what_an_earlier_process_left_open(
         assert (await after.status(Requester(USER, GUILD))).used == 1
 
 
+async def test_recovery_charges_kept_images_and_delivers_cut_off_deliveries(
+    tmp_path: Path, clock: Clock
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    results = ResultStore(tmp_path / "results", keep_days=7, max_bytes=10**9)
+    image = GeneratedImage(make_image(32, 32), "png", 32, 32)
+    async with open_database(path) as conn:
+        before = Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+        # Killed after WisGate answered and its images were kept, before the charge.
+        answered = await before.reserve(spec(2))
+        await before.start(answered.job_id)
+        await results.save(answered.job_id, answered.result_key, [image, image], None)
+        # Killed while delivering: charged, not yet delivered.
+        sending = await before.reserve(spec(1, user=USER + 1))
+        await before.start(sending.job_id)
+        await before.settle(sending.job_id, 1, None)
+        # Running, with kept images of a job id reused by another database: never charged.
+        stale = await before.reserve(spec(1, user=USER + 2))
+        await before.start(stale.job_id)
+        await results.save(stale.job_id, "someone-else", [image], None)
+    async with open_database(path) as conn:
+        after = Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+        recovered = await recover(after, results)
+        assert [job.id for job in recovered.refunded] == [stale.job_id]
+        assert [job.id for job in recovered.to_deliver] == [answered.job_id, sending.job_id]
+        kept = await after.job(answered.job_id)
+        assert kept is not None and (kept.status, kept.images_charged) == ("succeeded", 2)
+        assert kept.delivery == "pending" and kept.cost_charged_micros > 0
+        assert await after.delivered(answered.job_id, 1, 7, 8) == "waiting"
+        assert await after.delivered(answered.job_id, 2) == "delivered"
+        assert await after.undelivered_ids() == {sending.job_id}
+        assert await total_holds(conn) == (0, 0, 0)
+
+
 async def test_result_message_history_and_parameters_read_back(ledger: Ledger) -> None:
     first = await ledger.reserve(spec(1, prompt="first"))
     second = await ledger.reserve(spec(1, prompt="second"))
     other_guild = await ledger.reserve(spec(1, guild=GUILD + 1))
-    await ledger.set_result_message(first.job_id, 444, 555)
+    await ledger.settle(first.job_id, 1, None)
+    assert await ledger.delivered(first.job_id, 1, 444, 555) == "delivered"
+    assert await ledger.job_of_message(555) == await ledger.job(first.job_id)
     job = await ledger.job(first.job_id)
     assert job is not None
     assert job.params == {"prompt": "first", "n": 1, "background": "auto"}

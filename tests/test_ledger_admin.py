@@ -225,7 +225,7 @@ async def test_top_members_status_history_and_month_spend(
     status = await admin.member_status(GUILD, USER + 1)
     assert (status.used, status.month_spend_usd, status.guild_budget_usd) == (4, 0.064, 10.0)
     assert status.guild_month_spend_usd == pytest.approx(0.112)
-    assert [j.images_delivered for j in await admin.history(GUILD, USER + 1)] == [4]
+    assert [j.images_charged for j in await admin.history(GUILD, USER + 1)] == [4]
     spent, budget = await admin.month_spend(GUILD)
     assert spent == pytest.approx(0.112) and budget == 10.0
 

@@ -190,7 +190,7 @@ def _check(db: sqlite3.Connection, world: World, told: list[tuple[str, int]]) ->
     # Per member and day: the counters equal the sums over that day's jobs.
     per_day = db.execute(
         "SELECT u.guild_id, u.user_id, u.day, u.images_charged, u.cost_charged_micros, "
-        "COALESCE(SUM(j.images_delivered), 0), COALESCE(SUM(j.cost_charged_micros), 0) "
+        "COALESCE(SUM(j.images_charged), 0), COALESCE(SUM(j.cost_charged_micros), 0) "
         "FROM member_usage u LEFT JOIN jobs j ON j.guild_id = u.guild_id "
         "AND j.user_id = u.user_id AND j.day = u.day GROUP BY u.guild_id, u.user_id, u.day"
     ).fetchall()

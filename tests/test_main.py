@@ -111,6 +111,9 @@ async def test_stats_reports_today_failures_and_spend(tmp_path: Path) -> None:
         alice = Requester(user_id=1, guild_id=555)
         ok = await ledger.reserve(JobSpec(alice, "generate", "dall-e-3", 1, "1024x1024", "hd"))
         await ledger.settle(ok.job_id, 1, None)
+        kept = await ledger.reserve(JobSpec(alice, "generate", "dall-e-2", 2, "256x256", None))
+        await ledger.settle(kept.job_id, 2, None)
+        await ledger.delivered(kept.job_id, 0)  # every route failed: kept for the member
         bad = await ledger.reserve(JobSpec(alice, "generate", "dall-e-2", 2, "256x256", None))
         await ledger.refund(bad.job_id, "ContentRejected: blocked by the safety system")
         dm = await ledger.reserve(
@@ -125,10 +128,10 @@ async def test_stats_reports_today_failures_and_spend(tmp_path: Path) -> None:
         DATABASE_PATH=str(path),
     )
     assert code == 0, err
-    assert "jobs on" in out and ": 3 (2 failed, 1 succeeded)" in out
-    assert "images delivered: 1" in out
+    assert "jobs on" in out and ": 4 (2 failed, 2 succeeded)" in out
+    assert "images charged: 3 (0 delivered, 2 job(s) waiting for delivery)" in out
     assert "  ContentRejected: 1" in out and "  RequestTimedOut: 1" in out
-    assert "  555: $0.080" in out  # dall-e-3 hd 1024x1024
+    assert "  555: $0.11" in out  # dall-e-3 hd 1024x1024 $0.08, two dall-e-2 256x256
     assert "  direct messages: $0.000" in out
 
 

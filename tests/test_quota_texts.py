@@ -43,7 +43,7 @@ def record(**fields: Any) -> JobRecord:
     base = JobRecord(
         id=4, user_id=1, guild_id=2, channel_id=3, kind="edit", model="gpt-image-1",
         size="1024x1024", quality="low", params={"prompt": "x" * 200}, status="running",
-        images_asked=3, images_held=3, images_delivered=0, cost_held_micros=48_000,
+        images_asked=3, images_held=3, images_charged=0, cost_held_micros=48_000,
         cost_charged_micros=0, cost_actual_micros=0, error=None, result_channel_id=None,
         result_message_id=None, created_at=WHEN, started_at=WHEN, ended_at=None,
     )  # fmt: skip

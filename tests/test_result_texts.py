@@ -48,7 +48,7 @@ def record(**changes: Any) -> JobRecord:
         "status": "succeeded",
         "images_asked": 2,
         "images_held": 2,
-        "images_delivered": 2,
+        "images_charged": 2,
         "cost_held_micros": 50_000,
         "cost_charged_micros": 22_000,
         "cost_actual_micros": 22_000,
@@ -179,7 +179,7 @@ def test_member_text_in_details_cannot_ping_or_format() -> None:
 def test_refunded_jobs_say_so() -> None:
     row = record(
         status="failed",
-        images_delivered=0,
+        images_charged=0,
         cost_charged_micros=0,
         cost_actual_micros=0,
         ended_at=None,

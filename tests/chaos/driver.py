@@ -114,6 +114,12 @@ def bot_env(
         "MAX_QUEUE_WAIT": "8",
         "STREAMING_PREVIEWS": "auto",
         "LOG_LEVEL": "INFO",
+        # The owner's caps are tested end to end (tests/e2e/test_bill.py); here the server's
+        # budget and members' limits are what refuses.
+        "OPERATOR_DAILY_USD": "off",
+        "OPERATOR_MONTHLY_USD": "off",
+        "ACCOUNT_DAILY_USD": "off",
+        "PERSONAL_MONTHLY_USD": "off",
         API_VAR: fake.api_url,
         GATEWAY_VAR: fake.gateway.url,
     }
@@ -295,7 +301,7 @@ class Driver:
         while loop.time() < deadline:  # not quiet in time: the checks report what is open
             if len(run.discord.requests) != count:
                 count, since = len(run.discord.requests), loop.time()
-            settled = _open_jobs(run.database, "queued", "running") == 0
+            settled = _open_jobs(run.database, "queued", "running") == 0 and not _sending(run)
             if settled and _all_admitted(run, live) and loop.time() - since >= quiet:
                 break
             await asyncio.sleep(0.05)
@@ -321,6 +327,12 @@ def _all_admitted(run: Run, injected: list[Injected]) -> bool:
     return all(
         i.job.index in tags or refusal_of(run.discord, i.handle) is not None for i in injected
     )
+
+
+def _sending(run: Run) -> bool:
+    """A charged job's delivery is still under way (or due from a restart)."""
+    sql = "SELECT COUNT(*) FROM jobs WHERE delivery = 'pending'"
+    return int(db_rows(run.database, sql)[0][0]) > 0
 
 
 def _open_jobs(database: Path, *statuses: str) -> int:

@@ -2,20 +2,21 @@
 
 Every planned interaction ends one of three ways:
 * a job row (its prompt carries the plan's tag) in a final state, never queued or running:
-  - `succeeded`: Discord accepted exactly `images_delivered` files named `<kind>-<job>-<k>`
-    for it, and it was charged (cost > 0, holds released);
+  - `succeeded`: WisGate's images were charged exactly once (images_charged >= 1, cost > 0,
+    holds released), and they were delivered (Discord accepted exactly `images_charged`
+    files named `<kind>-<job>-<k>`, delivery 'delivered') or wait in the results store for
+    the member (delivery 'waiting', the store holding them); never left 'pending', even when
+    a SIGKILL cut the delivery off (the next start delivers it, counted as re-delivered);
+    `images_sent` equals the files Discord accepted for it;
   - refunded (`failed`, `cancelled`, `expired`, `interrupted`): nothing charged, no hold
-    left, no file accepted for it, and the member told: by the restart notice of the next
-    process when recovery refunded it (a channel message mentioning them or a DM, whose
-    "your N ... requests" add up per member to the jobs that process refunded), otherwise a
-    private message on the interaction or a DM saying nothing was charged;
-  two exceptions, both a SIGKILL landing inside a job's last step, which the runner's
-  one-line end-of-job log (bot/runner.py `_log_end`, written after that step) shows:
-  - killed after Discord accepted its files and before the ledger settled: recovery
-    refunds it with its images delivered (the member's gain), counted as `free`, only when
-    every such file reached Discord before the next process started;
-  - killed after the ledger refunded it and before the member was told (Runner._refund
-    commits the refund with a notice owed, then reports, then clears it): the next start's
+    left, no file accepted for it (no free images, ever: images are charged before any
+    upload), and the member told: by the restart notice of the next process when recovery
+    refunded it (a channel message mentioning them or a DM, whose "your N ... requests" add
+    up per member to the jobs that process refunded), otherwise a private message on the
+    interaction or a DM saying nothing was charged; one exception, a SIGKILL landing inside
+    a refund, which the runner's one-line end-of-job log (bot/runner.py `_log_end`) shows:
+    killed after the ledger refunded it and before the member was told (Runner._refund
+    commits the refund with a notice owed, then reports, then clears it), the next start's
     restart notice must tell them, so it counts among what that notice announces (at least
     the jobs nobody told, at most every refunded job whose end line is missing);
 * no job row and a private refusal the member alone sees (their daily limit or the server's
@@ -25,8 +26,8 @@ Every planned interaction ends one of three ways:
   after the defer, or while sending a refusal), nothing charged.
 And over the whole ledger: per member and day, charged images equal the sum over their
 succeeded jobs and stay within their limit plus grants; per guild and month, charged cost
-equals the sum over jobs and stays within the budget; no holds remain; charged images in
-total equal the files Discord accepted, less `free`. Also: no Discord schema violation, no
+equals the sum over jobs and stays within the budget; no holds remain; the files Discord
+accepted are exactly those of charged jobs. Also: no Discord schema violation, no
 secret in any request, row or log line, no unexpected error logged, a clean final exit, and
 at least two kills with jobs in flight.
 """
@@ -41,6 +42,7 @@ from typing import Any
 
 import orjson
 
+from bot.ledger_jobs import RECOVERED_REASON
 from bot.ledger_types import OPEN_STATUSES
 from tests.chaos.driver import Injected, Run, db_rows, prompt_of, refusal_of, tag_index
 from tests.chaos.plan import GRANTS
@@ -49,13 +51,13 @@ from tests.fakes.discord_model import RecordedRequest
 from tests.secrets_guard import find_secrets
 
 LOST_WINDOW = 3.0  # Discord's callback window: older interactions were admitted or refused
-RECOVERED = "the bot restarted before this finished"  # bot/ledger_jobs.recover's reason
+RECOVERED = RECOVERED_REASON
 FILE = re.compile(r"^(imagine|edit)-(\d+)-(\d+)\.(png|jpg|webp)$")
 NOTICE = re.compile(r"The bot restarted before your (?:(\d+) image requests|\S+ request) ")
 JOB_COLUMNS = (
-    "id, user_id, guild_id, status, images_asked, images_held, images_delivered, "
+    "id, user_id, guild_id, status, images_asked, images_held, images_charged, "
     "cost_held_micros, cost_charged_micros, cost_actual_micros, error, owner, day, month, "
-    "params, kind"
+    "params, kind, delivery, images_sent"
 )
 
 
@@ -69,7 +71,7 @@ class Job:
     status: str
     asked: int
     held: int
-    delivered: int
+    images: int  # charged
     cost_held: int
     charged: int
     actual: int
@@ -79,6 +81,8 @@ class Job:
     month: str
     params: dict[str, Any]
     kind: str
+    delivery: str | None
+    sent: int
 
     @property
     def pid(self) -> int:
@@ -115,14 +119,14 @@ class NoticesOwed:
 def check(run: Run) -> Report:
     """Every check in the module docstring."""
     report = Report()
-    jobs = [Job(*row[:14], orjson.loads(row[14]), row[15]) for row in _rows(run)]
+    jobs = [Job(*row[:14], orjson.loads(row[14]), *row[15:]) for row in _rows(run)]
     by_index = _index_jobs(run, jobs, report)
     files = _accepted_files(run.discord.requests)
     owed = NoticesOwed()
-    free = _check_jobs(run, by_index, files, owed, report)
+    _check_jobs(run, by_index, files, owed, report)
     _check_notices(run, jobs, owed, report)
     _check_without_jobs(run, by_index, report)
-    _check_ledger(run, jobs, files, free, report)
+    _check_ledger(run, jobs, files, report)
     _check_process(run, report)
     return report
 
@@ -167,8 +171,8 @@ def _check_jobs(
     files: dict[int, dict[int, RecordedRequest]],
     owed: NoticesOwed,
     report: Report,
-) -> int:
-    """Each job's end against what Discord holds; returns the images delivered free."""
+) -> None:
+    """Each job's end against what Discord holds."""
     injected = {item.job.index: item for item in run.injected}
     # pid of a killed process -> the first request after it: all of its requests came before.
     after = [epoch.first_request for epoch in run.epochs[1:]]
@@ -177,7 +181,6 @@ def _check_jobs(
     dms = _dm_refund_counts(run)
     dm_needed: dict[int, list[int]] = defaultdict(list)  # member -> refunded job ids
     cut_off: Counter[int] = Counter()  # member -> refunds nobody told before a kill
-    free = 0
     for index, job in sorted(by_index.items()):
         item = injected[index]
         sent = files.get(job.id, {})
@@ -190,24 +193,14 @@ def _check_jobs(
             report.fail(f"job {job.id} ({job.status}) still holds {job.held} images")
             continue
         if job.status == "succeeded":
-            if not (job.delivered == len(sent) >= 1 and 0 < job.charged <= job.actual):
-                report.fail(
-                    f"job {job.id}: charged {job.delivered} images (${job.charged}e-6) but "
-                    f"Discord accepted {len(sent)}"
-                )
+            _check_charged(run, job, sent, killed_by.get(job.pid), report)
             continue
-        if job.delivered or job.charged:
-            report.fail(f"job {job.id} {job.status} yet charged {job.delivered} images")
+        if job.images or job.charged:
+            report.fail(f"job {job.id} {job.status} yet charged {job.images} images")
             continue
         cut_short = job.pid in killed_by and job.id not in ended  # killed before its end line
         if sent:
-            killed = killed_by.get(job.pid)
-            early = killed is not None and all(r.index < killed for r in sent.values())
-            if job.error == RECOVERED and early and cut_short:
-                free += len(sent)
-                report.tally["free (killed between upload and settle)"] += len(sent)
-            else:
-                report.fail(f"job {job.id} {job.status} ({job.error}) but {len(sent)} delivered")
+            report.fail(f"job {job.id} {job.status} ({job.error}) but {len(sent)} delivered free")
         elif job.error == RECOVERED:
             continue  # told by the restart notice: _check_notices counts those
         elif cut_short:
@@ -229,7 +222,31 @@ def _check_jobs(
         spare = max(0, dms[user_id] - len(needed))  # DMs the cut-off ones may have got
         owed.untold[user_id] = max(0, cut_off[user_id] - spare)
         report.tally["cut off between refund and telling"] += cut_off[user_id]
-    return free
+
+
+def _check_charged(
+    run: Run,
+    job: Job,
+    sent: dict[int, RecordedRequest],
+    killed: int | None,
+    report: Report,
+) -> None:
+    """A charged job: its images delivered, or kept in the store for the member."""
+    if not (job.images >= 1 and 0 < job.charged <= job.actual):
+        report.fail(f"job {job.id}: succeeded with {job.images} images for ${job.charged}e-6")
+    if len(sent) != job.sent:
+        report.fail(f"job {job.id}: {job.sent} images recorded sent, Discord accepted {len(sent)}")
+    if job.delivery == "delivered":
+        if len(sent) != job.images:
+            report.fail(f"job {job.id}: delivered, but {len(sent)} of {job.images} arrived")
+        if killed is not None and any(request.index >= killed for request in sent.values()):
+            report.tally["re-delivered by the next start"] += 1
+    elif job.delivery == "waiting":
+        report.tally["charged, waiting in the store"] += 1
+        if not (run.database.parent / "results" / str(job.id) / "manifest.json").exists():
+            report.fail(f"job {job.id}: waiting for its member, but not in the results store")
+    else:
+        report.fail(f"job {job.id}: charged, delivery left {job.delivery}")
 
 
 def _check_routes(
@@ -373,7 +390,6 @@ def _check_ledger(
     run: Run,
     jobs: list[Job],
     files: dict[int, dict[int, RecordedRequest]],
-    free: int,
     report: Report,
 ) -> None:
     """Usage and spend tables against the jobs; limits, grants and the budget."""
@@ -381,7 +397,7 @@ def _check_ledger(
     costs: Counter[tuple[int, int, str]] = Counter()
     spend: Counter[tuple[int, str]] = Counter()
     for job in jobs:
-        images[(job.scope, job.user_id, job.day)] += job.delivered
+        images[(job.scope, job.user_id, job.day)] += job.images
         costs[(job.scope, job.user_id, job.day)] += job.charged
         spend[(job.scope, job.month)] += job.charged
     members = {user.id: number for number, user in enumerate(run.members)}
@@ -412,9 +428,10 @@ def _check_ledger(
             report.fail(f"guild spent ${charged}e-6, above its budget ${budget}e-6")
     delivered = sum(len(sent) for sent in files.values())
     report.tally["images delivered"] = delivered
-    report.tally["images charged"] = sum(job.delivered for job in jobs)
-    if sum(job.delivered for job in jobs) != delivered - free:
-        report.fail(f"{sum(images.values())} images charged, {delivered} delivered, {free} free")
+    report.tally["images charged"] = sum(job.images for job in jobs)
+    charged = {job.id for job in jobs if job.images}
+    if not files.keys() <= charged:
+        report.fail(f"files reached Discord for jobs not charged: {sorted(files.keys() - charged)}")
 
 
 def _check_process(run: Run, report: Report) -> None:

@@ -26,7 +26,7 @@ async def test_edit_one_image(tmp_path: Path) -> None:
         assert part.data == make_image(W, W, "png")
         [message] = [m for m in world.discord.messages_for(handle) if not m.deleted]
         assert [a.filename.split("-")[0] for a in message.attachments] == ["edit"]
-        assert world.rows("SELECT kind, status, images_delivered FROM jobs") == [
+        assert world.rows("SELECT kind, status, images_charged FROM jobs") == [
             ("edit", "succeeded", 1)
         ]
 
@@ -45,7 +45,7 @@ async def test_edit_four_images_of_mixed_formats(tmp_path: Path) -> None:
             "image/webp",
             "image/png",
         ]
-        assert world.rows("SELECT images_delivered FROM jobs") == [(2,)]
+        assert world.rows("SELECT images_charged FROM jobs") == [(2,)]
 
 
 async def test_edit_with_a_mask(tmp_path: Path) -> None:

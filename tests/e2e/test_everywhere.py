@@ -95,7 +95,7 @@ async def test_user_install_in_a_private_channel_delivers_by_dm_when_the_token_d
         dms = [m for m in world.discord.dm_messages(world.alice.id) if m.interaction_id is None]
         [dm] = [m for m in dms if m.attachments]
         assert dm.content == "Here are the images you asked for." and len(dm.attachments) == 1
-        assert world.rows("SELECT guild_id, status, images_delivered FROM jobs") == [
+        assert world.rows("SELECT guild_id, status, images_charged FROM jobs") == [
             (0, "succeeded", 1)
         ]
         assert personal_charges(world) == [(0, world.alice.id, 1)]

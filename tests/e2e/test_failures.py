@@ -13,7 +13,7 @@ async def expect_refund(world: World, words: str) -> None:
     """One job, refunded, holding nothing; the member alone was told, in plain words."""
     await world.idle()
     [(status, delivered, charged, error)] = world.rows(
-        "SELECT status, images_delivered, cost_charged_micros, error FROM jobs"
+        "SELECT status, images_charged, cost_charged_micros, error FROM jobs"
     )
     assert (status, delivered, charged) == ("failed", 0, 0), error
     [handle] = world.handles
@@ -51,7 +51,7 @@ async def test_rate_limit_that_clears_delivers(tmp_path: Path) -> None:
         world.wisgate.fail("rate_limit", times=2)
         await world.slash("imagine", {"prompt": "a lighthouse"})
         await world.idle()
-        assert world.rows("SELECT status, images_delivered FROM jobs") == [("succeeded", 1)]
+        assert world.rows("SELECT status, images_charged FROM jobs") == [("succeeded", 1)]
         assert len(world.wisgate.requests) == 3
 
 

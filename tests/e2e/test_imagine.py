@@ -33,5 +33,5 @@ async def test_imagine_delivers_images_on_every_model(tmp_path: Path, model: str
         assert "a red fox in snow" in embed["description"]
         [request] = world.wisgate.requests
         assert request.json["model"] == model
-        rows = world.rows("SELECT status, images_delivered FROM jobs")
+        rows = world.rows("SELECT status, images_charged FROM jobs")
         assert rows == [("succeeded", n)]

@@ -105,7 +105,7 @@ async def test_every_button_works_after_a_restart(tmp_path: Path) -> None:
         assert again.path == first.path == "/v1/images/generations"
         assert again.json == first.json and again.json is not None
         assert again.json["prompt"] == LONG_PROMPT and again.json["n"] == 2
-        rows = world.rows("SELECT user_id, status, images_delivered, cost_charged_micros FROM jobs")
+        rows = world.rows("SELECT user_id, status, images_charged, cost_charged_micros FROM jobs")
         assert rows == [(world.alice.id, "succeeded", 2, cost)] * 2
         assert world.rows("SELECT sum(images_charged) FROM member_usage") == [(4,)]
         [_, new_id] = job_ids(world)
@@ -195,6 +195,10 @@ async def test_reroll_of_an_edit_finds_a_result_input_again_but_not_an_upload(
         assert again.fields == first_edit.fields and again.fields["prompt"] == "add a full moon"
         assert [p.data for p in again.files] == [source.attachments[0].data]
         assert result_of(world, reroll).attachments
+        # Both read the source from the results store, by record: nothing was downloaded.
+        assert world.discord.downloads == []
+        [(sources,)] = world.rows("SELECT params ->> '$.sources' FROM jobs WHERE id = ?", edit_id)
+        assert sources == f"[[{source_id},0]]"
 
         # An edit of an uploaded file: the upload is not kept, so re-roll explains, for free.
         upload = ("cat.png", make_image(64, 64, "png"), "image/png", 64, 64)
@@ -246,3 +250,27 @@ async def test_an_image_number_in_other_digits_is_refused_for_free(tmp_path: Pat
             refusal = shown_to(world, world.handles[-1])
             assert "Choose an image number from 1 to 2" in refusal.content
         assert job_ids(world) == [job_id] and len(world.wisgate.requests) == 1
+
+
+async def test_a_source_the_store_lost_is_fetched_from_its_recorded_message(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path) as world:
+        handle = await world.slash("imagine", {"prompt": "a red kite", "model": "gpt-image-1"})
+        await world.idle()
+        source = result_of(world, handle)
+        [source_id] = job_ids(world)
+        edit = await press(world, source, "edit", source_id)
+        await submit_edit(world, edit, {"prompt": "add clouds"})
+        [_, edit_id] = job_ids(world)
+        [edit_submit] = [h for h in world.handles if h.modal is None and h.type == 5]
+        edited = result_of(world, edit_submit)
+        await world.bot.results.remove(source_id)  # expired, or the folder was lost
+
+        reroll = await press(world, edited, "reroll", edit_id)
+        await world.idle()
+        again = world.wisgate.requests[-1]
+        assert [p.data for p in again.files] == [source.attachments[0].data]
+        assert result_of(world, reroll).attachments
+        fetched = [r.path for r in world.discord.requests if r.method == "GET"]
+        assert f"/channels/{source.channel_id}/messages/{source.id}" in fetched

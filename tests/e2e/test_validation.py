@@ -102,7 +102,7 @@ async def test_prompt_of_only_spaces_is_refused(tmp_path: Path) -> None:
         await expect_private_refusal(world, handle, "prompt")
 
 
-async def test_a_decompression_bomb_is_refused_by_pillows_limit(tmp_path: Path) -> None:
+async def test_a_decompression_bomb_is_refused_from_discords_declaration(tmp_path: Path) -> None:
     bomb = make_bomb(13_500)  # ~25 KB that would decode to 182 million pixels
     assert len(bomb) < 100_000
     async with running_bot(tmp_path) as world:
@@ -111,5 +111,21 @@ async def test_a_decompression_bomb_is_refused_by_pillows_limit(tmp_path: Path) 
             {"prompt": "a hat"},
             attachments=[("tiny.png", bomb, "image/png", 13_500, 13_500)],
         )
-        text = await expect_private_refusal(world, handle, "too many pixels")
-        assert "tiny.png" in text and "scale it down" in text
+        assert handle.ack_type == 4  # refused before the defer: nothing downloaded
+        text = await expect_private_refusal(world, handle, "at most 25,000,000")
+        assert "tiny.png is 13500x13500" in text and "scale it down" in text
+        assert world.discord.downloads == []
+
+
+@pytest.mark.parametrize(("side", "words"), [(9456, "9456x9456"), (13_500, "too many pixels")])
+async def test_an_undeclared_bomb_is_refused_from_its_header(
+    tmp_path: Path, side: int, words: str
+) -> None:
+    async with running_bot(tmp_path) as world:
+        handle = await world.slash(
+            "edit",
+            {"prompt": "a hat"},
+            attachments=[("tiny.png", make_bomb(side), "image/png", None, None)],
+        )
+        text = await expect_private_refusal(world, handle, words)
+        assert "tiny.png" in text and "at most 25,000,000" in text

@@ -31,6 +31,7 @@ class RestRoutes:
         api = API_PREFIX
         router.add_get(f"{api}/users/@me", self.me)
         router.add_post(f"{api}/users/@me/channels", self.open_dm)
+        router.add_delete(f"{api}/users/@me/guilds/{{guild_id}}", self.leave_guild)
         router.add_get(f"{api}/users/{{user_id}}", self.get_user)
         router.add_get(f"{api}/oauth2/applications/@me", self.application)
         router.add_get(f"{api}/applications/@me", self.application)
@@ -97,6 +98,14 @@ class RestRoutes:
         if user is None:
             return error(404, 10013)
         return json_response(self.state.dm_channel(user).payload())
+
+    async def leave_guild(self, request: web.Request) -> web.Response:
+        """DELETE /users/@me/guilds/{id}: the bot leaves a server (recorded in left_guilds)."""
+        guild_id = _int(request.match_info["guild_id"])
+        if guild_id not in self.state.guilds:
+            return error(404, 10004)
+        self.state.left_guilds.append(guild_id)
+        return web.Response(status=204)
 
     async def get_user(self, request: web.Request) -> web.Response:
         """GET /users/{id}."""

@@ -178,6 +178,7 @@ class FakeState:
         self.owner = FakeUser(id=self.ids.new(), username="owner")
         self.users[self.owner.id] = self.owner
         self.guilds: dict[int, FakeGuild] = {}
+        self.left_guilds: list[int] = []  # guilds the bot left (DELETE /users/@me/guilds/{id})
         self.channels: dict[int, FakeChannel] = {}
         self.messages: dict[int, FakeMessage] = {}
         self.attachments: dict[int, FakeAttachment] = {}

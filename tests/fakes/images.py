@@ -60,13 +60,15 @@ def _colour(seed: int, mode: str) -> tuple[int, ...]:
 
 
 @functools.lru_cache(maxsize=4)
-def make_bomb(side: int) -> bytes:
-    """A valid 1-bit PNG of side x side blank pixels: tens of KB on disk, side² bytes once
-    decoded by Pillow (13,500² is 182 MB, past Pillow's default bomb limit of 2 x 89 Mpx).
+def make_bomb(side: int, *, rgba: bool = False) -> bytes:
+    """A valid PNG of side x side blank pixels: tens of KB on disk, side² bytes once decoded by
+    Pillow (13,500² is 182 MB, past Pillow's default bomb limit of 2 x 89 Mpx); with `rgba`,
+    4 x side² (4,900² is 96 MB).
 
     Written chunk by chunk, since Pillow itself would need the whole image in memory to save it.
     """
-    row = b"\x00" * (1 + (side + 7) // 8)  # filter byte + packed bits
+    packed = side * 4 if rgba else (side + 7) // 8
+    row = b"\x00" * (1 + packed)  # filter byte + pixels
     compressor = zlib.compressobj(9)
     data = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
 
@@ -74,7 +76,8 @@ def make_bomb(side: int) -> bytes:
         crc = zlib.crc32(kind + body)
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
 
-    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    # 8-bit RGBA, or 1-bit greyscale
+    header = struct.pack(">IIBBBBB", side, side, *((8, 6) if rgba else (1, 0)), 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
     )
