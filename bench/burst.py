@@ -15,8 +15,8 @@ Overhead is what the bot adds beyond the upstream delay. Jobs run under the glob
 (MAX_CONCURRENT_JOBS, default 8); the wait for a slot is a policy, not overhead, so it is
 taken out using the runner's structured per-job log (the job id is read back from the
 delivered file's name). Two figures: the pipeline overhead once a job has its slot (the
-upstream call beyond the delay, then decoding and uploading; the images are out before the
-ledger settles), which is the target;
+upstream call beyond the delay, then decoding, keeping the images in the results store,
+the charge, and uploading), which is the target;
 and everything from the defer to the images minus upstream and queue, which adds the wait
 behind the burst's own 500 reservations.
 

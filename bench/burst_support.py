@@ -112,6 +112,11 @@ def bot_env(
         "MAX_CONCURRENT_JOBS": str(cap),
         "MAX_JOBS_PER_GUILD": str(cap),  # every member is in the one bench guild
         "DAILY_IMAGE_LIMIT": str(jobs),
+        # The burst measures the pipeline: the owner's spending caps would refuse most of it.
+        "OPERATOR_DAILY_USD": "off",
+        "OPERATOR_MONTHLY_USD": "off",
+        "ACCOUNT_DAILY_USD": "off",
+        "PERSONAL_MONTHLY_USD": "off",
         "STREAMING_PREVIEWS": "off",
         "LOG_LEVEL": "WARNING",
         "BENCH_API": fake.api_url,

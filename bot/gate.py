@@ -70,11 +70,8 @@ async def check_before_download(
 ) -> None:
     """Refuse now what the hold would refuse; `prompt` (None: not known yet) against terms."""
     refuse_unlisted_guild(bot, interaction)
-    guild_id = quota_guild_id(interaction)
-    async with guard_caps(bot, guild_id):
-        await bot.ledger.check(spec)
-    if prompt is not None:
-        await refuse_blocked_terms(bot, guild_id, prompt)
+    async with guard_caps(bot, quota_guild_id(interaction)):
+        await bot.ledger.check(spec, prompt)
 
 
 async def refuse_blocked_terms(bot: ImageBot, guild_id: int | None, prompt: str) -> None:

@@ -156,17 +156,20 @@ class Ledger:
             partial_images=spec.partial_images,
         )
 
-    async def check(self, spec: JobSpec) -> None:
-        """Refuse now what reserve would refuse, holding nothing: before any download.
+    async def check(self, spec: JobSpec, prompt: str | None = None) -> None:
+        """Refuse now what reserve would refuse, holding nothing: before any download; and
+        `prompt` (None: not known yet) against the guild's blocked terms. One read.
 
-        Raises MemberBlocked, QuotaExceeded, BudgetExhausted or CapReached (all BotError).
-        reserve checks again in its own transaction; this read only spares the work between.
+        Raises MemberBlocked, QuotaExceeded, BudgetExhausted, CapReached or BlockedTerm (all
+        BotError). reserve checks again in its own transaction; this read spares the work
+        between (the defer, downloads, decodes) for requests that would be refused.
         """
         if spec.images < 1:
             raise ValueError("a job asks for at least one image")
         body = partial(
-            ledger_sql.check,
+            ledger_sql.check_request,
             spec=spec,
+            prompt=prompt,
             cost=self.estimate(spec).total_micros,
             caps=self.caps,
             global_default=self.default_daily_images,

@@ -238,12 +238,7 @@ def delivered(
 
 def others_open(db: sqlite3.Connection, owner: str) -> list[JobRecord]:
     """Jobs left queued or running by another (earlier) Ledger: what recovery looks at."""
-    rows = db.execute(
-        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN ('queued', 'running') AND owner <> ? "
-        "ORDER BY id",
-        (owner,),
-    ).fetchall()
-    return [_record(row) for row in rows]
+    return _records(db, "status IN ('queued', 'running') AND owner <> ?", owner)
 
 
 def interrupt(db: sqlite3.Connection, job_ids: list[int], now: datetime) -> list[JobRecord]:
@@ -255,21 +250,13 @@ def interrupt(db: sqlite3.Connection, job_ids: list[int], now: datetime) -> list
 
 def undelivered(db: sqlite3.Connection, owner: str) -> list[JobRecord]:
     """Charged jobs of another (earlier) Ledger whose delivery a stop cut off ('pending')."""
-    rows = db.execute(
-        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE delivery = 'pending' AND owner <> ? ORDER BY id",
-        (owner,),
-    ).fetchall()
-    return [_record(row) for row in rows]
+    return _records(db, "delivery = 'pending' AND owner <> ?", owner)
 
 
 def waiting(db: sqlite3.Connection, scope: int, user_id: int, limit: int) -> list[JobRecord]:
     """A member's charged jobs whose images never all reached Discord, newest first."""
-    rows = db.execute(
-        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE guild_id = ? AND user_id = ? "
-        "AND delivery IN ('pending', 'waiting') ORDER BY id DESC LIMIT ?",
-        (scope, user_id, limit),
-    ).fetchall()
-    return [_record(row) for row in rows]
+    where = "guild_id = ? AND user_id = ? AND delivery IN ('pending', 'waiting')"
+    return _records(db, where, scope, user_id, limit, order="id DESC LIMIT ?")
 
 
 _JOB_COLUMNS = (
@@ -316,21 +303,20 @@ def by_result_message(db: sqlite3.Connection, message_id: int) -> JobRecord | No
 
 def history(db: sqlite3.Connection, scope: int, user_id: int, limit: int) -> list[JobRecord]:
     """A member's latest jobs in one guild (or in DMs), newest first."""
-    rows = db.execute(
-        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE guild_id = ? AND user_id = ? "
-        "ORDER BY id DESC LIMIT ?",
-        (scope, user_id, limit),
-    ).fetchall()
-    return [_record(row) for row in rows]
+    return _records(db, "guild_id = ? AND user_id = ?", scope, user_id, limit,
+                    order="id DESC LIMIT ?")  # fmt: skip
+
+
+def _records(db: sqlite3.Connection, where: str, *args: Any, order: str = "id") -> list[JobRecord]:
+    """Job records matching `where` (fixed SQL, values bound), in `order`."""
+    rows = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY {order}", args)
+    return [_record(row) for row in rows.fetchall()]
 
 
 def owed_notices(db: sqlite3.Connection) -> list[JobRecord]:
     """Refunded jobs whose member may not have been told: recovered ones whose restart notice
     was not sent, and ones whose process stopped between the refund and telling the member."""
-    rows = db.execute(
-        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE notice_owed = 1 ORDER BY id"
-    ).fetchall()
-    return [_record(row) for row in rows]
+    return _records(db, "notice_owed = 1")
 
 
 def notices_sent(db: sqlite3.Connection, job_ids: list[int]) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
+from bot import ledger_sql
 from bot.errors import InvalidRequest
 from bot.ledger_admin import Change
 from bot.ledger_reports import LedgerReports, guild_only, write_audit
@@ -40,12 +42,7 @@ class LedgerModeration(LedgerReports):
         """The guild's blocked terms, alphabetically."""
         scope = guild_only(guild_id)
 
-        def body(db: sqlite3.Connection) -> list[str]:
-            rows = db.execute(
-                "SELECT term FROM blocked_terms WHERE guild_id = ? ORDER BY term", (scope,)
-            ).fetchall()
-            return [row[0] for row in rows]
-
+        body = partial(ledger_sql.guild_terms, scope=scope)
         return await self.ledger.transaction(body, write=False)
 
     async def blocked_term(self, guild_id: int | None, prompt: str) -> str | None:

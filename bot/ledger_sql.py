@@ -37,6 +37,7 @@ from bot.ledger_types import (
     scope_of,
 )
 from bot.prices import Estimate
+from bot.terms import BlockedTerm, find_blocked
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,34 @@ def check_caps(
                 period=month if monthly else day,
                 resets_at=next_month(now) if monthly else next_day(now),
             )
+
+
+def guild_terms(db: sqlite3.Connection, scope: int) -> list[str]:
+    """A guild's blocked terms, alphabetically (none outside guilds)."""
+    rows = db.execute(
+        "SELECT term FROM blocked_terms WHERE guild_id = ? ORDER BY term", (scope,)
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def check_request(
+    db: sqlite3.Connection,
+    spec: JobSpec,
+    *,
+    prompt: str | None,
+    cost: int,
+    caps: OperatorCaps,
+    global_default: int,
+    now: datetime,
+) -> None:
+    """check(), then the guild's blocked terms against `prompt`: all a request's refusals
+    before anything is downloaded, in one read (BlockedTerm names the term)."""
+    check(db, spec, cost=cost, caps=caps, global_default=global_default, now=now)
+    scope = scope_of(spec.requester.guild_id)
+    if prompt is not None and scope != DM_SCOPE:
+        term = find_blocked(prompt, guild_terms(db, scope))
+        if term is not None:
+            raise BlockedTerm(term)
 
 
 def check(

@@ -252,17 +252,25 @@ class InteractionReporter:
         return await to_dm(self._interaction.user, batch, content=content, embed=embed, view=view)
 
     async def waiting(self, job_id: int) -> None:
-        """Tell the member their images are kept for them: privately if the token still works,
-        else in the channel (a server that added the bot, public jobs only) or by DM."""
+        """Tell the member their images are kept for them: in place of the status message
+        (which would otherwise stay "Generating..."), else privately, else in the channel (a
+        server that added the bot, public jobs only), else by DM."""
         text = waiting_text(job_id)
         if self._token_fresh():
+            try:
+                await self._interaction.edit_original_response(
+                    content=text, attachments=[], view=None, allowed_mentions=NO_PINGS
+                )
+                return
+            except discord.HTTPException as error:
+                log.info("could not say the images wait, in place (%s)", error.status)
             try:
                 await self._interaction.followup.send(
                     text, ephemeral=True, allowed_mentions=NO_PINGS
                 )
                 return
             except discord.HTTPException as error:
-                log.info("could not say the images wait, on the interaction (%s)", error.status)
+                log.info("could not say the images wait, privately (%s)", error.status)
         user = self._interaction.user
         channel = self._interaction.channel
         public = not self._private and self._interaction.is_guild_integration()

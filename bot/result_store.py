@@ -1,54 +1,49 @@
 """Generated images kept on disk until they are delivered, and for a while after.
 
-The bot charges a member as soon as the image API returns images, before it delivers them to
-Discord. Every generated image is saved here first, so that a result Discord did not take (an
-outage, a crash, a deleted channel) can be delivered again: from a "deliver again" button, or
-at the next start after a crash.
+The bot charges a member as soon as WisGate returns images, before it delivers them to
+Discord. Every generated image is saved here first, so that a result Discord did not take
+(the reply deleted, DMs closed, an outage, a stop) can be delivered again: by the member's
+**Deliver again** button, or by the next start after a stop.
 
 What the store promises:
-
-- A folder per job, ``root/<job_id>/``: the images ``1.png``, ``2.jpg``, … and a
-  ``manifest.json`` with the job's key, the save time, the usage and each image's metadata.
-- Saving is atomic. Files are written and fsynced in a ``.tmp-*`` sibling folder that is then
-  renamed into place, so a crash leaves the old result, the new one, or a ``.tmp-*`` folder;
-  `ResultStore.load` never returns a half-written result. `ResultStore.prune` removes such
-  leftovers, except that a complete save caught between its two renames (the job has no
-  folder) is renamed into place rather than lost: the member paid for those images.
-- Nothing in a job folder is trusted beyond its manifest, and the manifest is validated too:
-  only the exact expected file names, only png, jpeg and webp, only regular files of the
-  recorded size, never through a symbolic link.
+- A folder per job, ``root/<job id>/``: its images and a ``manifest.json`` naming them, with
+  the job's key, the save time, the usage and each image's metadata. A save or replace writes
+  new image files first and then swaps the manifest in one atomic rename, so a stop at any
+  point leaves the old result or the new one, never half of one; files no manifest names
+  are removed by the next prune.
+- A result loads only under the key it was saved with (bot.ledger.models.result_key: the
+  job's member and creation time), so a store that outlives its database, or is shared with
+  another whose job ids repeat, never hands one job's images to another.
+- Nothing on disk is trusted beyond the manifest, which is checked too: file names of the
+  store's own pattern only (no path can leave the folder), png/jpeg/webp only, sizes as
+  recorded, no symbolic links followed.
 - A result is kept `keep_days` after it was saved (an older one is absent even before a prune
-  removes it), and a prune keeps the store under `max_bytes` by removing delivered results
-  before those still waiting for delivery, oldest first.
-- A result loads only under the key it was saved with. The caller derives the key from the
-  job's database row, so a store that outlives its database, or is shared with another one
-  whose job ids repeat, never hands one job's images to another.
-- Files and folders in ``root`` that are neither job folders nor ``.tmp-*`` folders are left
-  alone and not counted: the operator may point RESULTS_DIR at a shared folder.
-- All file work runs on worker threads; the event loop only waits.
+  removes it); a prune keeps the store under `max_bytes`, removing delivered results before
+  those still waiting for their member, oldest first. A result larger than the cap alone is
+  still saved: it was charged, and losing it would be worse than passing the cap until then.
+- Files in ``root`` that are not job folders are left alone (RESULTS_DIR may be shared).
+- Every operation runs on the store's own thread, one after another in the order asked: the
+  event loop only waits, and no two operations ever see each other half done.
 
-One process owns a store: its locks are in-process locks.
+Not fsynced: the ledger itself runs SQLite with synchronous=NORMAL, so a power cut may lose
+its last transactions too; a stop of the process (SIGKILL included) loses nothing written.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
-import errno
 import logging
-import math
 import os
 import re
 import secrets
 import shutil
-import stat
-import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, TypeVar
 
 import orjson
 
@@ -56,27 +51,15 @@ from bot.types import GeneratedImage, ImageFormat, Usage
 
 log = logging.getLogger(__name__)
 
-MANIFEST: Final = "manifest.json"
-MANIFEST_VERSION: Final = 1
-# A manifest holds a few prompts; anything far larger is not one of ours and is not read.
-MAX_MANIFEST_BYTES: Final = 1024 * 1024
-EXTENSIONS: Final[dict[ImageFormat, str]] = {"png": "png", "jpeg": "jpg", "webp": "webp"}
-TEMP_PREFIX: Final = ".tmp-"
-_READ_CHUNK: Final = 4 * 1024 * 1024
-SECONDS_PER_DAY: Final = 86_400
-
-_FORMATS: Final[dict[str, ImageFormat]] = {"png": "png", "jpeg": "jpeg", "webp": "webp"}
-# Canonical decimal only, ASCII digits: "007" or "٣" are not job folders and are left alone.
-_JOB_NAME: Final = re.compile(r"0|[1-9][0-9]*")
-# A save's new folder (fullmatch); "-old" (displaced) and "-del" (being removed) never match.
-_STAGED_NAME: Final = re.compile(r"\.tmp-(0|[1-9][0-9]*)-[0-9a-f]{16}")
-# Opening an image never follows a link out of the folder, and never blocks on a FIFO.
-_READ_FLAGS: Final = (
-    os.O_RDONLY
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_BINARY", 0)
-)
+T = TypeVar("T")
+MANIFEST = "manifest.json"
+DAY = 86_400.0
+_EXTENSIONS: dict[ImageFormat, str] = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+_FORMATS: dict[str, ImageFormat] = {"png": "png", "jpeg": "jpeg", "webp": "webp"}
+_JOB_FOLDER = re.compile(r"[1-9][0-9]{0,18}")
+_IMAGE_FILE = re.compile(r"[0-9]{1,3}-[0-9a-f]{8}\.(?:png|jpg|webp)")
+_MAX_MANIFEST = 1024 * 1024
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,66 +73,24 @@ class StoredResult:
 
 @dataclass(frozen=True, slots=True)
 class PruneReport:
-    """What a prune removed (job folders and leftovers of interrupted saves) and what it kept."""
+    """What a prune removed (whole results and stray files) and what it kept."""
 
-    removed: int  # folders: job folders and .tmp-* leftovers
+    removed: int
     removed_bytes: int
-    kept: int  # job folders
+    kept: int
     kept_bytes: int
 
 
-class _Damaged(ValueError):
-    """A job folder whose manifest or files are not what the store writes."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    file: str
-    format: ImageFormat
-    width: int | None
-    height: int | None
-    revised_prompt: str | None
-    size: int
+class Damaged(ValueError):
+    """A manifest or file that is not what the store writes."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Manifest:
-    job_id: int
     key: str
     saved_at: float
     usage: Usage | None
-    entries: tuple[_Entry, ...]
-
-
-@dataclass(slots=True)
-class _Holders:
-    lock: threading.Lock
-    count: int
-
-
-class _JobLocks:
-    """A lock per job id, forgotten once nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[int, _Holders] = {}
-
-    @contextlib.contextmanager
-    def hold(self, job_id: int) -> Iterator[None]:
-        """Hold the job's lock for the block."""
-        with self._guard:
-            holders = self._locks.get(job_id)
-            if holders is None:
-                holders = self._locks[job_id] = _Holders(threading.Lock(), 0)
-            holders.count += 1
-        try:
-            with holders.lock:
-                yield
-        finally:
-            with self._guard:
-                holders.count -= 1
-                if holders.count == 0:
-                    del self._locks[job_id]
+    images: tuple[dict[str, Any], ...]  # file, format, width, height, revised_prompt, size
 
 
 class ResultStore:
@@ -163,642 +104,270 @@ class ResultStore:
         max_bytes: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not (math.isfinite(keep_days) and keep_days > 0):
-            raise ValueError(f"keep_days must be a positive number of days, not {keep_days!r}")
-        if max_bytes < 0:
-            raise ValueError(f"max_bytes must not be negative, not {max_bytes!r}")
-        self._root = Path(root)
-        self._keep_seconds = keep_days * SECONDS_PER_DAY
+        if not keep_days > 0 or max_bytes < 0:
+            raise ValueError("keep_days must be above 0 and max_bytes at least 0")
+        self.root = root
+        self._keep = keep_days * DAY
         self._max_bytes = max_bytes
         self._clock = clock
-        self._root.mkdir(parents=True, exist_ok=True)
-        # Locks are threading locks taken inside the worker threads, not asyncio locks around
-        # them: a cancelled caller cannot stop its thread, and must not release a lock early.
-        # _commit_lock covers every rename or removal of a job folder, and all of a prune.
-        self._commit_lock = threading.Lock()
-        # _job_locks serialise one job's save, replace, load and remove, so a load never
-        # sees a folder mid-swap.
-        self._job_locks = _JobLocks()
-        # Names of .tmp-* folders a save is writing right now, which a prune must not touch.
-        self._staging_guard = threading.Lock()
-        self._staging: set[str] = set()
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="results")
 
-    @property
-    def root(self) -> Path:
-        """The folder holding the job folders."""
-        return self._root
+    async def _run(self, func: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, partial(func, *args))
 
     async def save(
         self, job_id: int, key: str, images: Sequence[GeneratedImage], usage: Usage | None
     ) -> None:
-        """Keep a job's images and usage under `key`, replacing whatever was kept for the job.
+        """Keep a job's images and usage under `key`, replacing whatever was kept for it.
 
-        Raises ValueError for a result the store could not load back (no images, a format
-        other than png/jpeg/webp, negative sizes or tokens) and OSError if the disk fails; in
-        both cases nothing of this save is left behind. A cancelled caller does not stop the
-        save: its thread runs to the end, and the result is kept.
+        Raises ValueError for what could not be loaded back (no images, another format,
+        empty data) and OSError when the disk fails.
         """
-        _check_job_id(job_id)
-        kept = tuple(images)
-        saved_at = float(self._clock())
-        await asyncio.to_thread(self._save_sync, job_id, key, kept, usage, saved_at)
+        entries = tuple(_entry(image) for image in images)
+        if not entries or job_id < 1:
+            raise ValueError("a result has a positive job id and at least one image")
+        manifest = _Manifest(key, self._clock(), usage, entries)
+        await self._run(self._write, job_id, tuple(images), manifest)
 
     async def replace(self, job_id: int, key: str, images: Sequence[GeneratedImage]) -> bool:
-        """Swap a kept result's images for re-encoded ones, keeping its usage and save time.
-
-        Returns False, keeping nothing, when no live result is kept under `key` (absent,
-        expired, with a damaged manifest, or another key's). Only the manifest must be
-        sound: damaged image files are what a replacement mends.
-        """
-        _check_job_id(job_id)
-        kept = tuple(images)
-        now = self._clock()
-        return await asyncio.to_thread(self._replace_sync, job_id, key, kept, now)
+        """Swap a kept result's images for re-encoded ones (usage and save time stay);
+        False, keeping nothing, when no live result is kept under `key`."""
+        entries = tuple(_entry(image) for image in images)
+        return await self._run(self._replace, job_id, key, tuple(images), entries)
 
     async def load(self, job_id: int, key: str) -> StoredResult | None:
         """A kept result, or None if absent, expired, damaged, or saved under another key."""
-        _check_job_id(job_id)
-        now = self._clock()
-        return await asyncio.to_thread(self._load_sync, job_id, key, now)
+        return await self._run(self._load, job_id, key)
 
     def has(self, job_id: int, key: str) -> bool:
-        """Whether `load` would find the result (checks the manifest and the files' sizes).
-
-        Runs on the caller's thread: a stat per file and a small manifest read. It takes no
-        lock, so it may answer False while a save of the same job swaps folders.
-        """
-        _check_job_id(job_id)
-        folder = self._root / str(job_id)
+        """Whether a live result is kept under `key` (a manifest read and a stat per file)."""
         try:
-            manifest = _read_manifest(folder, job_id)
-            if not self._usable(manifest, key, self._clock()):
-                return False
-            _check_files(folder, manifest)
-        except (OSError, _Damaged):
+            self._live(job_id, key, check_files=True)
+        except (OSError, Damaged):
             return False
         return True
 
     async def remove(self, job_id: int) -> None:
         """Forget a job's kept result; nothing kept is fine."""
-        _check_job_id(job_id)
-        await asyncio.to_thread(self._remove_sync, job_id)
+        await self._run(shutil.rmtree, self._folder(job_id), True)
 
     async def prune(self, *, waiting: Collection[int] = ()) -> PruneReport:
-        """Remove leftovers, damaged and expired results, then the oldest until under the cap.
-
-        `waiting` holds the ids of jobs still waiting for delivery: over the cap, delivered
-        results go first, waiting ones only when that is not enough.
-        """
-        waiting_ids = frozenset(waiting)  # a copy: the caller's set may change meanwhile
-        now = self._clock()
-        return await asyncio.to_thread(self._prune_sync, waiting_ids, now)
+        """Remove stray files, damaged and expired results, then the oldest until under the
+        cap: delivered results first, those in `waiting` (still for their member) last."""
+        return await self._run(self._prune, frozenset(waiting))
 
     def size_bytes(self) -> int:
-        """Bytes in the job folders now (walks them on the caller's thread)."""
-        return sum(_tree_size(path) for _, path in self._job_folders())
+        """Bytes in the job folders now."""
+        return sum(_size(folder) for folder in self._job_folders())
 
-    # -- the work, on worker threads ------------------------------------------------------
+    def close(self) -> None:
+        """Stop the store's thread once its work ends."""
+        self._thread.shutdown(wait=True)
 
-    def _save_sync(
-        self,
-        job_id: int,
-        key: str,
-        images: tuple[GeneratedImage, ...],
-        usage: Usage | None,
-        saved_at: float,
-    ) -> None:
-        manifest = _Manifest(job_id, key, saved_at, usage, _entries(images))
-        raw = _checked_manifest_bytes(manifest)
-        total = sum(entry.size for entry in manifest.entries)
+    # -- on the store's thread ------------------------------------------------------------
+
+    def _folder(self, job_id: int) -> Path:
+        if job_id < 1:
+            raise ValueError("job ids are positive")
+        return self.root / str(job_id)
+
+    def _write(self, job_id: int, images: tuple[GeneratedImage, ...], manifest: _Manifest) -> None:
+        folder = self._folder(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        for image, entry in zip(images, manifest.images, strict=True):
+            (folder / entry["file"]).write_bytes(image.data)
+        staged = folder / f".{MANIFEST}.{secrets.token_hex(4)}"
+        staged.write_bytes(_dump(manifest))
+        os.replace(staged, folder / MANIFEST)  # the one step that makes the new result live
+        _drop_unnamed(folder, manifest)
+        total = sum(int(entry["size"]) for entry in manifest.images)
         if total > self._max_bytes:
-            # Kept anyway: the job was charged, and losing its images would be worse than
-            # going over the cap for a while. The next prune may remove it (delivered
-            # results first, then the oldest waiting ones).
-            log.warning(
-                "the result of job %s (%d bytes) alone is over the store's cap of %d bytes",
-                job_id,
-                total,
-                self._max_bytes,
-            )
-        with self._job_locks.hold(job_id), self._staging_folder(job_id) as staged:
-            _write_images(staged, images, manifest.entries)
-            _write_new(staged / MANIFEST, raw)
-            _fsync_dir(staged)
-            with self._commit_lock:
-                self._swap_in(job_id, staged)
-        log.debug("kept %d images (%d bytes) of job %s", len(images), total, job_id)
+            log.warning("job %d's result (%d bytes) alone is over RESULTS_MAX_MB", job_id, total)
 
-    def _replace_sync(
-        self, job_id: int, key: str, images: tuple[GeneratedImage, ...], now: float
+    def _replace(
+        self, job_id: int, key: str, images: tuple[GeneratedImage, ...], entries: tuple[Any, ...]
     ) -> bool:
-        entries = _entries(images)
-        with self._job_locks.hold(job_id), self._staging_folder(job_id) as staged:
-            _write_images(staged, images, entries)
-            with self._commit_lock:
-                # Read under the commit lock, so a prune cannot remove the result in between.
-                folder = self._root / str(job_id)
-                try:
-                    kept = _read_manifest(folder, job_id)
-                except (OSError, _Damaged) as exc:
-                    log.warning("not replacing the images of job %s: %s", job_id, exc)
-                    return False
-                if not self._usable(kept, key, now):
-                    log.warning("not replacing the images of job %s: none kept", job_id)
-                    return False
-                # The save time stays: retention counts from when the job was charged.
-                manifest = dataclasses.replace(kept, entries=entries)
-                _write_new(staged / MANIFEST, _checked_manifest_bytes(manifest))
-                _fsync_dir(staged)
-                self._swap_in(job_id, staged)
-        log.debug("replaced the %d kept images of job %s", len(images), job_id)
+        try:
+            kept = self._live(job_id, key, check_files=False)
+        except (OSError, Damaged) as error:
+            log.warning("job %d: no kept result to replace (%s)", job_id, error)
+            return False
+        self._write(job_id, images, _Manifest(key, kept.saved_at, kept.usage, entries))
         return True
 
-    def _load_sync(self, job_id: int, key: str, now: float) -> StoredResult | None:
-        folder = self._root / str(job_id)
-        with self._job_locks.hold(job_id):
-            try:
-                manifest = _read_manifest(folder, job_id)
-                if not self._usable(manifest, key, now):
-                    return None
-                images = tuple(
-                    GeneratedImage(
-                        data=_read_regular(folder / entry.file, entry.size, exact=True),
-                        format=entry.format,
-                        width=entry.width,
-                        height=entry.height,
-                        revised_prompt=entry.revised_prompt,
-                    )
-                    for entry in manifest.entries
-                )
-            except FileNotFoundError:
-                log.debug("no result kept for job %s", job_id)
-                return None
-            except (OSError, _Damaged) as exc:
-                log.warning("the kept result of job %s is unusable: %s", job_id, exc)
-                return None
-        return StoredResult(job_id=job_id, images=images, usage=manifest.usage)
+    def _load(self, job_id: int, key: str) -> StoredResult | None:
+        folder = self._folder(job_id)
+        try:
+            manifest = self._live(job_id, key, check_files=False)
+            images = tuple(_image(folder, entry) for entry in manifest.images)
+        except FileNotFoundError:
+            return None
+        except (OSError, Damaged) as error:
+            log.warning("job %d: its kept result cannot be used (%s)", job_id, error)
+            return None
+        return StoredResult(job_id, images, manifest.usage)
 
-    def _remove_sync(self, job_id: int) -> None:
-        with self._job_locks.hold(job_id), self._commit_lock:
-            folder = self._root / str(job_id)
-            try:
-                info = os.lstat(folder)
-            except FileNotFoundError:
-                info = None
-            if info is not None and stat.S_ISDIR(info.st_mode):
-                self._discard(folder, job_id)
-            elif info is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(folder)  # a stray file or link under the job's name; targets stay
-            # A leftover of this job's interrupted save must not be recovered after this.
-            for path in self._temp_folders():
-                if path.name.startswith(f"{TEMP_PREFIX}{job_id}-") and not self._is_staging(path):
-                    _remove_tree(path)
-
-    def _prune_sync(self, waiting: frozenset[int], now: float) -> PruneReport:
-        removed = removed_bytes = 0
-        with self._commit_lock:
-            for path in self._temp_folders():
-                if self._is_staging(path):
-                    continue
-                match = _STAGED_NAME.fullmatch(path.name)
-                if match is not None and self._recover(path, int(match[1]), now):
-                    continue
-                size = _tree_size(path)
-                if _remove_tree(path):
-                    log.info("removed %s, left by an interrupted save or removal", path.name)
-                    removed += 1
-                    removed_bytes += size
-
-            # (waiting, saved_at, job_id, size, path): sorted, delivered and oldest come first.
-            candidates: list[tuple[bool, float, int, int, Path]] = []
-            for job_id, path in self._job_folders():
-                size = _tree_size(path)
-                try:
-                    manifest = _read_manifest(path, job_id)
-                    _check_files(path, manifest)
-                except FileNotFoundError:
-                    continue  # the folder went meanwhile (by hand): nothing to remove
-                except (OSError, _Damaged) as exc:
-                    reason = f"damaged ({exc})"
-                else:
-                    if not self._expired(manifest, now):
-                        waits = job_id in waiting
-                        candidates.append((waits, manifest.saved_at, job_id, size, path))
-                        continue
-                    reason = "expired"
-                if self._discard(path, job_id):
-                    log.info("removed the kept result of job %s: %s", job_id, reason)
-                    removed += 1
-                    removed_bytes += size
-
-            kept_bytes = sum(candidate[3] for candidate in candidates)
-            kept = len(candidates)
-            for is_waiting, _, job_id, size, path in sorted(candidates):
-                if kept_bytes <= self._max_bytes:
-                    break
-                if self._discard(path, job_id):
-                    log.info(
-                        "removed the kept result of job %s (%s) to stay under %d bytes",
-                        job_id,
-                        "waiting for delivery" if is_waiting else "delivered",
-                        self._max_bytes,
-                    )
-                    removed += 1
-                    removed_bytes += size
-                    kept -= 1
-                    kept_bytes -= size
-        return PruneReport(
-            removed=removed,
-            removed_bytes=removed_bytes,
-            kept=kept,
-            kept_bytes=kept_bytes,
-        )
-
-    # -- helpers --------------------------------------------------------------------------
-
-    def _usable(self, manifest: _Manifest, key: str, now: float) -> bool:
+    def _live(self, job_id: int, key: str, *, check_files: bool) -> _Manifest:
+        folder = self._folder(job_id)
+        manifest = _read_manifest(folder)
         if manifest.key != key:
-            log.debug("the result kept for job %s has another key", manifest.job_id)
-            return False
-        if self._expired(manifest, now):
-            log.debug("the result kept for job %s has expired", manifest.job_id)
-            return False
-        return True
+            raise Damaged("kept under another key")
+        if self._clock() - manifest.saved_at > self._keep:
+            raise FileNotFoundError("expired")
+        if check_files:
+            _check_files(folder, manifest)
+        return manifest
 
-    def _expired(self, manifest: _Manifest, now: float) -> bool:
-        return now - manifest.saved_at > self._keep_seconds
-
-    @contextlib.contextmanager
-    def _staging_folder(self, job_id: int) -> Iterator[Path]:
-        """A fresh .tmp-* folder a prune leaves alone; removed afterwards unless renamed."""
-        name = f"{TEMP_PREFIX}{job_id}-{secrets.token_hex(8)}"
-        path = self._root / name
-        # Registered before it exists, so a prune that lists it always sees it registered.
-        with self._staging_guard:
-            self._staging.add(name)
-        try:
-            self._root.mkdir(parents=True, exist_ok=True)  # recreated if removed meanwhile
-            path.mkdir()
-            yield path
-        finally:
+    def _prune(self, waiting: frozenset[int]) -> PruneReport:
+        removed = removed_bytes = 0
+        live: list[tuple[bool, float, int, Path]] = []  # (waiting, saved at, bytes, folder)
+        for folder in self._job_folders():
+            size = _size(folder)
             try:
-                if os.path.lexists(path):  # the save failed before its rename
-                    _remove_tree(path)
-            finally:
-                with self._staging_guard:
-                    self._staging.discard(name)
+                manifest = _read_manifest(folder)
+                _check_files(folder, manifest)
+                expired = self._clock() - manifest.saved_at > self._keep
+            except (OSError, Damaged) as error:
+                expired, why = True, f"damaged ({error})"
+            else:
+                why = "expired"
+                if not expired:
+                    removed_bytes += _drop_unnamed(folder, manifest)
+                    live.append((int(folder.name) in waiting, manifest.saved_at, _size(folder),
+                                 folder))  # fmt: skip
+                    continue
+            log.info("results store: removed job %s's result, %s", folder.name, why)
+            shutil.rmtree(folder, ignore_errors=True)
+            removed, removed_bytes = removed + 1, removed_bytes + size
+        kept_bytes = sum(item[2] for item in live)
+        live.sort()
+        while live and kept_bytes > self._max_bytes:
+            is_waiting, _, size, folder = live.pop(0)
+            log.info("results store: removed job %s's result (%s) for room", folder.name,
+                     "waiting" if is_waiting else "delivered")  # fmt: skip
+            shutil.rmtree(folder, ignore_errors=True)
+            removed, removed_bytes, kept_bytes = (
+                removed + 1,
+                removed_bytes + size,
+                kept_bytes - size,
+            )
+        return PruneReport(removed, removed_bytes, len(live), kept_bytes)
 
-    def _is_staging(self, path: Path) -> bool:
-        with self._staging_guard:
-            return path.name in self._staging
-
-    def _swap_in(self, job_id: int, staged: Path) -> None:
-        """Rename a complete staged folder into the job's place (holding the commit lock)."""
-        live = self._root / str(job_id)
-        displaced: Path | None = None
+    def _job_folders(self) -> list[Path]:
         try:
-            info = os.lstat(live)
-        except FileNotFoundError:
-            info = None
-        if info is not None and stat.S_ISDIR(info.st_mode):
-            # Directories cannot be renamed over non-empty ones: move the old one aside first.
-            # A crash right here leaves the job without a folder and the new one staged, which
-            # the next prune renames into place (see _recover).
-            displaced = self._root / f"{TEMP_PREFIX}{job_id}-{secrets.token_hex(8)}-old"
-            os.rename(live, displaced)
-        elif info is not None:
-            os.unlink(live)  # a stray file or link under the job's name; its target stays
-        try:
-            os.rename(staged, live)
-        except OSError:
-            if displaced is not None:
-                with contextlib.suppress(OSError):
-                    os.rename(displaced, live)
-            raise
-        _fsync_dir(self._root)
-        if displaced is not None:
-            _remove_tree(displaced)  # a leftover is removed by the next prune
-
-    def _recover(self, staged: Path, job_id: int, now: float) -> bool:
-        """Rename a complete staged folder of a job that has none into place."""
-        live = self._root / str(job_id)
-        if os.path.lexists(live):
-            return False
-        try:
-            manifest = _read_manifest(staged, job_id)
-            _check_files(staged, manifest)
-        except (OSError, _Damaged):
-            return False
-        if self._expired(manifest, now):
-            return False
-        try:
-            os.rename(staged, live)
-        except OSError as exc:
-            log.warning("could not recover the interrupted save of job %s: %s", job_id, exc)
-            return False
-        _fsync_dir(self._root)
-        log.warning("recovered the result of job %s from an interrupted save", job_id)
-        return True
-
-    def _discard(self, folder: Path, job_id: int) -> bool:
-        """Remove a job folder: renamed away first, so a crash midway leaves only a .tmp-*."""
-        doomed = self._root / f"{TEMP_PREFIX}{job_id}-{secrets.token_hex(8)}-del"
-        try:
-            os.rename(folder, doomed)
-        except FileNotFoundError:
-            return False
-        except OSError as exc:
-            log.warning("could not move the result of job %s aside: %s", job_id, exc)
-            return _remove_tree(folder)
-        _fsync_dir(self._root)
-        _remove_tree(doomed)  # the job is gone either way; a leftover goes at the next prune
-        return True
-
-    def _entries_of_root(self) -> list[os.DirEntry[str]]:
-        try:
-            with os.scandir(self._root) as entries:
-                return list(entries)
+            return [
+                path
+                for path in self.root.iterdir()
+                if _JOB_FOLDER.fullmatch(path.name) and path.is_dir() and not path.is_symlink()
+            ]
         except FileNotFoundError:
             return []
 
-    def _job_folders(self) -> list[tuple[int, Path]]:
-        """Real folders (not links) named by a canonical job id."""
-        found: list[tuple[int, Path]] = []
-        for entry in self._entries_of_root():
-            if _JOB_NAME.fullmatch(entry.name) and _is_real_dir(entry):
-                found.append((int(entry.name), Path(entry.path)))
-        return found
 
-    def _temp_folders(self) -> list[Path]:
-        """Real folders (not links) named .tmp-*."""
-        return [
-            Path(entry.path)
-            for entry in self._entries_of_root()
-            if entry.name.startswith(TEMP_PREFIX) and _is_real_dir(entry)
-        ]
-
-
-# -- the manifest -----------------------------------------------------------------------------
-
-
-def _check_job_id(job_id: int) -> None:
-    if isinstance(job_id, bool) or not isinstance(job_id, int) or job_id < 0:
-        raise ValueError(f"a job id is a non-negative integer, not {job_id!r}")
-
-
-def _entries(images: tuple[GeneratedImage, ...]) -> tuple[_Entry, ...]:
-    """The manifest entries of images to keep, checked by the same rules a load applies."""
-    if not images:
-        raise ValueError("a result to keep has at least one image")
-    entries = []
-    for index, image in enumerate(images, 1):
-        extension = EXTENSIONS.get(image.format) if isinstance(image.format, str) else None
-        record = {
-            "file": f"{index}.{extension}",
-            "format": image.format,
-            "width": image.width,
-            "height": image.height,
-            "revised_prompt": image.revised_prompt,
-            "size": len(image.data),
-        }
-        try:
-            entries.append(_parse_entry(index, record))
-        except _Damaged as exc:
-            raise ValueError(f"cannot keep image {index}: {exc}") from None
-    return tuple(entries)
-
-
-def _checked_manifest_bytes(manifest: _Manifest) -> bytes:
-    """The manifest's JSON, parsed back so a save never writes what a load would refuse."""
-    usage = manifest.usage
-    document = {
-        "version": MANIFEST_VERSION,
-        "job_id": manifest.job_id,
-        "key": manifest.key,
-        "saved_at": manifest.saved_at,
-        "usage": None
-        if usage is None
-        else {
-            "input_text_tokens": usage.input_text_tokens,
-            "input_image_tokens": usage.input_image_tokens,
-            "output_tokens": usage.output_tokens,
-        },
-        "images": [
-            {
-                "file": entry.file,
-                "format": entry.format,
-                "width": entry.width,
-                "height": entry.height,
-                "revised_prompt": entry.revised_prompt,
-                "size": entry.size,
-            }
-            for entry in manifest.entries
-        ],
+def _entry(image: GeneratedImage) -> dict[str, Any]:
+    """What the manifest records of one image, under a new file name of the store's pattern."""
+    if image.format not in _EXTENSIONS or not image.data:
+        raise ValueError("kept images are non-empty png, jpeg or webp")
+    return {
+        "file": f"{secrets.randbelow(1000)}-{secrets.token_hex(4)}.{_EXTENSIONS[image.format]}",
+        "format": image.format,
+        "width": image.width,
+        "height": image.height,
+        "revised_prompt": image.revised_prompt,
+        "size": len(image.data),
     }
-    try:
-        raw = orjson.dumps(document, option=orjson.OPT_INDENT_2)
-        _parse_manifest(raw, manifest.job_id)
-    except (orjson.JSONEncodeError, _Damaged) as exc:
-        raise ValueError(f"cannot keep the result of job {manifest.job_id}: {exc}") from None
-    return raw
 
 
-def _parse_manifest(raw: bytes, job_id: int) -> _Manifest:
-    """A manifest's content, validated field by field; _Damaged if anything is off."""
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise _Damaged("the manifest is not JSON") from None
-    if not isinstance(document, dict):
-        raise _Damaged("the manifest is not a JSON object")
-    if _integer(document.get("version"), "version", minimum=0) != MANIFEST_VERSION:
-        raise _Damaged(f"unknown manifest version {_show(document.get('version'))}")
-    if _integer(document.get("job_id"), "job_id", minimum=0) != job_id:
-        raise _Damaged(f"the manifest is for job {_show(document.get('job_id'))}")
-    key = document.get("key")
-    if not isinstance(key, str):
-        raise _Damaged("the key is not a string")
-    saved_at = document.get("saved_at")
-    if (
-        isinstance(saved_at, bool)
-        or not isinstance(saved_at, int | float)
-        or not math.isfinite(saved_at)
-    ):
-        raise _Damaged(f"the save time {_show(saved_at)} is not a number")
-    records = document.get("images")
-    if not isinstance(records, list) or not records:
-        raise _Damaged("the manifest lists no images")
-    entries = tuple(_parse_entry(index, record) for index, record in enumerate(records, 1))
-    return _Manifest(job_id, key, float(saved_at), _parse_usage(document.get("usage")), entries)
-
-
-def _parse_usage(record: Any) -> Usage | None:
-    if record is None:
-        return None
-    if not isinstance(record, dict):
-        raise _Damaged("the usage is neither null nor an object")
-    return Usage(
-        input_text_tokens=_integer(record.get("input_text_tokens"), "input_text_tokens"),
-        input_image_tokens=_integer(record.get("input_image_tokens"), "input_image_tokens"),
-        output_tokens=_integer(record.get("output_tokens"), "output_tokens"),
+def _dump(manifest: _Manifest) -> bytes:
+    usage = manifest.usage
+    tokens = None if usage is None else [
+        usage.input_text_tokens, usage.input_image_tokens, usage.output_tokens
+    ]  # fmt: skip
+    return orjson.dumps(
+        {
+            "key": manifest.key,
+            "saved_at": manifest.saved_at,
+            "usage": tokens,
+            "images": list(manifest.images),
+        }
     )
 
 
-def _parse_entry(index: int, record: Any) -> _Entry:
-    if not isinstance(record, dict):
-        raise _Damaged(f"image {index} is not an object")
-    raw_format = record.get("format")
-    image_format = _FORMATS.get(raw_format) if isinstance(raw_format, str) else None
-    if image_format is None:
-        raise _Damaged(f"image {index} has format {_show(raw_format)}")
-    # The only name accepted is the one the store writes: nothing can point outside the folder.
-    expected = f"{index}.{EXTENSIONS[image_format]}"
-    if record.get("file") != expected:
-        raise _Damaged(f"image {index} is named {_show(record.get('file'))}, not {expected}")
-    revised_prompt = record.get("revised_prompt")
-    if revised_prompt is not None and not isinstance(revised_prompt, str):
-        raise _Damaged(f"the revised prompt of image {index} is not a string")
-    return _Entry(
-        file=expected,
-        format=image_format,
-        width=_optional_integer(record.get("width"), f"the width of image {index}"),
-        height=_optional_integer(record.get("height"), f"the height of image {index}"),
-        revised_prompt=revised_prompt,
-        size=_integer(record.get("size"), f"the size of image {index}", minimum=1),
-    )
+def _read_manifest(folder: Path) -> _Manifest:
+    """The folder's manifest, checked field by field (Damaged if anything is off)."""
+    raw = _read(folder / MANIFEST, _MAX_MANIFEST)
+    try:
+        data = orjson.loads(raw)
+        images = tuple(_checked(entry) for entry in data["images"])
+        tokens = data["usage"]
+        usage = None if tokens is None else Usage(*(_count(value) for value in tokens[:3]))
+        saved_at = data["saved_at"]
+        timed = isinstance(saved_at, int | float) and not isinstance(saved_at, bool)
+        if not (isinstance(data["key"], str) and timed and images):
+            raise Damaged("bad key, time or images")
+        return _Manifest(data["key"], float(saved_at), usage, images)
+    except (orjson.JSONDecodeError, KeyError, TypeError, IndexError) as error:
+        raise Damaged(f"unreadable manifest ({type(error).__name__})") from None
 
 
-def _integer(value: Any, what: str, *, minimum: int = 0) -> int:
-    # bool is an int to Python, never to us.
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise _Damaged(f"{what} {_show(value)} is not an integer of at least {minimum}")
+def _checked(entry: Any) -> dict[str, Any]:
+    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+        raise Damaged("an image entry without a file")
+    if not _IMAGE_FILE.fullmatch(entry["file"]) or entry.get("format") not in _FORMATS:
+        raise Damaged(f"an image entry of an unknown shape ({entry['file'][:40]!r})")
+    for field in ("width", "height"):
+        if entry.get(field) is not None:
+            _count(entry[field])
+    revised = entry.get("revised_prompt")
+    if revised is not None and not isinstance(revised, str):
+        raise Damaged("a revised prompt that is not text")
+    _count(entry.get("size"))
+    return entry
+
+
+def _count(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise Damaged("a count that is not a whole number")
     return value
 
 
-def _optional_integer(value: Any, what: str) -> int | None:
-    return None if value is None else _integer(value, what, minimum=1)
-
-
-def _show(value: Any) -> str:
-    """A short repr for logs: a hostile manifest does not get to flood them."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-# -- files ------------------------------------------------------------------------------------
-
-
-def _read_manifest(folder: Path, job_id: int) -> _Manifest:
-    """The validated manifest of a real folder; FileNotFoundError if there is no folder."""
-    if not stat.S_ISDIR(os.lstat(folder).st_mode):
-        raise _Damaged("not a folder")
-    try:
-        raw = _read_regular(folder / MANIFEST, MAX_MANIFEST_BYTES, exact=False)
-    except FileNotFoundError:
-        raise _Damaged("no manifest") from None
-    return _parse_manifest(raw, job_id)
-
-
 def _check_files(folder: Path, manifest: _Manifest) -> None:
-    """Every image is a regular file of the recorded size (a stat each, no read)."""
-    for entry in manifest.entries:
-        try:
-            info = os.lstat(folder / entry.file)
-        except FileNotFoundError:
-            raise _Damaged(f"{entry.file} is missing") from None
-        if not stat.S_ISREG(info.st_mode) or info.st_size != entry.size:
-            raise _Damaged(f"{entry.file} is not the file that was saved")
+    for entry in manifest.images:
+        if os.lstat(folder / entry["file"]).st_size != entry["size"]:
+            raise Damaged(f"{entry['file']} is not the size recorded")
 
 
-def _read_regular(path: Path, size: int, *, exact: bool) -> bytes:
-    """A regular file's bytes: exactly `size` of them, or at most `size` unless `exact`."""
-    fd = os.open(path, _READ_FLAGS)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise _Damaged(f"{path.name} is not a regular file")
-        if info.st_size > size or (exact and info.st_size != size):
-            raise _Damaged(f"{path.name} is {info.st_size} bytes, expected {size}")
-        chunks = []
-        remaining = size + 1  # one byte more than allowed tells a file that grew meanwhile
-        while remaining > 0:
-            chunk = os.read(fd, min(remaining, _READ_CHUNK))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
-    if len(data) > size or (exact and len(data) != size):
-        raise _Damaged(f"{path.name} changed size while read")
-    return data
+def _image(folder: Path, entry: dict[str, Any]) -> GeneratedImage:
+    data = _read(folder / entry["file"], entry["size"])
+    if len(data) != entry["size"]:
+        raise Damaged(f"{entry['file']} is not the size recorded")
+    return GeneratedImage(
+        data, _FORMATS[entry["format"]], entry["width"], entry["height"], entry["revised_prompt"]
+    )
 
 
-def _write_images(
-    folder: Path, images: tuple[GeneratedImage, ...], entries: tuple[_Entry, ...]
-) -> None:
-    for image, entry in zip(images, entries, strict=True):
-        _write_new(folder / entry.file, image.data)
+def _read(path: Path, most: int) -> bytes:
+    """At most `most` bytes (plus one, to notice more), never through a link."""
+    fd = os.open(path, _OPEN_FLAGS)
+    with os.fdopen(fd, "rb") as file:
+        return file.read(most + 1)
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    """Create a file with `data`, flushed to the disk before returning."""
-    with open(path, "xb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
+def _drop_unnamed(folder: Path, manifest: _Manifest) -> int:
+    """Remove files of the folder that the manifest does not name (older saves); their bytes."""
+    named = {entry["file"] for entry in manifest.images} | {MANIFEST}
+    freed = 0
+    for path in folder.iterdir():
+        if path.name in named:
+            continue
+        freed += path.lstat().st_size
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return freed
 
 
-def _fsync_dir(path: Path) -> None:
-    """Make the folder's entries (created or renamed files) durable."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except PermissionError:
-        return  # Windows cannot open a folder; its renames are as durable as it makes them
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        # Some file systems cannot fsync a folder; the data itself was already fsynced.
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
-
-
-def _is_real_dir(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_dir(follow_symlinks=False)
-    except OSError:
-        return False
-
-
-def _tree_size(path: Path) -> int:
-    """Bytes of the regular files under `path`, links not followed; 0 where unreadable."""
-    total = 0
-    try:
-        with os.scandir(path) as entries:
-            for entry in entries:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        total += _tree_size(Path(entry.path))
-                    elif entry.is_file(follow_symlinks=False):
-                        total += entry.stat(follow_symlinks=False).st_size
-                except OSError:
-                    continue
-    except OSError:
-        return total
-    return total
-
-
-def _remove_tree(path: Path) -> bool:
-    """Remove a folder and everything in it; False (logged) if it could not be."""
-    try:
-        shutil.rmtree(path)
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        log.warning("could not remove %s: %s", path, exc)
-        return False
-    return True
+def _size(folder: Path) -> int:
+    return sum(path.lstat().st_size for path in folder.iterdir())

@@ -57,19 +57,10 @@ async def to_channel(
     view: discord.ui.View | None = None,
 ) -> discord.Message | None:
     """Post files in a channel, mentioning (and pinging) only `user`; None if refused."""
-    try:
-        with uploads(parts(batch)) as files:
-            message = await channel.send(
-                content=content,
-                embed=embed or discord.utils.MISSING,
-                files=files,
-                view=view or discord.utils.MISSING,
-                allowed_mentions=discord.AllowedMentions(users=[user], everyone=False, roles=False),
-            )
-    except discord.HTTPException as error:
-        log.warning("posting to the channel failed (%s)", error.status)
-        return None
-    log.info("delivered to the channel (member %d)", user.id)
+    only_them = discord.AllowedMentions(users=[user], everyone=False, roles=False)
+    message = await _send(channel, batch, content, embed, view, only_them)
+    if message is not None:
+        log.info("delivered to the channel (member %d)", user.id)
     return message
 
 
@@ -82,17 +73,29 @@ async def to_dm(
     view: discord.ui.View | None = None,
 ) -> discord.Message | None:
     """Send files to the member by DM; None if refused (DMs closed, blocked...)."""
+    message = await _send(user, batch, content, embed, view, NO_PINGS)
+    if message is not None:
+        log.info("delivered by DM (member %d)", user.id)
+    return message
+
+
+async def _send(
+    target: discord.abc.Messageable,
+    batch: Sequence[OutgoingFile],
+    content: str,
+    embed: discord.Embed | None,
+    view: discord.ui.View | None,
+    mentions: discord.AllowedMentions,
+) -> discord.Message | None:
     try:
         with uploads(parts(batch)) as files:
-            message = await user.send(
+            return await target.send(
                 content=content,
                 embed=embed or discord.utils.MISSING,
                 files=files,
                 view=view or discord.utils.MISSING,
-                allowed_mentions=NO_PINGS,
+                allowed_mentions=mentions,
             )
     except discord.HTTPException as error:
-        log.warning("DM to member %d failed (%s)", user.id, error.status)
+        log.warning("sending files failed (%s)", error.status)
         return None
-    log.info("delivered by DM (member %d)", user.id)
-    return message

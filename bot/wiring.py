@@ -61,6 +61,7 @@ async def build_bot(
         open_database(settings.database_path) as conn,
         decoder_thread() as decoder,
         intake_limits(INTAKE_BYTES) as intake,
+        result_store(settings) as results,
     ):
         wisgate = WisGateClient.from_settings(
             session, settings, decoder=decoder, **(wisgate_options or {})
@@ -70,11 +71,6 @@ async def build_bot(
             default_daily_images=settings.daily_image_limit,
             prices=prices,
             caps=operator_caps(settings),
-        )
-        results = ResultStore(
-            settings.results_path,
-            keep_days=settings.results_keep_days,
-            max_bytes=settings.results_max_mb * 1024 * 1024,
         )
         spool = InputSpool(
             settings.database_path.parent / "spool", settings.input_memory_mb * 1024 * 1024
@@ -107,6 +103,20 @@ async def build_bot(
         runner.on_refunded = rejection_reports(bot)  # repeated safety rejections, once an hour
         async with bot:
             yield bot
+
+
+@asynccontextmanager
+async def result_store(settings: Settings) -> AsyncIterator[ResultStore]:
+    """The results store of RESULTS_DIR, its thread stopped on exit."""
+    store = ResultStore(
+        settings.results_path,
+        keep_days=settings.results_keep_days,
+        max_bytes=settings.results_max_mb * 1024 * 1024,
+    )
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @asynccontextmanager

@@ -400,3 +400,17 @@ async def test_the_edit_menu_on_a_result_uses_it_by_record(tmp_path: Path) -> No
         assert world.discord.downloads == []  # both images came from the results store
         [(sources,)] = world.rows("SELECT params ->> '$.sources' FROM jobs WHERE kind = 'edit'")
         assert sources == f"[[{job_id},0],[{job_id},1]]"
+
+
+async def test_the_member_is_told_where_their_waiting_images_are(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as world:
+        # Every upload is refused (too large for this channel, say); plain messages go.
+        world.discord.fail_next("*", r".*", 413, code=40005, uploads_only=True, count=20)
+        handle = await world.slash("imagine", {"prompt": "a mountain"})
+        await world.idle()
+        assert job_rows(world) == [("succeeded", 1, 0, "waiting", True)]
+        [(job_id,)] = world.rows("SELECT id FROM jobs")
+        # In place of the "Generating..." message, which must not hang there forever.
+        [told] = [m for m in world.discord.messages_for(handle) if not m.deleted]
+        assert not told.loading and "Deliver again" in told.content
+        assert f"request #{job_id} are ready" in told.content

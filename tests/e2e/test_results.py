@@ -172,19 +172,28 @@ async def test_private_results_keep_their_buttons_private(tmp_path: Path) -> Non
         assert [m for m in world.discord.messages_for(delete) if m is not result] == []
 
 
+async def edited_result(
+    world: World, prompt: str, change: str
+) -> tuple[FakeMessage, int, FakeMessage, int]:
+    """An /imagine result, and its edit made with the Edit button: (message, job id) each."""
+    handle = await world.slash("imagine", {"prompt": prompt, "model": "gpt-image-1"})
+    await world.idle()
+    source = result_of(world, handle)
+    [source_id] = job_ids(world)
+    edit = await press(world, source, "edit", source_id)
+    await submit_edit(world, edit, {"prompt": change})
+    [_, edit_id] = job_ids(world)
+    [edit_submit] = [h for h in world.handles if h.modal is None and h.type == 5]
+    return source, source_id, result_of(world, edit_submit), edit_id
+
+
 async def test_reroll_of_an_edit_finds_a_result_input_again_but_not_an_upload(
     tmp_path: Path,
 ) -> None:
     async with running_bot(tmp_path) as world:
-        handle = await world.slash("imagine", {"prompt": "a quiet harbour", "model": "gpt-image-1"})
-        await world.idle()
-        source = result_of(world, handle)
-        [source_id] = job_ids(world)
-        edit = await press(world, source, "edit", source_id)
-        await submit_edit(world, edit, {"prompt": "add a full moon"})
-        [_, edit_id] = job_ids(world)
-        [edit_submit] = [h for h in world.handles if h.modal is None and h.type == 5]
-        edited = result_of(world, edit_submit)
+        source, source_id, edited, edit_id = await edited_result(
+            world, "a quiet harbour", "add a full moon"
+        )
 
         await world.restart()
 
@@ -256,15 +265,7 @@ async def test_a_source_the_store_lost_is_fetched_from_its_recorded_message(
     tmp_path: Path,
 ) -> None:
     async with running_bot(tmp_path) as world:
-        handle = await world.slash("imagine", {"prompt": "a red kite", "model": "gpt-image-1"})
-        await world.idle()
-        source = result_of(world, handle)
-        [source_id] = job_ids(world)
-        edit = await press(world, source, "edit", source_id)
-        await submit_edit(world, edit, {"prompt": "add clouds"})
-        [_, edit_id] = job_ids(world)
-        [edit_submit] = [h for h in world.handles if h.modal is None and h.type == 5]
-        edited = result_of(world, edit_submit)
+        source, source_id, edited, edit_id = await edited_result(world, "a red kite", "add clouds")
         await world.bot.results.remove(source_id)  # expired, or the folder was lost
 
         reroll = await press(world, edited, "reroll", edit_id)
