@@ -24,10 +24,10 @@ from discord.ext import commands
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.client import ImageBot  # noqa: E402
+from bot.app import build_bot  # noqa: E402
 from bot.config import load_settings  # noqa: E402
-from bot.memory import freeze_startup_objects, keep_freed_memory  # noqa: E402
-from bot.wiring import build_bot  # noqa: E402
+from bot.discord.client import ImageBot  # noqa: E402
+from bot.images.memory import freeze_startup_objects, keep_freed_memory  # noqa: E402
 
 
 class BareBot(commands.Bot):
@@ -121,7 +121,7 @@ async def main() -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     stalls: list[tuple[float, float]] = []
     jobs = JobLog()
-    runner_log = logging.getLogger("bot.runner")
+    runner_log = logging.getLogger("bot.jobs.runner")
     runner_log.setLevel(logging.INFO)
     runner_log.propagate = False
     runner_log.addHandler(jobs)
@@ -129,7 +129,7 @@ async def main() -> None:
         runner = BareBot(int(os.environ["DEV_GUILD_ID"]))
         context = runner
     else:
-        # As bot.wiring.run_bot (`python -m bot`) starts it: the same memory settings.
+        # As bot.app.run_bot (`python -m bot`) starts it: the same memory settings.
         keep_freed_memory()
         settings = load_settings(_env_file=None)
         context = build_bot(  # type: ignore[assignment]
@@ -145,7 +145,7 @@ async def main() -> None:
             # Its on_ready may not have frozen yet; that collection is not the burst's.
             await asyncio.wait_for(bot.startup_frozen.wait(), timeout=30)
         else:
-            # The production bot freezes its start-up objects once ready (bot.memory); the
+            # The production bot freezes its start-up objects once ready (bot.images.memory); the
             # bare one does too, so that its floor is not a full collection either.
             freeze_startup_objects()
         faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

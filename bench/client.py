@@ -28,8 +28,8 @@ from pydantic import SecretStr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.types import ImageRequest  # noqa: E402
-from bot.wisgate import WisGateClient  # noqa: E402
+from bot.core.models import ImageRequest  # noqa: E402
+from bot.wisgate.client import WisGateClient  # noqa: E402
 from tests.fakes.images import make_image  # noqa: E402
 from tests.fakes.wisgate import FakeWisGate, usage_for  # noqa: E402
 

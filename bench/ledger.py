@@ -30,11 +30,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.db import open_database
-from bot.ledger import JobSpec, Ledger, Requester
-from bot.ledger_admin import LedgerAdmin
-from bot.prices import default_prices
-from bot.types import Usage
+from bot.core.models import Usage
+from bot.core.prices import default_prices
+from bot.ledger.admin import LedgerAdmin
+from bot.ledger.database import open_database
+from bot.ledger.facade import JobSpec, Ledger, Requester
 
 GUILD = 1_000
 ROLE = 77

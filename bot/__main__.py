@@ -8,8 +8,8 @@ import logging
 import sys
 
 from bot.config import ConfigError, load_settings
+from bot.core.prices import PriceFileError, load_prices
 from bot.logs import configure_logging
-from bot.prices import PriceFileError, load_prices
 
 log = logging.getLogger("bot")
 
@@ -39,14 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format, settings.discord_log_level)
     try:
         if args.command == "check":
-            from bot.checks import run_check
+            from bot.cli.check import run_check
 
             return asyncio.run(run_check(settings))
         if args.command == "stats":
-            from bot.stats import run_stats
+            from bot.cli.stats import run_stats
 
             return asyncio.run(run_stats(settings))
-        from bot.wiring import run_bot
+        from bot.app import run_bot
 
         asyncio.run(run_bot(settings, sync_globally=args.command == "sync"))
     except KeyboardInterrupt:

@@ -9,13 +9,13 @@ from discord import Interaction, app_commands
 from discord.app_commands import Range
 from discord.ext import commands
 
-from bot.catalogue import RawOptions
-from bot.client import ImageBot
-from bot.errors import InvalidRequest
-from bot.flow import submit_request
-from bot.inputs import Input, inputs_of_message
-from bot.replies import report_error
-from cogs.options import BACKGROUNDS, FORMATS, PROMPT_MAX, QUALITIES, offer_models, suggest_sizes
+from bot.core.catalogue import RawOptions
+from bot.core.errors import InvalidRequest
+from bot.discord.client import ImageBot
+from bot.discord.inputs import Input, inputs_of_message
+from bot.discord.intake import submit_request
+from bot.discord.replies import report_error
+from cogs._options import BACKGROUNDS, FORMATS, PROMPT_MAX, QUALITIES, offer_models, suggest_sizes
 
 MAX_MENU_IMAGES = 16
 
@@ -61,7 +61,8 @@ class Edit(commands.Cog):
     def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
         offer_models(
-            self.edit, [m for m in bot.catalogue.enabled if bot.catalogue.spec(m).can_edit]
+            self.edit,
+            [m for m in bot.catalogue.enabled if bot.catalogue.spec(m).can_edit],
         )
         self.menu = app_commands.ContextMenu(
             name="Edit images",

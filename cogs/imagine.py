@@ -6,10 +6,10 @@ from discord import Attachment, Interaction, app_commands
 from discord.app_commands import Range
 from discord.ext import commands
 
-from bot.catalogue import RawOptions
-from bot.client import ImageBot
-from bot.flow import submit_request
-from cogs.options import (
+from bot.core.catalogue import RawOptions
+from bot.discord.client import ImageBot
+from bot.discord.intake import submit_request
+from cogs._options import (
     BACKGROUNDS,
     FORMATS,
     PROMPT_MAX,

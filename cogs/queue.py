@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from discord.ext import commands
 
-from bot.client import ImageBot
-from bot.queue_buttons import CancelButton
+from bot.discord.client import ImageBot
+from bot.discord.queue_buttons import CancelButton
 
 
 class Queue(commands.Cog):

@@ -13,12 +13,12 @@ import asyncio
 from discord import Interaction, app_commands
 from discord.ext import commands
 
-from bot.client import ImageBot
-from bot.flow import quota_guild_id
-from bot.ledger import Requester
-from bot.permissions import role_ids
-from bot.redelivery import deliver_again_view
-from cogs.quota_texts import acknowledge, answer, dm_status_text, history_embed, status_text
+from bot.discord.client import ImageBot
+from bot.discord.intake import quota_guild_id
+from bot.discord.permissions import role_ids
+from bot.discord.quota_texts import acknowledge, answer, dm_status_text, history_embed, status_text
+from bot.discord.redelivery import deliver_again_view
+from bot.ledger.facade import Requester
 
 HISTORY_SIZE = 10
 FOREIGN_GUILD_NOTE = (

@@ -18,17 +18,12 @@ from discord import Interaction, app_commands
 from discord.app_commands import Range
 from discord.ext import commands
 
-from bot.client import ImageBot
-from bot.errors import InvalidRequest
-from bot.ledger_admin import KEEP, MAX_DAILY_IMAGES, Change, LedgerAdmin
-from bot.ledger_moderation import LedgerModeration
-from bot.ledger_types import discord_timestamp, next_month
-from bot.notices import post_to_log
-from bot.permissions import NotModerator, require_moderator, role_ids
-from bot.terms import MAX_TERM_CHARS
-from cogs import quota_terms
-from cogs.quota_audit import AuditPager
-from cogs.quota_texts import (
+from bot.core.errors import InvalidRequest
+from bot.core.terms import MAX_TERM_CHARS
+from bot.discord.client import ImageBot
+from bot.discord.notices import post_to_log
+from bot.discord.permissions import NotModerator, require_moderator, role_ids
+from bot.discord.quota_texts import (
     LIMIT_SOURCES,
     acknowledge,
     answer,
@@ -37,7 +32,12 @@ from cogs.quota_texts import (
     top_text,
     usd_text,
 )
-from cogs.quota_texts import images as count_images
+from bot.discord.quota_texts import images as count_images
+from bot.ledger.admin import KEEP, MAX_DAILY_IMAGES, Change, LedgerAdmin
+from bot.ledger.models import discord_timestamp, next_month
+from bot.ledger.moderation import LedgerModeration
+from cogs import _quota_terms as quota_terms
+from cogs._quota_audit import AuditPager
 
 Images = Range[int, 0, MAX_DAILY_IMAGES]
 Person = discord.Member | discord.User

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from discord.ext import commands
 
-from bot.client import ImageBot
-from bot.redelivery import DeliverAgainButton
-from bot.results import RESULT_BUTTONS
+from bot.discord.client import ImageBot
+from bot.discord.redelivery import DeliverAgainButton
+from bot.discord.result_buttons import RESULT_BUTTONS
 
 
 class Results(commands.Cog):

@@ -11,8 +11,8 @@ import aiosqlite
 import pytest
 from pydantic import SecretStr
 
-from bot.db import open_database
-from bot.wisgate import WisGateClient
+from bot.ledger.database import open_database
+from bot.wisgate.client import WisGateClient
 from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
 from tests.secrets_guard import SecretLeakHandler
 

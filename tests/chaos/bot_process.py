@@ -3,7 +3,7 @@
 Child side (`python -m tests.chaos.bot_process`, from the repository root): read the settings
 from the environment as `python -m bot` does, point discord.py at the fake Discord named by
 CHAOS_DISCORD_API and CHAOS_DISCORD_GATEWAY, and run the bot the end-to-end harness runs
-(bot.wiring.build_bot, logged in and connected). It prints `READY` once connected, `NOTICES`
+(bot.app.build_bot, logged in and connected). It prints `READY` once connected, `NOTICES`
 once its restart notices (if any) were sent, and closes cleanly on SIGTERM (exit code 0).
 With the argument `sync` it registers the commands globally and exits, as `python -m bot
 sync` does (Discord offers only global commands in DMs). Its log lines go to stderr, which
@@ -107,8 +107,8 @@ async def _serve(command: str) -> int:
     import discord
     import yarl
 
+    from bot.app import run_bot
     from bot.config import load_settings
-    from bot.wiring import run_bot
     from tests.e2e.harness import connected_bot
 
     discord.http.Route.BASE = os.environ[API_VAR]

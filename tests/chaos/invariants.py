@@ -42,12 +42,12 @@ from typing import Any
 
 import orjson
 
-from bot.ledger_jobs import RECOVERED_REASON
-from bot.ledger_types import OPEN_STATUSES
+from bot.ledger.jobs import RECOVERED_REASON
+from bot.ledger.models import OPEN_STATUSES
 from tests.chaos.driver import Injected, Run, db_rows, prompt_of, refusal_of, tag_index
 from tests.chaos.plan import GRANTS
 from tests.e2e.harness import assert_no_secrets
-from tests.fakes.discord_model import RecordedRequest
+from tests.fakes.discord.model import RecordedRequest
 from tests.secrets_guard import find_secrets
 
 LOST_WINDOW = 3.0  # Discord's callback window: older interactions were admitted or refused
@@ -276,7 +276,7 @@ def was_told(run: Run, item: Injected) -> bool:
 
 def _ended_in_log(path: Path) -> set[int]:
     """Jobs whose runner logged its end line: `job <id> <outcome>: member <id> guild ...`."""
-    end = re.compile(r" bot\.runner: job (\d+) [^:]+: member \d+ guild ")
+    end = re.compile(r" bot\.jobs\.runner: job (\d+) [^:]+: member \d+ guild ")
     return {int(found[1]) for line in _log_lines(path) if (found := end.search(line))}
 
 

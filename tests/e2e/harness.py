@@ -1,4 +1,4 @@
-"""Start the production ImageBot (bot.wiring.build_bot) against fake Discord and WisGate."""
+"""Start the production ImageBot (bot.app.build_bot) against fake Discord and WisGate."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bot.client import ImageBot
+from bot.app import build_bot
 from bot.config import Settings, load_settings
-from bot.wiring import build_bot
+from bot.discord.client import ImageBot
 from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeMessage, FakeUser
 from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
 from tests.secrets_guard import DISCORD_TOKEN, database_leaks, find_secrets

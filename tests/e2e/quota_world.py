@@ -10,9 +10,9 @@ from typing import Any
 
 import discord
 
-from bot.db import open_database
-from bot.ledger import JobSpec, Ledger
-from bot.prices import default_prices
+from bot.core.prices import default_prices
+from bot.ledger.database import open_database
+from bot.ledger.facade import JobSpec, Ledger
 from tests.e2e.harness import World
 from tests.fakes.discord import (
     FakeChannel,

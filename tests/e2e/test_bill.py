@@ -262,7 +262,7 @@ async def test_a_server_that_lifts_its_own_limits_stops_at_the_operators_cap(
     async with running_bot(tmp_path, setup=staff, **settings) as world:
         await ask(world, "quota-admin settings", {"log_channel": staff.log}, user=staff.admin)
         await ask(world, "quota-admin default", {"images": 100000}, user=staff.admin)
-        caplog.set_level(logging.WARNING, logger="bot.gate")
+        caplog.set_level(logging.WARNING, logger="bot.discord.gate")
         made = 0
         for _ in range(10):
             handle = await world.slash("imagine", {"prompt": "a pebble", **CHEAP})

@@ -12,7 +12,7 @@ from typing import Any
 from tests.e2e.harness import World, running_bot
 from tests.e2e.quota_world import MANAGE_GUILD, Staff, ask, private_reply
 from tests.fakes.discord import FakeGuild, FakeInteraction, FakeMessage
-from tests.fakes.discord_options import OptionBuilder
+from tests.fakes.discord.options import OptionBuilder
 
 EVERYWHERE = {"contexts": [0, 1, 2], "integration_types": [0, 1]}
 

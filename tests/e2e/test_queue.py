@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import BotError
-from bot.ledger import JobSpec
-from bot.queue_buttons import NOT_YOURS, TOO_LATE
+from bot.core.errors import BotError
+from bot.discord.queue_buttons import NOT_YOURS, TOO_LATE
+from bot.ledger.facade import JobSpec
 from tests.e2e.harness import World, public_texts, running_bot
 from tests.fakes.discord import FakeInteraction, FakeUser
-from tests.fakes.discord_inject import walk_components
+from tests.fakes.discord.inject import walk_components
 
 CANCEL = "queue:cancel:"
 

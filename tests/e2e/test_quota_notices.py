@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.ledger import JobSpec, Requester
+from bot.ledger.facade import JobSpec, Requester
 from tests.e2e.harness import World, running_bot
 from tests.e2e.quota_world import Staff, ask, log_texts, write_open_jobs
 from tests.fakes.discord import FakeDiscord, FakeGuild, FakeUser

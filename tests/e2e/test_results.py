@@ -13,7 +13,7 @@ from typing import Any
 from tests.e2e.harness import World, running_bot
 from tests.e2e.quota_world import Staff
 from tests.fakes.discord import FakeInteraction, FakeMessage, FakeUser
-from tests.fakes.discord_inject import walk_components
+from tests.fakes.discord.inject import walk_components
 from tests.fakes.images import make_image
 
 ACTIONS = ("reroll", "edit", "details", "delete")

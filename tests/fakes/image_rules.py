@@ -1,7 +1,7 @@
 """The fake WisGate server's request checker: OpenAI's published schema plus per-model rules.
 
-Deliberately written without bot.catalogue or bot.payload: two independent implementations of
-the API's rules check each other (the property tests feed one into the other).
+Deliberately written without bot.core.catalogue or bot.wisgate.payload: two independent
+implementations of the API's rules check each other (the property tests feed one into the other).
 """
 
 from __future__ import annotations

@@ -1,0 +1,155 @@
+"""Open every resource with `async with` and hand them to ImageBot: `python -m bot`'s wiring.
+
+The end-to-end tests build the bot through `build_bot` too, so they run what production runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+
+from bot.config import Settings
+from bot.core.catalogue import Catalogue
+from bot.core.prices import load_prices, to_micros
+from bot.discord.client import ImageBot
+from bot.discord.notices import budget_alerts, rejection_reports
+from bot.images.intake import IntakeLimits
+from bot.images.memory import keep_freed_memory
+from bot.images.store import ResultStore
+from bot.jobs.runner import Runner
+from bot.jobs.spool import InputSpool
+from bot.ledger.database import open_database
+from bot.ledger.facade import Ledger, OperatorCaps
+from bot.wisgate.client import WisGateClient
+from bot.wisgate.decoder import decoder_thread
+
+log = logging.getLogger(__name__)
+
+# Connections open at once toward Discord's REST API. discord.py's default has no limit, so a
+# burst of 500 commands opened 500 sockets in one turn of the event loop: stalls of 90-120 ms
+# (bench/burst.py). With 32, the rest reuse kept-alive connections: 38-67 ms, and the defers
+# were no slower (p99 272-387 ms vs 325-1,090 ms unlimited, same bench). At Discord's ~100 ms
+# round trips, 32 connections still acknowledge ~300 interactions a second.
+DISCORD_CONNECTIONS = 32
+# An image answer is 2-10 MB of JSON. aiohttp's 64 KiB read buffer pauses the socket every
+# 128 KiB until the reader catches up, so one answer took ~40 turns of a busy event loop;
+# with 2 MiB it arrives in ~256 KiB reads (asyncio's own chunk) without pausing.
+WISGATE_READ_BUFFER = 2 * 1024 * 1024
+# Declared bytes of members' files being downloaded and checked at once (bot/intake_limits.py):
+# with at most two decodes of at most 25 Mpx (100 MB each), intake stays within ~330 MB.
+INTAKE_BYTES = 128 * 1024 * 1024
+
+
+@asynccontextmanager
+async def build_bot(
+    settings: Settings,
+    *,
+    sync_globally: bool = False,
+    wisgate_options: Mapping[str, Any] | None = None,
+    **bot_options: Any,
+) -> AsyncIterator[ImageBot]:
+    """Yield an ImageBot wired to its session, database, ledger and runner; close all after."""
+    prices = load_prices(settings.prices_file)
+    catalogue = Catalogue(settings.enabled_models, settings.default_model)
+    async with (
+        aiohttp.ClientSession(read_bufsize=WISGATE_READ_BUFFER) as session,
+        open_database(settings.database_path) as conn,
+        decoder_thread() as decoder,
+        intake_limits(INTAKE_BYTES) as intake,
+        result_store(settings) as results,
+    ):
+        wisgate = WisGateClient.from_settings(
+            session, settings, decoder=decoder, **(wisgate_options or {})
+        )
+        ledger = Ledger(
+            conn,
+            default_daily_images=settings.daily_image_limit,
+            prices=prices,
+            caps=operator_caps(settings),
+        )
+        spool = InputSpool(
+            settings.database_path.parent / "spool", settings.input_memory_mb * 1024 * 1024
+        )
+        spool.clear()  # files of a process that is gone: its jobs are ended at start-up
+        runner = Runner(
+            wisgate=wisgate,
+            ledger=ledger,
+            results=results,
+            spool=spool,
+            max_concurrent=settings.max_concurrent_jobs,
+            max_per_member=settings.max_jobs_per_member,
+            max_per_guild=settings.max_jobs_per_guild,
+            max_queue_wait=settings.max_queue_wait,
+        )
+        bot_options.setdefault("connector", aiohttp.TCPConnector(limit=DISCORD_CONNECTIONS))
+        bot = ImageBot(
+            settings=settings,
+            session=session,
+            catalogue=catalogue,
+            wisgate=wisgate,
+            ledger=ledger,
+            runner=runner,
+            results=results,
+            intake=intake,
+            sync_globally=sync_globally,
+            **bot_options,
+        )
+        runner.on_settled = budget_alerts(bot)  # the 80% alert to the guild's log channel
+        runner.on_refunded = rejection_reports(bot)  # repeated safety rejections, once an hour
+        async with bot:
+            yield bot
+
+
+@asynccontextmanager
+async def result_store(settings: Settings) -> AsyncIterator[ResultStore]:
+    """The results store of RESULTS_DIR, its thread stopped on exit."""
+    store = ResultStore(
+        settings.results_path,
+        keep_days=settings.results_keep_days,
+        max_bytes=settings.results_max_mb * 1024 * 1024,
+    )
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@asynccontextmanager
+async def intake_limits(max_bytes: int) -> AsyncIterator[IntakeLimits]:
+    """The bounds on members' uploads, with their decode pool stopped on exit."""
+    limits = IntakeLimits(max_bytes=max_bytes)
+    try:
+        yield limits
+    finally:
+        limits.close()
+
+
+def operator_caps(settings: Settings) -> OperatorCaps:
+    """The operator's ceiling from the settings, in the ledger's micro-dollars."""
+
+    def micros(amount: Decimal | None) -> int | None:
+        return None if amount is None else to_micros(amount)
+
+    return OperatorCaps(
+        daily_micros=micros(settings.operator_daily_usd),
+        monthly_micros=micros(settings.operator_monthly_usd),
+        account_daily_micros=micros(settings.account_daily_usd),
+        personal_monthly_micros=micros(settings.personal_monthly_usd),
+        max_daily_images=settings.max_daily_images,
+    )
+
+
+async def run_bot(settings: Settings, *, sync_globally: bool = False) -> None:
+    """Run until stopped; with sync_globally, register the commands everywhere and exit."""
+    token = settings.discord_token.get_secret_value()
+    keep_freed_memory()
+    async with build_bot(settings, sync_globally=sync_globally, freeze_on_ready=True) as bot:
+        if sync_globally:
+            await bot.login(token)  # setup_hook runs here and syncs
+            return
+        await bot.start(token)

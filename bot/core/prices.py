@@ -1,0 +1,270 @@
+"""Prices in USD: per image by model, quality and size, and per token for GPT image models.
+
+The defaults are OpenAI's list prices. An operator overrides them with a JSON file named by
+the PRICES_FILE setting, merged over the defaults key by key (models, qualities and sizes
+not named keep their defaults; new ones are added)::
+
+    {
+      "images": {
+        "<model>": {"<quality>": {"<W>x<H>": <USD per image>, ...}, ...}
+      },
+      "tokens": {
+        "<model>": {"text_input": <USD per million tokens>,
+                    "image_input": <USD per million tokens>,
+                    "image_output": <USD per million tokens>}
+      }
+    }
+
+For example ``{"tokens": {"gpt-image-2": {"image_output": 32}}}`` changes one price.
+A model without qualities (dall-e-2) uses the quality "standard". A model new to "tokens"
+must name all three token prices. Numbers are read exactly (as decimals, not floats).
+
+Money leaves this module as integer micro-dollars (1 USD = 1,000,000), rounded up: a price
+in USD per million tokens is exactly micro-dollars per token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bot.core.models import Usage
+
+log = logging.getLogger(__name__)
+
+MICROS_PER_USD = 1_000_000
+TOKEN_KINDS = ("text_input", "image_input", "image_output")
+_SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
+
+# Reserve-time allowances for what a request may add beyond its images' list price, so that
+# the hold rarely falls short of the usage-based cost (see Ledger.settle for what happens if
+# it does). Text tokens never exceed the prompt's UTF-8 bytes (a BPE token is at least one
+# byte); 8,000 tokens per input image covers high input fidelity; each streamed partial image
+# costs 100 output tokens; list prices are rounded, so output tokens may exceed them by ~1%.
+INPUT_IMAGE_TOKENS = 8_000
+PARTIAL_IMAGE_TOKENS = 100
+TOKEN_MODEL_MARGIN = Decimal("1.05")
+
+ImageTable = dict[str, dict[str, dict[str, Decimal]]]
+
+
+class PriceFileError(Exception):
+    """The PRICES_FILE cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPrices:
+    """USD per million tokens (equal to micro-dollars per token)."""
+
+    text_input: Decimal
+    image_input: Decimal
+    image_output: Decimal
+
+
+def _d(text: str) -> Decimal:
+    return Decimal(text)
+
+
+def _square_and_wide(square: str, wide: str, wide_sizes: tuple[str, str]) -> dict[str, Decimal]:
+    return {"1024x1024": _d(square), **{size: _d(wide) for size in wide_sizes}}
+
+
+_GPT_WIDE = ("1536x1024", "1024x1536")
+_GPT_IMAGE_TABLE = {
+    "low": _square_and_wide("0.011", "0.016", _GPT_WIDE),
+    "medium": _square_and_wide("0.042", "0.063", _GPT_WIDE),
+    "high": _square_and_wide("0.167", "0.25", _GPT_WIDE),
+}
+_DALLE3_WIDE = ("1792x1024", "1024x1792")
+
+
+def default_image_table() -> ImageTable:
+    """OpenAI's list prices per image; gpt-image-2 reuses gpt-image-1's as a safe default."""
+    return {
+        "gpt-image-2": {q: dict(sizes) for q, sizes in _GPT_IMAGE_TABLE.items()},
+        "gpt-image-1": {q: dict(sizes) for q, sizes in _GPT_IMAGE_TABLE.items()},
+        "dall-e-3": {
+            "standard": _square_and_wide("0.04", "0.08", _DALLE3_WIDE),
+            "hd": _square_and_wide("0.08", "0.12", _DALLE3_WIDE),
+        },
+        "dall-e-2": {
+            "standard": {"256x256": _d("0.016"), "512x512": _d("0.018"), "1024x1024": _d("0.02")}
+        },
+    }
+
+
+def default_token_table() -> dict[str, TokenPrices]:
+    """Token prices in USD per million: text input, image input, image output."""
+    return {
+        "gpt-image-1": TokenPrices(_d("5"), _d("10"), _d("40")),
+        "gpt-image-2": TokenPrices(_d("5"), _d("8"), _d("30")),
+    }
+
+
+def to_micros(usd: Decimal) -> int:
+    """USD to micro-dollars, rounded up (a hold or a charge never loses a fraction)."""
+    return math.ceil(usd * MICROS_PER_USD)
+
+
+def _area(size: str | None) -> int | None:
+    match = _SIZE.match(size or "")
+    return int(match.group(1)) * int(match.group(2)) if match else None
+
+
+def _price_for_size(prices: Mapping[str, Decimal], size: str | None) -> Decimal:
+    """A listed size's price; otherwise the dearest a listed size would cost scaled to the area."""
+    if size is not None and size in prices:
+        return prices[size]
+    area = _area(size)
+    if area is None:  # None or "auto": the API may pick any listed size
+        return max(prices.values())
+    # Free sizes (gpt-image-2): price per pixel of each listed size, never below its price.
+    return max(
+        price * max(Decimal(1), Decimal(area) / Decimal(_area(listed) or area))
+        for listed, price in prices.items()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A conservative price for a job: per delivered image, and the whole hold."""
+
+    unit_micros: int
+    total_micros: int
+
+
+class PriceTable:
+    """Per-image and per-token prices, with the conservative estimate a reservation holds."""
+
+    def __init__(self, images: ImageTable, tokens: Mapping[str, TokenPrices]) -> None:
+        self.images = images
+        self.tokens = dict(tokens)
+
+    def unit_price(self, model: str, quality: str | None, size: str | None) -> Decimal:
+        """USD per image; an unknown or automatic quality or size is priced at its dearest."""
+        table = self.images.get(model)
+        if table is None:
+            log.warning("no price for model %s: holding the dearest known price", model)
+            return max(self.unit_price(known, None, size) for known in self.images)
+        qualities = [table[quality]] if quality in table else list(table.values())
+        return max(_price_for_size(prices, size) for prices in qualities)
+
+    def estimate(
+        self,
+        model: str,
+        quality: str | None,
+        size: str | None,
+        images: int,
+        *,
+        prompt_bytes: int = 0,
+        input_images: int = 0,
+        partial_images: int = 0,
+    ) -> Estimate:
+        """The hold for a job: its images at list price plus, for token-priced models, inputs."""
+        unit = self.unit_price(model, quality, size)
+        tokens = self.tokens.get(model)
+        if tokens is None:
+            return Estimate(to_micros(unit), to_micros(unit * images))
+        extra_tokens_usd = (
+            prompt_bytes * tokens.text_input
+            + input_images * INPUT_IMAGE_TOKENS * tokens.image_input
+            + images * partial_images * PARTIAL_IMAGE_TOKENS * tokens.image_output
+        ) / MICROS_PER_USD
+        total = unit * images * TOKEN_MODEL_MARGIN + extra_tokens_usd
+        return Estimate(to_micros(unit), to_micros(total))
+
+    def usage_cost_micros(self, model: str, usage: Usage | None) -> int | None:
+        """What the usage cost, or None when the model has no token prices or usage is empty."""
+        tokens = self.tokens.get(model)
+        if tokens is None or usage is None or usage.total_tokens <= 0:
+            return None
+        micros = (
+            usage.input_text_tokens * tokens.text_input
+            + usage.input_image_tokens * tokens.image_input
+            + usage.output_tokens * tokens.image_output
+        )
+        return math.ceil(micros)
+
+
+def default_prices() -> PriceTable:
+    """The built-in price table."""
+    return PriceTable(default_image_table(), default_token_table())
+
+
+def load_prices(path: Path | None) -> PriceTable:
+    """The defaults merged with the operator's JSON file, if any; raise PriceFileError if bad."""
+    prices = default_prices()
+    if path is None:
+        return prices
+    where = f"PRICES_FILE {path}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        raise PriceFileError(f"{where} cannot be read: {reason}") from None
+    try:
+        data = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as error:
+        raise PriceFileError(
+            f"{where} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from None
+    try:
+        _merge(prices, data)
+    except ValueError as error:
+        raise PriceFileError(f"{where}: {error}") from None
+    return prices
+
+
+def _object(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a JSON object")
+    return value
+
+
+def _usd(value: Any, name: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise ValueError(f"{name} must be a number of USD, not {json.dumps(value, default=str)}")
+    number = Decimal(value)
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"{name} must be 0 or more, not {value}")
+    return number
+
+
+def _merge(prices: PriceTable, data: Any) -> None:
+    root = _object(data, "the file")
+    unknown = sorted(set(root) - {"images", "tokens"})
+    if unknown:
+        raise ValueError(f'unknown key(s) {", ".join(unknown)}; expected "images" and "tokens"')
+    for model, qualities in _object(root.get("images", {}), "images").items():
+        table = prices.images.setdefault(model, {})
+        for quality, sizes in _object(qualities, f"images.{model}").items():
+            given = _object(sizes, f"images.{model}.{quality}")
+            if not given:
+                raise ValueError(f"images.{model}.{quality} names no size")
+            row = table.setdefault(quality, {})
+            for size, value in given.items():
+                name = f"images.{model}.{quality}.{size}"
+                if _area(size) is None:
+                    raise ValueError(f"{name}: a size must look like 1024x1024")
+                row[size] = _usd(value, name)
+        if not table:
+            raise ValueError(f"images.{model} names no quality")
+    for model, given in _object(root.get("tokens", {}), "tokens").items():
+        fields = _object(given, f"tokens.{model}")
+        unknown = sorted(set(fields) - set(TOKEN_KINDS))
+        if unknown:
+            raise ValueError(f"tokens.{model}: unknown key(s) {', '.join(unknown)}")
+        old = prices.tokens.get(model)
+        merged = {kind: getattr(old, kind) for kind in TOKEN_KINDS} if old else {}
+        merged.update({kind: _usd(fields[kind], f"tokens.{model}.{kind}") for kind in fields})
+        missing = [kind for kind in TOKEN_KINDS if kind not in merged]
+        if missing:
+            raise ValueError(f"tokens.{model} is a new model and must name {', '.join(missing)}")
+        prices.tokens[model] = TokenPrices(**merged)

@@ -1,0 +1,187 @@
+"""ImageBot: the discord.py bot holding our resources; one error handler for every command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import Settings
+from bot.core.catalogue import Catalogue
+from bot.discord.gate import GuildNotAllowed, guild_allowed, refuse_unlisted_guild
+from bot.discord.notices import send_restart_notices
+from bot.discord.redelivery import redeliver_all
+from bot.discord.replies import report_error
+from bot.images.intake import IntakeLimits
+from bot.images.memory import freeze_startup_objects
+from bot.images.store import ResultStore
+from bot.jobs.recovery import recover
+from bot.jobs.runner import Runner
+from bot.ledger.facade import Ledger
+from bot.wisgate.client import WisGateClient
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY = 3600.0  # seconds between sweeps of the results store
+
+# Loaded by name so that bot/ never imports cogs/.
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.imagine",
+    "cogs.edit",
+    "cogs.quota",
+    "cogs.quota_admin",
+    "cogs.results",
+    "cogs.queue",
+)
+
+
+class ImageTree(app_commands.CommandTree["ImageBot"]):
+    """Command tree whose single on_error turns our errors into private messages."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Serve only the servers the operator allows (ALLOWED_GUILDS), saying so privately."""
+        try:
+            refuse_unlisted_guild(self.client, interaction)
+        except GuildNotAllowed as error:
+            if interaction.type is not discord.InteractionType.autocomplete:
+                await report_error(interaction, error)
+            return False
+        return True
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        """Tell the member what went wrong, privately (see bot.discord.replies.report_error)."""
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        await report_error(interaction, cause)
+
+
+class ImageBot(commands.Bot):
+    """The bot: Discord wiring around the catalogue, the WisGate client, the ledger and runner."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        session: aiohttp.ClientSession,
+        catalogue: Catalogue,
+        wisgate: WisGateClient,
+        ledger: Ledger,
+        runner: Runner,
+        results: ResultStore,
+        intake: IntakeLimits,
+        sync_globally: bool = False,
+        freeze_on_ready: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            tree_cls=ImageTree,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.settings = settings
+        self.session = session  # ours (WisGate, attachment downloads); discord.py has its own
+        self.catalogue = catalogue
+        self.wisgate = wisgate
+        self.ledger = ledger
+        self.runner = runner
+        self.results = results  # generated images, kept for re-delivery
+        self.intake = intake  # bounds on members' uploads before their jobs are held
+        self.sync_globally = sync_globally
+        # `python -m bot` freezes start-up objects once connected (bot.images.memory); tests do not,
+        # as freezing would keep every earlier test's leftovers for the whole session.
+        self.freeze_on_ready = freeze_on_ready
+        self.startup_frozen = asyncio.Event()  # set once that freeze is done
+        self.notice_task: asyncio.Task[None] | None = None
+        self.background: set[asyncio.Task[None]] = set()  # re-deliveries, store sweeps
+
+    async def setup_hook(self) -> None:
+        """End what a previous process left open, load the cogs, sync where configured."""
+        if not self.sync_globally:  # `python -m bot sync` may run beside a live bot
+            await self._recover()
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        if self.settings.dev_guild_id is not None:
+            guild = discord.Object(id=self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to the dev guild", len(synced))
+        if self.sync_globally:
+            synced = await self.tree.sync()
+            log.info("synced %d commands globally (may take up to an hour to show)", len(synced))
+
+    async def _recover(self) -> None:
+        """Before taking any job: charge what a process that is gone had made and kept, refund
+        the rest, and (once connected) deliver what was charged but not delivered, and tell
+        the members of refunds nobody told them about."""
+        recovered = await recover(self.ledger, self.results)
+        if recovered.to_deliver:
+            self._in_background(redeliver_all(self, recovered.to_deliver), "re-delivery")
+        self._in_background(self._sweep_results(), "results-sweep")
+        owed = await self.ledger.owed_notices()
+        if owed:
+            self.notice_task = asyncio.create_task(
+                send_restart_notices(self, owed), name="restart-notices"
+            )
+
+    def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def _sweep_results(self) -> None:
+        """Remove kept images past their retention or beyond the store's size cap, hourly."""
+        while True:
+            try:
+                waiting = await self.ledger.undelivered_ids()
+                report = await self.results.prune(waiting=waiting)
+                if report.removed:
+                    log.info("results store: removed %d old result(s)", report.removed)
+            except Exception:
+                log.exception("results store sweep failed; trying again in an hour")
+            await asyncio.sleep(PRUNE_EVERY)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """A server added the bot: leave it if the operator serves only others (and says so)."""
+        await self._leave_if_unlisted(guild)
+
+    async def _leave_if_unlisted(self, guild: discord.Guild) -> None:
+        if guild_allowed(self, guild.id):
+            return
+        if not self.settings.leave_other_guilds:
+            log.info("guild %d is not in ALLOWED_GUILDS: its requests are refused", guild.id)
+            return
+        log.warning("leaving guild %d: not in ALLOWED_GUILDS", guild.id)
+        try:
+            await guild.leave()
+        except discord.HTTPException as error:
+            log.warning("could not leave guild %d: %s", guild.id, error.status)
+
+    async def on_ready(self) -> None:
+        """Connected with the cache built: leave unlisted servers (if told to); freeze what
+        start-up made, the first time only."""
+        for guild in list(self.guilds):
+            await self._leave_if_unlisted(guild)
+        if self.freeze_on_ready:
+            self.freeze_on_ready = False
+            log.info("froze %d start-up objects", freeze_startup_objects())
+            self.startup_frozen.set()
+
+    async def close(self) -> None:
+        """Stop taking jobs, let the runner settle or refund what is in flight, then disconnect."""
+        await self.runner.close()
+        if self.notice_task is not None and not self.notice_task.done():
+            self.notice_task.cancel()
+        for task in list(self.background):
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        await super().close()

@@ -1,0 +1,235 @@
+"""From a command's options to a submitted job: check, defer, fetch, validate, submit.
+
+The one path every /imagine, /edit, context-menu and modal request takes, in this order:
+1. what the options and Discord's attachment metadata already tell (the catalogue; pure);
+2. what the ledger would refuse, read-only: the server allowed by the operator, a block, the
+   daily limit, the budgets and the operator's caps, blocked terms (bot/gate.py);
+   both refuse privately before the defer: nothing downloaded, held or sent to WisGate;
+3. the defer; then the prompt file's text (checked against blocked terms too), and the input
+   images: downloaded from Discord (attachments) or read from the results store (the bot's
+   own results, by record), within bot/intake_limits.py's bounds, decoded on its pool;
+4. runner.submit, whose reserve checks everything in 2 again in one transaction.
+Errors raised here are BotErrors; the command tree's on_error shows them privately, before or
+after the defer as the interaction's state requires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.core import prompt_files
+from bot.core.catalogue import RawOptions, UploadedFile
+from bot.core.models import ImageRequest, JobKind
+from bot.discord.downloads import read_attachment
+from bot.discord.gate import check_before_download, guard_caps, quota_guild_id, refuse_blocked_terms
+from bot.discord.inputs import Input, KeptInput, declared, fetch_kept
+from bot.discord.replies import defer
+from bot.discord.reporter import InteractionReporter
+from bot.images.delivery import choose_output
+from bot.jobs.runner import Job
+from bot.ledger.facade import JobSpec, Requester
+
+if TYPE_CHECKING:
+    from bot.discord.client import ImageBot
+
+__all__ = ["quota_guild_id", "requester", "submit_from_result", "submit_request"]
+
+log = logging.getLogger(__name__)
+
+PROMPT_FROM_FILE = "(prompt from file)"  # stands in for the file's text until it is downloaded
+
+
+def requester(interaction: discord.Interaction[Any]) -> Requester:
+    """Who asks and where; roles decide the member's limit in a guild."""
+    user = interaction.user
+    guild_id = quota_guild_id(interaction)
+    roles: tuple[int, ...] = ()
+    if guild_id is not None and isinstance(user, discord.Member):
+        roles = tuple(role.id for role in user.roles)
+    return Requester(
+        user_id=user.id,
+        guild_id=guild_id,
+        role_ids=roles,
+        channel_id=interaction.channel_id,
+    )
+
+
+async def submit_request(
+    bot: ImageBot,
+    interaction: discord.Interaction[Any],
+    options: RawOptions,
+    *,
+    kind: JobKind,
+    private: bool,
+    attachments: Sequence[Input] = (),
+    mask: discord.Attachment | None = None,
+    prompt_file: discord.Attachment | None = None,
+) -> None:
+    """Check (refusing at once, privately), defer, then fetch, re-validate the bytes and submit."""
+    prompt_files.one_prompt(options.prompt, prompt_file is not None)
+    typed = options if prompt_file is None else replace(options, prompt=PROMPT_FROM_FILE)
+    request = bot.catalogue.precheck(
+        # The file's text is only known after the download; it is checked then.
+        typed,
+        kind=kind,
+        files=[declared(item) for item in attachments],
+        mask=declared(mask) if mask is not None else None,
+    )
+    model = bot.catalogue.spec(request.model)
+    if prompt_file is not None:
+        prompt_files.check_declared(declared(prompt_file), model)
+    spec = job_spec(interaction, request, private=private, inputs=attachments)
+    typed_prompt = options.prompt if prompt_file is None else None
+    await check_before_download(bot, interaction, spec, typed_prompt)
+    await defer(interaction, private=private)
+    if prompt_file is not None:
+        text = prompt_files.decode(await _download(bot, prompt_file), prompt_file.filename, model)
+        options = replace(options, prompt=text)
+    await _fetch_and_submit(
+        bot,
+        interaction,
+        options,
+        kind,
+        private,
+        attachments,
+        mask,
+        check_terms=typed_prompt is None,
+    )
+
+
+async def submit_from_result(
+    bot: ImageBot,
+    interaction: discord.Interaction[Any],
+    options: RawOptions,
+    *,
+    kind: JobKind,
+    private: bool,
+    attachments: Sequence[Input] = (),
+) -> int:
+    """submit_request for the result buttons (bot/result_actions.py); returns the new job's id.
+
+    The same checks, blocked terms, hold and runner. A button has usually deferred already
+    (it read the earlier job's parameters from the ledger first), so the defer is skipped
+    then; a check failing after it is shown privately by the caller's error handling.
+    """
+    files = [declared(item) for item in attachments]
+    request = bot.catalogue.precheck(options, kind=kind, files=files)
+    spec = job_spec(interaction, request, private=private, inputs=attachments)
+    await check_before_download(bot, interaction, spec, options.prompt)
+    if not interaction.response.is_done():
+        await defer(interaction, private=private)
+    return await _fetch_and_submit(bot, interaction, options, kind, private, attachments, None)
+
+
+async def _fetch_and_submit(
+    bot: ImageBot,
+    interaction: discord.Interaction[Any],
+    options: RawOptions,
+    kind: JobKind,
+    private: bool,
+    attachments: Sequence[Input],
+    mask: discord.Attachment | None,
+    *,
+    check_terms: bool = False,
+) -> int:
+    """After the defer: fetching, byte checks, output choice, hold and queue (and the blocked
+    terms, for a prompt that came in a file)."""
+    guild_id = quota_guild_id(interaction)
+    if check_terms:
+        await refuse_blocked_terms(bot, guild_id, options.prompt)
+    declared_bytes = sum(declared(item).size for item in attachments)
+    declared_bytes += mask.size if mask is not None else 0
+    async with bot.intake.admitted(interaction.user.id, declared_bytes):
+        images = await asyncio.gather(*(_fetch(bot, interaction, item) for item in attachments))
+        mask_file = None
+        if mask is not None:
+            mask_file = UploadedFile(mask.filename, await _download(bot, mask))
+        if images:
+            # Sniffing uploads with Pillow is CPU work: on the intake's own pool.
+            request = await bot.intake.decode(
+                bot.catalogue.validate, options, kind=kind, images=images, mask=mask_file
+            )
+        else:
+            # Options alone validate in microseconds; a thread hop would cost more than it saves.
+            request = bot.catalogue.validate(options, kind=kind)
+        request = choose_output(request, interaction.filesize_limit)
+        job = Job(
+            spec=job_spec(interaction, request, private=private, inputs=attachments),
+            request=request,
+            reporter=InteractionReporter(interaction),
+        )
+        async with guard_caps(bot, guild_id):
+            reservation = await bot.runner.submit(job)
+    log.info(
+        "job %d queued: %s %s x%d for member %d",
+        reservation.job_id,
+        kind,
+        request.model,
+        request.n,
+        interaction.user.id,
+    )
+    return reservation.job_id
+
+
+async def _fetch(bot: ImageBot, interaction: discord.Interaction[Any], item: Input) -> UploadedFile:
+    """An input's bytes: a member's attachment from Discord, or one of the bot's kept results."""
+    if isinstance(item, KeptInput):
+        return await fetch_kept(bot, interaction, item)
+    return UploadedFile(item.filename, await _download(bot, item))
+
+
+async def _download(bot: ImageBot, attachment: discord.Attachment) -> bytes:
+    """The attachment's bytes: from Discord's CDN only, never beyond the declared size."""
+    return await read_attachment(
+        bot.session, attachment.url, filename=attachment.filename, declared_size=attachment.size
+    )
+
+
+def job_spec(
+    interaction: discord.Interaction[Any],
+    request: ImageRequest,
+    *,
+    private: bool,
+    inputs: Sequence[Input] = (),
+) -> JobSpec:
+    """What the ledger holds and records for this request (the prompt, options, sources)."""
+    sources = [item.source if isinstance(item, KeptInput) else None for item in inputs]
+    params: dict[str, Any] = {
+        "prompt": request.prompt,
+        "size": request.size,
+        "quality": request.quality,
+        "n": request.n,
+        "style": request.style,
+        "background": request.background,
+        "output_format": request.output_format,
+        "output_compression": request.output_compression,
+        "inputs": [declared(item).filename for item in inputs],
+        # Inputs the bot made itself, by record ([job id, image index]): Re-roll fetches
+        # these again; an upload's name is never trusted to find anything.
+        "sources": sources if any(sources) else None,
+        "mask": request.mask.filename if request.mask is not None else None,
+        # Read back by restart notices (bot/notices.py): never quote a private prompt publicly.
+        "private": True if private else None,
+    }
+    return JobSpec(
+        requester=requester(interaction),
+        kind=request.kind,
+        model=request.model,
+        images=request.n,
+        size=request.size,
+        quality=request.quality,
+        params={key: value for key, value in params.items() if value not in (None, [])},
+        input_images=len(inputs),
+        partial_images=_partial_images(interaction, request),
+    )
+
+
+def _partial_images(interaction: discord.Interaction[Any], request: ImageRequest) -> int:
+    bot: ImageBot = interaction.client
+    return bot.wisgate.partial_images_for(request)

@@ -1,0 +1,229 @@
+"""What the quota commands say, and how they answer (not a cog: shared by the quota cogs).
+
+Every value a moderator changes is shown as `old → new`; members are `<@id>` mentions, which
+render as names and never ping because every reply goes out with no allowed mentions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import discord
+
+from bot.discord.replies import NO_PINGS, defer
+from bot.images.delivery import safe_text, shorten
+from bot.ledger.facade import JobRecord, MemberStatus
+from bot.ledger.models import discord_timestamp, format_usd
+from bot.ledger.reports import AuditEntry, TopMember
+
+ARROW = "→"
+REASON_PREVIEW = 100
+PROMPT_PREVIEW = 70
+LIMIT_SOURCES = {
+    "member": "set for this member",
+    "role": "from a role",
+    "guild": "the server default",
+    "global": "the bot default",
+}
+STATUS_WORDS = {
+    "succeeded": "delivered",
+    "failed": "failed, refunded",
+    "cancelled": "cancelled, refunded",
+    "expired": "expired, refunded",
+    "interrupted": "interrupted by a restart, refunded",
+    "queued": "waiting",
+    "running": "in progress",
+}
+COMMANDS = {"generate": "/imagine", "edit": "/edit"}
+
+
+async def acknowledge(interaction: discord.Interaction[Any]) -> None:
+    """Defer privately unless already acknowledged: before any database read (3 s rule)."""
+    if not interaction.response.is_done():
+        await defer(interaction, private=True)
+
+
+async def answer(
+    interaction: discord.Interaction[Any],
+    content: str | None = None,
+    *,
+    embed: discord.Embed | None = None,
+    view: discord.ui.View | None = None,
+) -> discord.InteractionMessage:
+    """Show the member alone this answer: defer privately if nobody has, then fill it in."""
+    await acknowledge(interaction)
+    return await interaction.edit_original_response(
+        content=None if content is None else content[:2000],
+        embed=embed,
+        view=view,
+        allowed_mentions=NO_PINGS,
+    )
+
+
+def images(count: int) -> str:
+    """`1 image`, `3 images`."""
+    return f"{count} image" if count == 1 else f"{count} images"
+
+
+def money(micros: int) -> str:
+    """Micro-dollars for people: format_usd, with a plain $0.00 for nothing."""
+    return "$0.00" if micros == 0 else format_usd(micros)
+
+
+def usd_text(amount: float | None, none: str = "none") -> str:
+    """A USD amount (as the ledger's Changes carry it) for people; `none` for no value."""
+    return none if amount is None else money(round(amount * 1_000_000))
+
+
+def reason_text(reason: str) -> str:
+    """A moderator's free text, shortened and made inert."""
+    return safe_text(shorten(reason, REASON_PREVIEW))
+
+
+def _limit(value: Any, none: str) -> str:
+    return none if value is None else images(int(value))
+
+
+def _block(value: Any) -> str:
+    return "not blocked" if value is None else f"blocked ({reason_text(str(value))})"
+
+
+def _mention(kind: str, value: Any) -> str:
+    if value is None:
+        return "none"
+    return f"<@&{value}>" if kind == "role" else f"<#{value}>"
+
+
+def _describe(action: str, target_id: int, bot_default: int) -> tuple[str, Callable[[Any], str]]:
+    """What a change is about, and how its values read."""
+    member = f"<@{target_id}>"
+    default = f"the bot default ({images(bot_default)})"
+    match action:
+        case "member_limit":
+            return f"{member}'s daily limit", lambda v: _limit(v, "no override")
+        case "role_limit":
+            return f"Daily limit for <@&{target_id}>", lambda v: _limit(v, "none")
+        case "guild_default":
+            return "Server default daily limit", lambda v: _limit(v, default)
+        case "grant":
+            return f"{member}'s extra images today", str
+        case "reset_usage":
+            return f"{member}'s images used today", str
+        case "block" | "unblock":
+            return member, _block
+        case "budget":
+            return "Monthly image budget", usd_text
+        case "moderator_role":
+            return "Moderator role", lambda v: _mention("role", v)
+        case "log_channel":
+            return "Log channel", lambda v: _mention("channel", v)
+        case "term_add" | "term_remove":
+            return "Blocked term", lambda v: "none" if v is None else safe_text(str(v))
+    return f"{action} ({target_id})", str
+
+
+def change_text(action: str, target_id: int, old: Any, new: Any, *, bot_default: int) -> str:
+    """One change as `what: old → new` (replies, the log channel and the audit log alike)."""
+    label, show = _describe(action, target_id, bot_default)
+    return f"{label}: {show(old)} {ARROW} {show(new)}"
+
+
+def audit_line(entry: AuditEntry, *, bot_default: int) -> str:
+    """One audit row: when, who, and the change."""
+    text = change_text(entry.action, entry.target_id, entry.old, entry.new, bot_default=bot_default)
+    when = discord_timestamp(entry.created_at, "f")
+    return f"`#{entry.id}` {when} by <@{entry.actor_id}>: {text}"
+
+
+def status_text(status: MemberStatus, *, who: str | None = None) -> str:
+    """Where a member stands today: `who` names them for moderators; None speaks to them."""
+    you = who is None
+    name = "You" if you else who
+    if status.blocked:
+        reason = f" Reason: {reason_text(status.block_reason)}" if status.block_reason else ""
+        head = f"{name} {'are' if you else 'is'} blocked from making images here.{reason}"
+    else:
+        head = f"{name} can make **{images(status.remaining)}** more today."
+    lines = [head]
+    used = f"Used today: {status.used} of {status.allowance}"
+    if status.held:
+        used += f" ({status.held} being made now)"
+    lines.append(used + f"; resets {discord_timestamp(status.resets_at)}.")
+    source = LIMIT_SOURCES[status.limit_source]
+    limit = f"Daily limit: {images(status.limit)} ({source})"
+    if status.granted:
+        limit += f", plus {status.granted} extra today"
+    if status.ceiling is not None and status.limit + status.granted > status.ceiling:
+        limit += f"; the bot's owner allows at most {images(status.ceiling)} a day"
+    lines.append(limit + ".")
+    if status.guild_id is not None:
+        lines.append(_month_line(status, you=you))
+    return "\n".join(lines)
+
+
+def _month_line(status: MemberStatus, *, you: bool) -> str:
+    mine = money(status.month_spend_micros)
+    spent = f"{'Your' if you else 'Their'} spend here this month: {mine}"
+    guild = money(status.guild_month_spend_micros)
+    if status.guild_budget_micros is None:
+        return f"{spent}; the server's: {guild} (no monthly budget)."
+    budget = money(status.guild_budget_micros)
+    return f"{spent}; the server's: {guild} of its {budget} monthly budget."
+
+
+def dm_status_text(status: MemberStatus) -> str:
+    """The member's allowance in direct messages with the bot."""
+    return (
+        f"In direct messages you can make **{images(status.remaining)}** more today "
+        f"(used {status.used} of {status.allowance}"
+        + (f", {status.held} being made now" if status.held else "")
+        + f"); it resets {discord_timestamp(status.resets_at)}. "
+        "Each server sets its own quota: use `/quota` there to see it."
+    )
+
+
+def history_line(record: JobRecord) -> str:
+    """One job: number, when, command, status, images, cost, a jump link, the prompt."""
+    status = STATUS_WORDS.get(record.status, record.status)
+    if record.delivery in ("pending", "waiting"):
+        status = "made, waiting to be delivered"
+    parts = [
+        f"**#{record.id}** {discord_timestamp(record.created_at)}",
+        COMMANDS.get(record.kind, record.kind),
+        status,
+    ]
+    if record.status in ("queued", "running"):
+        parts.append(f"{images(record.images_asked)} asked")
+        parts.append(f"up to {money(record.cost_held_micros)}")
+    else:
+        parts.append(f"{images(record.images_charged)}")
+        parts.append(money(record.cost_charged_micros))
+    if record.jump_url is not None:
+        parts.append(f"[open]({record.jump_url})")
+    line = " · ".join(parts)
+    prompt = record.params.get("prompt")
+    if isinstance(prompt, str) and prompt:
+        line += f"\n> {safe_text(shorten(prompt, PROMPT_PREVIEW))}"
+    return line
+
+
+def history_embed(records: Sequence[JobRecord], *, where: str) -> discord.Embed:
+    """The member's latest jobs (newest first) as one embed."""
+    title = f"Your last {len(records)} image requests {where}"
+    if not records:
+        return discord.Embed(title=f"Your image requests {where}", description="None yet.")
+    return discord.Embed(title=title, description="\n".join(history_line(r) for r in records))
+
+
+def top_text(leaders: Sequence[TopMember], spent: float, budget: float | None) -> str:
+    """Today's biggest users and the month's spend."""
+    month = f"This month the server has spent {usd_text(spent)}"
+    month += "." if budget is None else f" of its {usd_text(budget)} budget."
+    if not leaders:
+        return f"Nobody has made images here today.\n{month}"
+    lines = [
+        f"{rank}. <@{leader.user_id}>: {images(leader.images)}, {money(leader.cost_micros)}"
+        for rank, leader in enumerate(leaders, start=1)
+    ]
+    return "\n".join(["**Top members today** (UTC day):", *lines, month])

@@ -1,0 +1,311 @@
+"""A Reporter over a Discord interaction: status edits, previews, delivery with fallbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+import discord
+
+from bot.core.models import GeneratedImage, ImageRequest, ImageResult
+from bot.discord.queue_buttons import cancel_view
+from bot.discord.replies import NO_PINGS, deferred_privately, tell_privately
+from bot.discord.sending import parts, to_channel, to_dm, uploads
+from bot.images.delivery import (
+    OutgoingFile,
+    fit_images,
+    outgoing_files,
+    pack_messages,
+    result_embed,
+    status_line,
+    wants_alpha,
+)
+from bot.jobs.runner import Delivered, Stage
+
+log = logging.getLogger(__name__)
+
+EDIT_INTERVAL = 5.0  # seconds between edits of the status line: gentle on Discord's limits
+QUEUE_EDIT_SECONDS_PER_PLACE = 0.5  # position 100 in the queue: an edit every 50 s
+# An interaction token lives 15 minutes; past this age we no longer trust it for uploads.
+TOKEN_LIFETIME = 15 * 60 - 30
+UNKNOWN_MESSAGE = 10008  # Discord's code when the message to edit is gone (deleted)
+
+
+class InteractionReporter:
+    """Speaks to the member through the deferred interaction, with channel and DM fallbacks."""
+
+    def __init__(
+        self,
+        interaction: discord.Interaction,
+        *,
+        edit_interval: float = EDIT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._interaction = interaction
+        self._private = deferred_privately(interaction)
+        self._interval = edit_interval
+        self._clock = clock
+        self._born = clock()
+        self._stage: Stage = "queued"
+        self._position: int | None = None
+        # No edit yet: the first partial preview shows at once. The status ticker counts from
+        # the defer instead, which already shows Discord's "thinking" state.
+        self._last_edit = float("-inf")
+        self._lock = asyncio.Lock()
+        self._ticker: asyncio.Task[None] | None = None
+        self._done = False
+        self._job_id: int | None = None  # known once queued: the Cancel button carries it
+        self._cancel_shown = False
+        self._wake = asyncio.Event()  # an edit that cannot wait for the next tick
+
+    @property
+    def upload_limit(self) -> int:
+        """The interaction's attachment_size_limit: never hard-coded."""
+        return int(self._interaction.filesize_limit)
+
+    def _token_fresh(self) -> bool:
+        return self._clock() - self._born < TOKEN_LIFETIME
+
+    def progress(self, stage: Stage, position: int | None, *, job_id: int | None = None) -> None:
+        """Record the stage; a ticker edits the status line at most every few seconds."""
+        self._stage, self._position = stage, position
+        if job_id is not None:
+            self._job_id = job_id
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(self._tick())
+        elif stage == "generating" and self._cancel_shown:
+            self._wake.set()  # take the Cancel button away now: it is too late to cancel
+
+    def _edit_interval(self) -> float:
+        """Seconds between status edits: every few seconds near the front of the queue, rarer
+        further back, so a long queue costs Discord (and us) about ten edits a second at most.
+        """
+        if self._stage == "queued" and self._position is not None:
+            return max(self._interval, self._position * QUEUE_EDIT_SECONDS_PER_PLACE)
+        return self._interval
+
+    async def _tick(self) -> None:
+        while not self._done:
+            wait = self._since() + self._edit_interval() - self._clock()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.05))
+            woken = self._wake.is_set()
+            self._wake.clear()
+            if self._done or not self._token_fresh():
+                return
+            if woken or self._clock() - self._since() >= self._edit_interval():
+                await self._edit_status()
+
+    def _since(self) -> float:
+        """When the message last changed: the last edit, or the defer if none yet."""
+        return max(self._last_edit, self._born)
+
+    async def _edit_status(self) -> None:
+        """The status line; while queued, with the Cancel button (taken away once generating)."""
+        text = status_line(self._stage, self._clock() - self._born, self._position)
+        job_id = self._job_id if self._stage == "queued" else None
+        if job_id is not None:
+            await self._edit(content=text, view=cancel_view(job_id))
+        elif self._cancel_shown:
+            await self._edit(content=text, view=None)
+        else:
+            await self._edit(content=text)
+        self._cancel_shown = job_id is not None
+
+    async def preview(self, image: GeneratedImage, index: int) -> None:
+        """Show a partial image, if the last edit was long enough ago."""
+        if self._done or self._clock() - self._last_edit < self._interval:
+            return
+        name = f"preview-{index}.{image.format}"
+        text = status_line("generating", self._clock() - self._born, None) + " · preview"
+        with uploads([(image.data, name, None)]) as files:
+            await self._edit(content=text, attachments=files)
+
+    async def _edit(self, **fields: object) -> None:
+        async with self._lock:
+            if self._done:
+                return
+            self._last_edit = self._clock()
+            try:
+                await self._interaction.edit_original_response(
+                    allowed_mentions=NO_PINGS,
+                    **fields,  # type: ignore[arg-type]
+                )
+            except discord.HTTPException as error:
+                # Progress is a courtesy: a failed edit must never fail the job.
+                log.debug("status edit failed: %s", error.status)
+
+    async def _stop_ticker(self) -> None:
+        async with self._lock:
+            self._done = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+
+    async def deliver(
+        self, job_id: int, request: ImageRequest, result: ImageResult, remaining: int | None
+    ) -> Delivered:
+        """Fit, pack and send the images; count only what Discord accepted."""
+        await self._stop_ticker()
+        limit = self.upload_limit
+        images = await fit_images(result.images, limit, keep_alpha=wants_alpha(request))
+        changed = any(new is not old for new, old in zip(images, result.images, strict=True))
+        files = outgoing_files(request.kind, job_id, images, alt_text=request.prompt)
+        batches = pack_messages(files, lambda item: item.size, limit=limit)
+        elapsed = self._clock() - self._born
+        embed = result_embed(request, elapsed=elapsed, result=result, remaining_today=remaining)
+        # Imported here: bot.discord.result_buttons reaches bot.discord.intake, which imports
+        # this module.
+        from bot.discord.result_buttons import result_view
+
+        view = result_view(job_id)  # Re-roll, Edit, Details, Delete: under the first message
+        first: discord.Message | None = None
+        sent = 0
+        for number, batch in enumerate(batches):
+            first_one = number == 0
+            message = await self._send_batch(
+                batch, embed if first_one else None, view if first_one else None, number
+            )
+            if message is None:
+                break
+            first = first or message
+            sent += len(batch)
+        if first is None:
+            return Delivered(0)
+        return Delivered(sent, first.channel.id, first.id, tuple(images) if changed else ())
+
+    async def _send_batch(
+        self,
+        batch: Sequence[OutgoingFile],
+        embed: discord.Embed | None,
+        view: discord.ui.View | None,
+        number: int,
+    ) -> discord.Message | None:
+        """Send one message of files by the best route still open; None if all failed."""
+        if self._token_fresh():
+            try:
+                return await self._via_interaction(batch, embed, view, number)
+            except discord.HTTPException as error:
+                log.warning("followup upload failed (%s); trying the channel", error.status)
+        # Only a server that installed the bot lets it post; in DMs the DM route below is the
+        # same channel, and in private channels or servers without it a post would be refused.
+        if not self._private and self._interaction.is_guild_integration():
+            message = await self._via_channel(batch, embed, view)
+            if message is not None:
+                return message
+        return await self._via_dm(batch, embed, view)
+
+    async def _via_interaction(
+        self,
+        batch: Sequence[OutgoingFile],
+        embed: discord.Embed | None,
+        view: discord.ui.View | None,
+        number: int,
+    ) -> discord.Message:
+        if number == 0:
+            try:
+                # The first batch replaces the status message: the result sits where it was asked.
+                with uploads(parts(batch)) as files:
+                    return await self._interaction.edit_original_response(
+                        content=None,
+                        embed=embed,
+                        attachments=files,
+                        view=view,
+                        allowed_mentions=NO_PINGS,
+                    )
+            except discord.NotFound as error:
+                if error.code != UNKNOWN_MESSAGE:
+                    raise
+                log.info("the status message was deleted; sending the images as a new message")
+        with uploads(parts(batch)) as files:
+            return await self._interaction.followup.send(
+                embed=embed or discord.utils.MISSING,
+                files=files,
+                view=view or discord.utils.MISSING,
+                ephemeral=self._private,
+                allowed_mentions=NO_PINGS,
+                wait=True,
+            )
+
+    async def _via_channel(
+        self,
+        batch: Sequence[OutgoingFile],
+        embed: discord.Embed | None,
+        view: discord.ui.View | None,
+    ) -> discord.Message | None:
+        channel = self._interaction.channel
+        if not isinstance(channel, discord.abc.Messageable):
+            return None
+        user = self._interaction.user
+        content = f"{user.mention}, here are your images."
+        return await to_channel(channel, user, batch, content=content, embed=embed, view=view)
+
+    async def _via_dm(
+        self,
+        batch: Sequence[OutgoingFile],
+        embed: discord.Embed | None,
+        view: discord.ui.View | None,
+    ) -> discord.Message | None:
+        content = "Here are the images you asked for."
+        return await to_dm(self._interaction.user, batch, content=content, embed=embed, view=view)
+
+    async def waiting(self, job_id: int) -> None:
+        """Tell the member their images are kept for them: in place of the status message
+        (which would otherwise stay "Generating..."), else privately, else in the channel (a
+        server that added the bot, public jobs only), else by DM."""
+        text = waiting_text(job_id)
+        if self._token_fresh():
+            try:
+                await self._interaction.edit_original_response(
+                    content=text, attachments=[], view=None, allowed_mentions=NO_PINGS
+                )
+                return
+            except discord.HTTPException as error:
+                log.info("could not say the images wait, in place (%s)", error.status)
+            try:
+                await self._interaction.followup.send(
+                    text, ephemeral=True, allowed_mentions=NO_PINGS
+                )
+                return
+            except discord.HTTPException as error:
+                log.info("could not say the images wait, privately (%s)", error.status)
+        user = self._interaction.user
+        channel = self._interaction.channel
+        public = not self._private and self._interaction.is_guild_integration()
+        if public and isinstance(channel, discord.abc.Messageable):
+            try:
+                await channel.send(
+                    f"{user.mention} {text}",
+                    allowed_mentions=discord.AllowedMentions(
+                        users=[user], everyone=False, roles=False
+                    ),
+                )
+                return
+            except discord.HTTPException as error:
+                log.info("could not say the images wait, in the channel (%s)", error.status)
+        await user.send(text, allowed_mentions=NO_PINGS)
+
+    async def fail(self, text: str) -> None:
+        """Tell the member privately that the job failed (it was refunded)."""
+        await self._stop_ticker()
+        if self._token_fresh():
+            try:
+                await tell_privately(self._interaction, text)
+                return
+            except discord.HTTPException as error:
+                log.warning("could not report the failure in the interaction: %s", error.status)
+        try:
+            await self._interaction.user.send(text, allowed_mentions=NO_PINGS)
+        except discord.HTTPException:
+            log.warning("could not tell member %d about a refund", self._interaction.user.id)
+
+
+def waiting_text(job_id: int) -> str:
+    """What a member reads when their images are made (and charged) but could not be posted."""
+    return (
+        f"Your images for request #{job_id} are ready, but I could not post them. They are "
+        "kept for you: use `/history` and press **Deliver again** to get them."
+    )

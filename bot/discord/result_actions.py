@@ -1,0 +1,289 @@
+"""What the result buttons do (bot/results.py holds the buttons themselves).
+
+Every action starts from the job id in the button's custom id and reads the rest from the
+jobs table, so it works on messages sent by an earlier process. Each acknowledges first (a
+defer, or the Edit modal) and only then touches the database or Discord's REST API.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.core.errors import BotError
+from bot.discord.gate import quota_guild_id
+from bot.discord.inputs import SOURCE_GONE, KeptInput
+from bot.discord.intake import submit_from_result
+from bot.discord.permissions import NotModerator, require_moderator
+from bot.discord.replies import NO_PINGS, defer
+from bot.discord.result_texts import (
+    details,
+    edit_options,
+    is_private,
+    reroll_options,
+    revised_prompt,
+    source_job,
+)
+from bot.ledger.facade import JobRecord
+
+if TYPE_CHECKING:
+    from bot.discord.client import ImageBot
+
+log = logging.getLogger(__name__)
+
+LATER_SCAN = 25  # messages after the first one searched for the rest of a split delivery
+JOB_GONE = "I have no record of this request any more, so this button cannot work."
+NOT_THIS_MESSAGE = "This button does not belong to this message."
+PRIVATE_RESULT = "This result is private to the member who asked for it."
+NO_INPUTS = (
+    "I keep no copy of the images uploaded for an edit, so I cannot re-roll it. Run /edit "
+    "again with the images, or press **Edit** to change this result. Nothing was charged."
+)
+MASK_NOT_KEPT = (
+    "This edit used a mask, and I keep no copy of masks, so I cannot re-roll it. Run /edit "
+    "again with the image and the mask. Nothing was charged."
+)
+NOT_YOURS = (
+    "Only the member who asked for these images, or a moderator, can delete them. "
+    "Nothing was deleted."
+)
+DELETE_FAILED = "I could not delete that message; try again in a minute."
+
+
+class NothingToEdit(BotError):
+    """The message holds no image the Edit button could use."""
+
+    def __init__(self) -> None:
+        super().__init__("This message has no PNG, JPEG or WebP image left to edit.")
+
+
+class BadImageNumber(BotError):
+    """The member named an image the message does not have."""
+
+    def __init__(self, text: str, count: int) -> None:
+        super().__init__(
+            f"Choose an image number from 1 to {count} (you wrote {text[:10]!r}). "
+            "Nothing was charged."
+        )
+
+
+def _ephemeral(interaction: discord.Interaction[Any]) -> bool:
+    """Is the pressed message private? Then every answer about it stays private too."""
+    message = interaction.message
+    return message is not None and message.flags.ephemeral
+
+
+async def _job(interaction: discord.Interaction[ImageBot], job_id: int) -> JobRecord:
+    """The job behind a button, after checking the button may speak for it."""
+    record = await interaction.client.ledger.job(job_id)
+    if record is None:
+        raise BotError(JOB_GONE)
+    message = interaction.message
+    if message is not None and record.result_message_id not in (None, message.id):
+        # Discord only sends custom ids present on the message; this is a second lock.
+        raise BotError(NOT_THIS_MESSAGE)
+    if is_private(record) and interaction.user.id != record.user_id:
+        raise BotError(PRIVATE_RESULT)
+    return record
+
+
+async def reroll(interaction: discord.Interaction[ImageBot], job_id: int) -> None:
+    """Submit the job's parameters again as a new job of whoever pressed (charged as usual)."""
+    bot = interaction.client
+    private = _ephemeral(interaction)
+    await defer(interaction, private=private)
+    record = await _job(interaction, job_id)
+    inputs = await _reroll_inputs(bot, interaction, record) if record.kind == "edit" else []
+    new_id = await submit_from_result(
+        bot,
+        interaction,
+        reroll_options(record),
+        kind=record.kind,
+        private=private,
+        attachments=inputs,
+    )
+    log.info("job %d re-rolled as job %d by member %d", job_id, new_id, interaction.user.id)
+
+
+async def _reroll_inputs(
+    bot: ImageBot, interaction: discord.Interaction[Any], record: JobRecord
+) -> list[KeptInput]:
+    """The edit's input images again, by record: only results of the bot, which it recorded
+    as the edit's sources (job and image number); an upload's file name counts for nothing."""
+    if record.params.get("mask") is not None:
+        raise BotError(MASK_NOT_KEPT)
+    names = record.params.get("inputs")
+    sources = record.params.get("sources")
+    if not isinstance(names, list) or not isinstance(sources, list) or not names:
+        raise BotError(NO_INPUTS)
+    if len(sources) != len(names) or not all(_is_source(item) for item in sources):
+        raise BotError(NO_INPUTS)  # some inputs were uploads: not kept
+    found = []
+    for name, (source_id, index) in zip(names, sources, strict=True):
+        source = await bot.ledger.job(source_id)
+        if source is None or not _may_reuse(interaction, source, record):
+            raise BotError(SOURCE_GONE)
+        found.append(KeptInput(source_id, index, str(name)))
+    return found
+
+
+def _is_source(item: object) -> bool:
+    """A recorded source: [job id, image index], both plain non-negative integers."""
+    return (
+        isinstance(item, list)
+        and len(item) == 2
+        and all(isinstance(part, int) and not isinstance(part, bool) for part in item)
+        and item[0] > 0
+        and item[1] >= 0
+    )
+
+
+def _may_reuse(interaction: discord.Interaction[Any], source: JobRecord, record: JobRecord) -> bool:
+    """A member's own results always; another's only when posted publicly in this server, in a
+    channel the presser can see (a button on a message proves only that message was seen)."""
+    if source.user_id == interaction.user.id:
+        return True
+    if is_private(source) or source.guild_id is None or source.guild_id != record.guild_id:
+        return False
+    guild, member = interaction.guild, interaction.user
+    if guild is None or guild.id != source.guild_id or not isinstance(member, discord.Member):
+        return False
+    channel = guild.get_channel_or_thread(source.result_channel_id or 0)
+    if channel is None:
+        return False
+    allowed = channel.permissions_for(member)
+    return allowed.view_channel and allowed.read_message_history
+
+
+async def edit_result(
+    interaction: discord.Interaction[ImageBot],
+    job_id: int,
+    prompt: str,
+    image: discord.Attachment,
+    index: int,
+    *,
+    private: bool,
+) -> None:
+    """Submit an edit job: this result image, the new prompt, the job's model and options.
+
+    The image is the job's `index`-th, by the button's job id; the attachment pressed on is
+    only where its bytes come from if the results store no longer has them.
+    """
+    bot = interaction.client
+    await defer(interaction, private=private)
+    record = await _job(interaction, job_id)
+    options = edit_options(bot.catalogue, record, prompt)
+    source = KeptInput(job_id, index, image.filename, fallback=image)
+    new_id = await submit_from_result(
+        bot, interaction, options, kind="edit", private=private, attachments=[source]
+    )
+    log.info("job %d edited as job %d by member %d", job_id, new_id, interaction.user.id)
+
+
+async def show_details(interaction: discord.Interaction[ImageBot], job_id: int) -> None:
+    """Show the job's prompt, parameters, cost and timings to whoever pressed, privately."""
+    await defer(interaction, private=True)
+    record = await _job(interaction, job_id)
+    answer = details(record, revised=revised_prompt(interaction.message))
+    await interaction.edit_original_response(
+        embed=answer.embed,
+        attachments=[answer.prompt_file] if answer.prompt_file is not None else [],
+        allowed_mentions=NO_PINGS,
+    )
+
+
+async def delete_result(interaction: discord.Interaction[ImageBot], job_id: int) -> None:
+    """Delete the result message(s) for the member who asked or a moderator; refuse others.
+
+    Acknowledged with a deferred update (type 6): nothing is shown, and the interaction's
+    @original becomes the pressed message itself, the only way to delete an ephemeral one.
+    Never use report_error after it (it would edit, then delete, the result), so every
+    answer here is an ephemeral followup.
+    """
+    try:
+        await interaction.response.defer()
+        record = None if _ephemeral(interaction) else await _job(interaction, job_id)
+        if record is not None and not await _may_delete(interaction, record):
+            await _tell(interaction, NOT_YOURS)
+            return
+        await _delete(interaction, record)
+    except BotError as error:
+        await _tell(interaction, error.user_message)
+    except Exception:
+        log.exception("could not delete the result of job %d", job_id)
+        await _tell(interaction, DELETE_FAILED)
+
+
+async def _may_delete(interaction: discord.Interaction[ImageBot], record: JobRecord) -> bool:
+    """The member who asked, or a moderator of the server the job was made in."""
+    if interaction.user.id == record.user_id:
+        return True
+    guild_id = quota_guild_id(interaction)
+    if guild_id is None or guild_id != record.guild_id:
+        return False
+    try:
+        allowed = await require_moderator(interaction)
+    except NotModerator:
+        return False
+    log.info(
+        "moderator %d deletes the result of job %d (member %d)",
+        interaction.user.id,
+        record.id,
+        record.user_id,
+    )
+    return allowed
+
+
+async def _delete(interaction: discord.Interaction[ImageBot], record: JobRecord | None) -> None:
+    """Delete the pressed message, then the rest of a delivery split over several messages.
+
+    Only an ephemeral result has no record here: its other parts, if any, were ephemeral
+    followups that no later interaction can reach (they vanish from the member's view).
+    """
+    message = interaction.message
+    rest = await _later_parts(interaction, record) if record is not None else []
+    try:
+        await interaction.delete_original_response()
+    except discord.HTTPException as error:
+        if message is None or message.flags.ephemeral:
+            raise
+        # A message the bot sent to the channel itself (a fallback): delete it as its author.
+        log.info("deleting through the interaction failed (%s); as the author", error.status)
+        await message.delete()
+    for part in rest:
+        try:
+            await part.delete()
+        except discord.HTTPException as error:
+            log.warning("could not delete part of job %s's result: %s", part.id, error.status)
+
+
+async def _later_parts(
+    interaction: discord.Interaction[ImageBot], record: JobRecord
+) -> list[discord.Message]:
+    """The bot's messages right after the pressed one that hold more files of this job."""
+    message = interaction.message
+    me = interaction.client.user
+    if message is None or me is None or record.images_charged <= len(message.attachments):
+        return []
+    channel = message.channel
+    found: list[discord.Message] = []
+    try:
+        async for later in channel.history(after=message, limit=LATER_SCAN, oldest_first=True):
+            files = later.attachments
+            ours = all(source_job(item.filename) == record.id for item in files)
+            if later.author.id == me.id and files and ours:
+                found.append(later)
+    except (discord.HTTPException, AttributeError) as error:
+        # No history permission (or a channel type without history): the first part only.
+        log.info("could not look for the rest of job %d's result: %r", record.id, error)
+    return found
+
+
+async def _tell(interaction: discord.Interaction[Any], text: str) -> None:
+    """An ephemeral followup: after a deferred update it is a new, private message."""
+    try:
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+    except discord.HTTPException as error:
+        log.warning("could not answer a result button: %s", error.status)

@@ -1,0 +1,247 @@
+"""Pure pieces behind the result buttons: options rebuilt from a stored job, and the Details embed.
+
+No network and no database here: bot/result_actions.py reads the job and calls these.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import discord
+
+from bot.core.catalogue import MODELS, OUTPUT_FORMATS, Catalogue, RawOptions
+from bot.core.models import ImageRequest
+from bot.images.delivery import (
+    DESCRIPTION_EMBED_MAX,
+    EMBED_COLOUR,
+    FIELD_VALUE_MAX,
+    format_duration,
+    safe_text,
+    shorten,
+)
+from bot.ledger.facade import JobRecord
+from bot.ledger.models import discord_timestamp, format_usd
+
+# Room for the prompt in the Details embed: with every field at its longest the embed stays
+# under Discord's 6,000 characters. A longer prompt comes along whole as a .txt file.
+DETAILS_PROMPT_MAX = 3000
+INPUTS_MAX = 300
+REVISED_FIELD = "Revised prompt"  # the name result_embed gives the field
+# Result file names, as bot.images.delivery.file_name makes them: imagine-<job>-<k>.<ext>.
+_RESULT_FILE = re.compile(r"(?:imagine|edit)-(\d{1,20})-\d{1,3}\.(?:png|jpg|webp)")
+_STATUS_WORDS = {
+    "succeeded": "delivered",
+    "failed": "failed, refunded",
+    "cancelled": "cancelled, refunded",
+    "expired": "expired in the queue, refunded",
+    "interrupted": "interrupted by a restart, refunded",
+    "queued": "queued",
+    "running": "running",
+}
+
+
+def _text(params: Mapping[str, Any], key: str) -> str | None:
+    value = params.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _number(params: Mapping[str, Any], key: str) -> int | None:
+    value = params.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def stored_prompt(record: JobRecord) -> str:
+    """The prompt the job was made from ('' when the row has none)."""
+    return _text(record.params, "prompt") or ""
+
+
+def is_private(record: JobRecord) -> bool:
+    """Was the job asked for privately (its result only the member's to see)?"""
+    return record.params.get("private") is True
+
+
+def reroll_options(record: JobRecord) -> RawOptions:
+    """Exactly the options the job sent WisGate, so a re-roll asks for the same thing.
+
+    The output format and compression are passed too, even when the bot chose them: they
+    are part of what the member got, and being explicit they are kept as they are.
+    """
+    params = record.params
+    return RawOptions(
+        prompt=stored_prompt(record),
+        model=record.model,
+        size=_text(params, "size"),
+        quality=_text(params, "quality"),
+        n=_number(params, "n"),
+        background=_text(params, "background"),
+        output_format=_text(params, "output_format"),
+        output_compression=_number(params, "output_compression"),
+        style=_text(params, "style"),
+    )
+
+
+def stored_request(record: JobRecord) -> ImageRequest:
+    """The request a job made, as far as delivering its kept images needs (embed, fitting)."""
+    params = record.params
+    fmt = _text(params, "output_format")
+    return ImageRequest(
+        kind=record.kind,
+        model=record.model,
+        prompt=stored_prompt(record),
+        n=max(1, record.images_charged),
+        size=_text(params, "size"),
+        quality=_text(params, "quality"),
+        style=_text(params, "style"),
+        background=_text(params, "background"),
+        output_format=OUTPUT_FORMATS.get(fmt) if fmt is not None else None,
+    )
+
+
+def status_words(record: JobRecord) -> str:
+    """A job's state in a member's words, delivery included."""
+    if record.delivery in ("pending", "waiting"):
+        return "made, waiting to be delivered"
+    return _STATUS_WORDS.get(record.status, safe_text(record.status))
+
+
+def edit_model(catalogue: Catalogue, model: str) -> str:
+    """The model for editing a result: the job's own if it can edit, else an enabled editor.
+
+    With none enabled the job's model comes back, and the catalogue refuses it in its words.
+    """
+    enabled = catalogue.enabled
+    if model in enabled and MODELS[model].can_edit:
+        return model
+    editors = [name for name in enabled if MODELS[name].can_edit]
+    if catalogue.default in editors:
+        return catalogue.default
+    return editors[0] if editors else model
+
+
+def edit_options(catalogue: Catalogue, record: JobRecord, prompt: str) -> RawOptions:
+    """One edit of a result image with a new prompt: the job's model, size, quality, background.
+
+    Under another model (the job's cannot edit) the job's sizes and qualities may mean
+    nothing, so only the prompt goes. The output format is left to choose_output.
+    """
+    model = edit_model(catalogue, record.model)
+    if model != record.model:
+        return RawOptions(prompt=prompt, model=model, n=1)
+    params = record.params
+    return RawOptions(
+        prompt=prompt,
+        model=model,
+        n=1,
+        size=_text(params, "size"),
+        quality=_text(params, "quality"),
+        background=_text(params, "background"),
+    )
+
+
+def source_job(filename: str) -> int | None:
+    """The job whose result file this is (`imagine-12-1.png` -> 12), or None."""
+    match = _RESULT_FILE.fullmatch(filename)
+    return int(match[1]) if match else None
+
+
+def revised_prompt(message: discord.Message | None) -> str | None:
+    """The revised prompt the result embed shows (already made safe), if any."""
+    for embed in message.embeds if message is not None else []:
+        for field in embed.fields:
+            if field.name == REVISED_FIELD and field.value:
+                return field.value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Details:
+    """What the Details button shows: an embed, and the whole prompt when it does not fit."""
+
+    embed: discord.Embed
+    prompt_file: discord.File | None
+
+
+def details(record: JobRecord, *, revised: str | None = None) -> Details:
+    """The Details answer for a job; `revised` is the safe text from the result embed."""
+    prompt = stored_prompt(record)
+    shown = shorten(safe_text(prompt), min(DETAILS_PROMPT_MAX, DESCRIPTION_EMBED_MAX))
+    whole = shown == safe_text(prompt)
+    what = "Imagine" if record.kind == "generate" else "Edit"
+    embed = discord.Embed(
+        title=f"{what} request #{record.id}",
+        description=shown or "*(no prompt stored)*",
+        colour=EMBED_COLOUR,
+    )
+    for name, value in _parameters(record):
+        embed.add_field(name=name, value=shorten(value, FIELD_VALUE_MAX), inline=True)
+    if revised:
+        embed.add_field(name=REVISED_FIELD, value=shorten(revised, FIELD_VALUE_MAX), inline=False)
+    embed.add_field(name="Cost", value=_cost(record), inline=True)
+    embed.add_field(name="Timings", value=_timings(record), inline=False)
+    footer = f"Job {record.id}"
+    prompt_file = None
+    if not whole:
+        footer += " · the whole prompt is attached"
+        data = prompt.encode("utf-8", "replace")
+        prompt_file = discord.File(io.BytesIO(data), filename=f"prompt-{record.id}.txt")
+    embed.set_footer(text=footer)
+    return Details(embed, prompt_file)
+
+
+def _parameters(record: JobRecord) -> list[tuple[str, str]]:
+    params = record.params
+    facts = [
+        ("Model", safe_text(record.model)),
+        ("Requested by", f"<@{record.user_id}>"),
+        ("Images", f"{record.images_charged} of {record.images_asked}"),
+    ]
+    for key, name in (
+        ("size", "Size"),
+        ("quality", "Quality"),
+        ("style", "Style"),
+        ("background", "Background"),
+        ("output_format", "Format"),
+        ("output_compression", "Compression"),
+    ):
+        value = params.get(key)
+        if value is not None:
+            facts.append((name, safe_text(str(value))))
+    inputs = params.get("inputs")
+    if isinstance(inputs, list) and inputs:
+        names = ", ".join(safe_text(str(name)) for name in inputs)
+        facts.append(("Input images", shorten(names, INPUTS_MAX)))
+    if isinstance(params.get("mask"), str):
+        facts.append(("Mask", shorten(safe_text(params["mask"]), INPUTS_MAX)))
+    if is_private(record):
+        facts.append(("Visibility", "private"))
+    facts.append(("Status", status_words(record)))
+    return facts
+
+
+def _cost(record: JobRecord) -> str:
+    charged = format_usd(record.cost_charged_micros)
+    if record.cost_actual_micros > record.cost_charged_micros:
+        # The usage cost more than the hold; the member is never charged above the hold.
+        return f"{charged} (usage priced at {format_usd(record.cost_actual_micros)})"
+    return charged
+
+
+def _timings(record: JobRecord) -> str:
+    lines = [f"Asked {_when(record.created_at)}"]
+    if record.started_at is not None:
+        waited = (record.started_at - record.created_at).total_seconds()
+        lines.append(f"Started {_when(record.started_at)} (queued {format_duration(waited)})")
+    if record.ended_at is not None:
+        since = record.started_at or record.created_at
+        took = (record.ended_at - since).total_seconds()
+        lines.append(f"Ended {_when(record.ended_at)} (took {format_duration(took)})")
+    return "\n".join(lines)
+
+
+def _when(moment: datetime) -> str:
+    return discord_timestamp(moment, "f")

@@ -1,0 +1,417 @@
+"""The job runner: every job takes one path, reserve -> queue -> WisGate -> keep -> settle ->
+deliver.
+
+What WisGate generated is charged: its images go to the results store (bot/result_store.py)
+and the ledger settles before anything is sent to Discord. A failure before that refunds the
+whole hold; a job never ends without one of the two. A delivery that fails leaves the charged
+images waiting in the store (the member is told, and /history offers to deliver them again);
+a stop during delivery leaves them for the next start to deliver (bot/recovery.py).
+Cogs build a Job (validated request + ledger spec + a Reporter that speaks to Discord) and
+call `submit`; they never touch the ledger or WisGate themselves. Jobs wait in a fair queue
+(bot/queue.py) for a slot toward WisGate; a queued job can be cancelled, and one that waits
+too long expires, both refunded before any WisGate request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from bot.core.errors import BotError
+from bot.core.models import GeneratedImage, ImageRequest, ImageResult
+from bot.images.store import ResultStore
+from bot.jobs.queue import (
+    FairQueue,
+    LeftQueue,
+    QueueCancelled,
+    QueueExpired,
+    QueueInterrupted,
+    QueueLimits,
+    Ticket,
+)
+from bot.jobs.spool import InputSpool
+from bot.ledger.facade import JobSpec, Ledger, Reservation, Settlement
+from bot.wisgate.client import WisGateClient
+
+log = logging.getLogger(__name__)
+
+Stage = Literal["queued", "generating"]
+# Places in line are shown every 5 s at best; recomputing them more often only costs CPU.
+RENUMBER_AFTER = 0.5
+# What Runner.cancel did: withdrew it, found it already generating, refused, or knows it not.
+CancelOutcome = Literal["cancelled", "started", "not_yours", "unknown"]
+# Called after every settlement (the Discord layer sends budget alerts from it).
+SettledHook = Callable[[JobSpec, Settlement], Awaitable[None]]
+# Called after a refund caused by a BotError (e.g. ContentRejected: moderation reports).
+RefundedHook = Callable[[JobSpec, BotError], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What reached the member: how many images, and the first message holding them.
+
+    `reencoded` holds the images as sent when any had to be re-encoded to fit Discord's
+    upload limit: the store keeps those, so a later delivery need not encode them again.
+    """
+
+    images: int
+    channel_id: int | None = None
+    message_id: int | None = None
+    reencoded: tuple[GeneratedImage, ...] = ()
+
+
+class Reporter(Protocol):
+    """How a job speaks to the member (implemented over a Discord interaction)."""
+
+    def progress(self, stage: Stage, position: int | None, *, job_id: int | None = None) -> None:
+        """The job moved: queued at a position, or generating (recorded; shown when due)."""
+
+    async def preview(self, image: GeneratedImage, index: int) -> None:
+        """A partial image arrived while streaming."""
+
+    async def deliver(
+        self, job_id: int, request: ImageRequest, result: ImageResult, remaining: int | None
+    ) -> Delivered:
+        """Send the images; return how many the member actually received."""
+
+    async def waiting(self, job_id: int) -> None:
+        """Tell the member their (charged) images could not be posted and wait for them."""
+
+    async def fail(self, text: str) -> None:
+        """Tell the member, privately, that the job failed and was refunded."""
+
+
+@dataclass(slots=True)
+class JobTimes:
+    """When a job passed each stage (runner clock); what the structured log line reports."""
+
+    submitted: float
+    started: float | None = None  # admitted by the queue
+    left: float | None = None  # left the queue unstarted (cancelled, expired, interrupted)
+    answered: float | None = None
+    delivered: float | None = None
+
+    def durations(self, now: float) -> dict[str, float]:
+        """Seconds spent queued, waiting on WisGate, delivering, and in total."""
+        spans = {"total_s": now - self.submitted}
+        if self.left is not None:
+            spans["queued_s"] = self.left - self.submitted
+        if self.started is not None:
+            spans["queued_s"] = self.started - self.submitted
+            if self.answered is not None:
+                spans["upstream_s"] = self.answered - self.started
+                if self.delivered is not None:
+                    spans["delivery_s"] = self.delivered - self.answered
+        return {key: round(value, 4) for key, value in spans.items()}
+
+
+@dataclass(slots=True)
+class Job:
+    """One member's request on its way through the runner."""
+
+    spec: JobSpec
+    request: ImageRequest
+    reporter: Reporter
+
+
+@dataclass(slots=True)
+class _Queued:
+    """What a queue ticket carries: the job and its id."""
+
+    job_id: int
+    job: Job
+
+
+class Runner:
+    """Runs jobs through the fair queue toward WisGate; settles or refunds every one."""
+
+    def __init__(
+        self,
+        *,
+        wisgate: WisGateClient,
+        ledger: Ledger,
+        results: ResultStore,
+        spool: InputSpool,
+        max_concurrent: int,
+        max_per_member: int | None = None,
+        max_per_guild: int | None = None,
+        max_queue_wait: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        on_settled: SettledHook | None = None,
+        on_refunded: RefundedHook | None = None,
+    ) -> None:
+        self._wisgate = wisgate
+        self._ledger = ledger
+        self._results = results
+        self._spool = spool
+        limits = QueueLimits(max_concurrent, max_per_member, max_per_guild)
+        self._queue: FairQueue[_Queued] = FairQueue(
+            limits, on_moved=self._moved, renumber_after=RENUMBER_AFTER
+        )
+        self._tickets: dict[int, Ticket[_Queued]] = {}  # job id -> ticket, while the job is open
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._clock = clock
+        self._closing = False
+        self.max_queue_wait = max_queue_wait  # seconds; None waits as long as it takes
+        self.on_settled = on_settled
+        # Awaited after a refund caused by a BotError (ContentRejected, QueueCancelled...).
+        self.on_refunded = on_refunded
+
+    @property
+    def in_flight(self) -> int:
+        """Jobs accepted and not yet settled or refunded."""
+        return len(self._tasks)
+
+    async def submit(self, job: Job) -> Reservation:
+        """Reserve the job's cost (raising the ledger's refusal) and queue it in the background."""
+        if self._closing:
+            raise BotError("The bot is restarting; try again in a minute. Nothing was charged.")
+        reservation = await self._ledger.reserve(job.spec)
+        job_id = reservation.job_id
+        if self._closing:  # close() began while we reserved: it will not wait for this one
+            await asyncio.shield(
+                self._ledger.refund(job_id, "interrupted by shutdown", status="interrupted")
+            )
+            raise BotError("The bot is restarting; try again in a minute. Nothing was charged.")
+        times = JobTimes(submitted=self._clock())
+        requester = job.spec.requester
+        # Joined before the task starts: a Cancel pressed at once already finds the ticket.
+        ticket = self._queue.join(
+            _Queued(job_id, job), member=requester.user_id, guild=requester.guild_id
+        )
+        self._tickets[job_id] = ticket
+        task = asyncio.create_task(self._run(job, reservation, ticket, times), name=f"job-{job_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return reservation
+
+    def cancel(self, job_id: int, user_id: int) -> CancelOutcome:
+        """The requester's Cancel: a queued job leaves the line and its task refunds it at once."""
+        ticket = self._tickets.get(job_id)
+        if ticket is None:
+            return "unknown"
+        if ticket.item.job.spec.requester.user_id != user_id:
+            return "not_yours"
+        if self._queue.withdraw(ticket, QueueCancelled()):
+            log.info("job %d cancelled by its requester while queued", job_id)
+            return "cancelled"
+        return "started"
+
+    async def close(self, grace: float = 30.0) -> None:
+        """Stop accepting jobs; refund the queued; give running ones `grace` s, then cancel."""
+        self._closing = True
+        for ticket in list(self._tickets.values()):
+            # Starting a queued job now would only make it the next to interrupt.
+            self._queue.withdraw(ticket, QueueInterrupted())
+        if not self._tasks:
+            return
+        log.info("waiting up to %.0f s for %d job(s) in flight", grace, len(self._tasks))
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    async def _run(
+        self, job: Job, reservation: Reservation, ticket: Ticket[_Queued], times: JobTimes
+    ) -> None:
+        job_id = reservation.job_id
+        outcome = "refunded"
+        try:
+            result, settlement = await self._generate(job, reservation, ticket, times)
+            outcome = f"charged {settlement.images_charged} for ${settlement.cost_charged_usd:.3f}"
+            outcome = await self._deliver(job, reservation, result, times, outcome)
+        except BotError as error:
+            status = error.refund_status if isinstance(error, LeftQueue) else "failed"
+            outcome = f"{status if status != 'failed' else 'refunded'} ({type(error).__name__})"
+            if await self._refund(
+                job, job_id, error.user_message, reason=_reason(error), status=status
+            ):
+                await self._after_refund(job_id, job.spec, error)
+        except asyncio.CancelledError:
+            if outcome == "refunded":  # not settled: nothing was generated and kept
+                outcome = "interrupted"
+                await self._refund(
+                    job,
+                    job_id,
+                    "The bot restarted before your images were ready. Nothing was charged.",
+                    reason="interrupted by shutdown",
+                    status="interrupted",
+                )
+            else:
+                outcome += ", delivery cut off (the next start delivers it)"
+            raise
+        except Exception:
+            reference = secrets.token_hex(4)
+            outcome = f"refunded (unexpected, ref {reference})"
+            log.exception("job %d failed unexpectedly (ref %s)", job_id, reference)
+            await self._refund(
+                job,
+                job_id,
+                "Something went wrong on our side and nothing was charged. If it keeps "
+                f"happening, tell a moderator the reference `{reference}`.",
+                reason=f"unexpected error (ref {reference})",
+            )
+        finally:
+            self._tickets.pop(job_id, None)
+            self._spool.discard(job_id)
+            self._log_end(job_id, job.spec, outcome, times)
+
+    async def _generate(
+        self, job: Job, reservation: Reservation, ticket: Ticket[_Queued], times: JobTimes
+    ) -> tuple[ImageResult, Settlement]:
+        """Ask WisGate, keep what it made, and charge it: before anything reaches Discord."""
+        job_id = reservation.job_id
+        result = await self._call(job, job_id, ticket, times)
+        times.answered = self._clock()
+        # Kept first: a stop between here and the settle leaves images that recovery charges
+        # and delivers, never images that were paid upstream and lost.
+        await self._results.save(job_id, reservation.result_key, result.images, result.usage)
+        # Shielded: once asked, the charge stands even if a shutdown cancels us meanwhile (the
+        # refund that cancellation leads to then finds the job settled and changes nothing).
+        settlement = await asyncio.shield(
+            self._ledger.settle(job_id, len(result.images), result.usage)
+        )
+        if self.on_settled is not None:
+            try:
+                await self.on_settled(job.spec, settlement)
+            except Exception:
+                # A failed notice (e.g. the budget alert) must not undo a charged job.
+                log.exception("job %d: the after-settlement hook failed", job_id)
+        return result, settlement
+
+    async def _deliver(
+        self,
+        job: Job,
+        reservation: Reservation,
+        result: ImageResult,
+        times: JobTimes,
+        charged: str,
+    ) -> str:
+        """Send the charged images; whatever does not arrive waits in the store, the member told."""
+        job_id = reservation.job_id
+        try:
+            delivered = await job.reporter.deliver(
+                job_id, job.request, result, reservation.status.remaining
+            )
+        except Exception:
+            # Charged either way: what did not arrive waits in the store for the member.
+            log.exception("job %d: delivery failed; its images wait in the results store", job_id)
+            delivered = Delivered(0)
+        times.delivered = self._clock()
+        if delivered.reencoded:
+            await self._keep_as_sent(job_id, reservation.result_key, delivered.reencoded)
+        state = await asyncio.shield(
+            self._ledger.delivered(
+                job_id, delivered.images, delivered.channel_id, delivered.message_id
+            )
+        )
+        if state != "waiting":
+            return f"delivered {delivered.images}, {charged}"
+        try:
+            await job.reporter.waiting(job_id)
+        except Exception:
+            log.warning("job %d: could not tell the member their images are waiting", job_id)
+        return f"{charged}, {delivered.images} of {len(result.images)} delivered, kept for later"
+
+    async def _keep_as_sent(
+        self, job_id: int, key: str, images: tuple[GeneratedImage, ...]
+    ) -> None:
+        """Keep the re-encoded images the member got instead of the originals."""
+        try:
+            await self._results.replace(job_id, key, images)
+        except OSError:
+            log.exception("job %d: could not keep the re-encoded images", job_id)
+
+    def _log_end(self, job_id: int, spec: JobSpec, outcome: str, times: JobTimes) -> None:
+        """One structured line per job: who, where, what, how long each stage took, outcome."""
+        fields = {
+            "job_id": job_id,
+            "member": spec.requester.user_id,
+            "guild": spec.requester.guild_id,
+            "model": spec.model,
+            "kind": spec.kind,
+            "outcome": outcome,
+            **times.durations(self._clock()),
+        }
+        log.info(
+            "job %d %s: member %s guild %s model %s, queued %.2f s, upstream %.2f s, "
+            "delivery %.2f s",
+            job_id,
+            outcome,
+            spec.requester.user_id,
+            spec.requester.guild_id,
+            spec.model,
+            fields.get("queued_s", 0.0),
+            fields.get("upstream_s", 0.0),
+            fields.get("delivery_s", 0.0),
+            extra={"job": fields},
+        )
+
+    async def _call(
+        self, job: Job, job_id: int, ticket: Ticket[_Queued], times: JobTimes
+    ) -> ImageResult:
+        """Wait for a slot in the fair queue, mark the job running, and ask WisGate."""
+        job.request = await self._spool.keep(job_id, job.request)
+        try:
+            await self._queue.wait(ticket, self.max_queue_wait)
+        except TimeoutError:
+            times.left = self._clock()
+            raise QueueExpired(self.max_queue_wait or 0.0) from None
+        except LeftQueue:
+            times.left = self._clock()
+            raise
+        try:
+            times.started = self._clock()
+            job.request = await self._spool.restore(job_id, job.request)
+            if not await self._ledger.start(job_id):
+                raise BotError("This request was cancelled. Nothing was charged.")
+            job.reporter.progress("generating", None, job_id=job_id)
+            call: Callable[..., Awaitable[ImageResult]] = (
+                self._wisgate.generate if job.request.kind == "generate" else self._wisgate.edit
+            )
+            return await call(job.request, on_partial=job.reporter.preview)
+        finally:
+            self._queue.release(ticket)
+
+    def _moved(self, ticket: Ticket[_Queued]) -> None:
+        """The queue renumbered a waiting job: record its place (the reporter shows it)."""
+        queued = ticket.item
+        queued.job.reporter.progress("queued", ticket.position, job_id=queued.job_id)
+
+    async def _after_refund(self, job_id: int, spec: JobSpec, error: BotError) -> None:
+        """Run the on_refunded hook; its failure is logged and never changes the job's end."""
+        if self.on_refunded is None:
+            return
+        try:
+            await self.on_refunded(spec, error)
+        except Exception:
+            log.exception("job %d: the after-refund hook failed", job_id)
+
+    async def _refund(
+        self, job: Job, job_id: int, text: str, *, reason: str, status: str = "failed"
+    ) -> bool:
+        """Refund and tell the member; False (and nobody told) if the job had already ended."""
+        # shield: a shutdown cancelling us must not cancel the refund itself. The member is
+        # owed a notice until told: a process killed in between (telling can take seconds of
+        # Discord retries) leaves it to the next start's restart notice, never to nobody.
+        refund = self._ledger.refund(job_id, reason, status=status, owe_notice=True)
+        if not await asyncio.shield(refund):
+            return False  # settled already: charged, and its delivery is not ours to undo
+        try:
+            await job.reporter.fail(text)
+        except Exception:
+            log.warning("job %d: could not tell the member about the refund", job_id)
+        # Told, or every route tried (a member nobody can reach is not told twice).
+        await asyncio.shield(self._ledger.notices_sent([job_id]))
+        return True
+
+
+def _reason(error: BotError) -> str:
+    """The ledger's record of why: the error's class and its own (non-secret) text."""
+    return f"{type(error).__name__}: {error}"[:500]

@@ -1,0 +1,341 @@
+"""The ledger's plain data, its member-facing errors, and UTC period arithmetic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+
+from bot.core.errors import BotError
+from bot.core.models import JobKind
+
+LimitSource = Literal["member", "role", "guild", "global"]
+# A job is open while queued or running; every other status is final.
+OPEN_STATUSES = ("queued", "running")
+REFUND_STATUSES = ("failed", "cancelled", "expired", "interrupted")
+DM_SCOPE = 0  # guild_id stored for direct messages and user-installed contexts
+# A charged job's images: being sent (or cut off by a stop), all sent, or kept for the member.
+Delivery = Literal["pending", "delivered", "waiting"]
+# The operator's caps, by the names cap_alerts and the log use.
+CapName = Literal["operator_daily", "operator_monthly", "account_daily", "personal_monthly"]
+
+
+def scope_of(guild_id: int | None) -> int:
+    """The guild key stored in the database: the guild id, or 0 for direct messages."""
+    return DM_SCOPE if guild_id is None else guild_id
+
+
+def guild_of(scope: int) -> int | None:
+    """The inverse of scope_of."""
+    return None if scope == DM_SCOPE else scope
+
+
+def utc(moment: datetime) -> datetime:
+    """An aware UTC datetime (a naive one is taken to be UTC already)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def day_key(moment: datetime) -> str:
+    """The image period: the UTC calendar day, 'YYYY-MM-DD'."""
+    return utc(moment).date().isoformat()
+
+
+def month_key(moment: datetime) -> str:
+    """The budget period: the UTC calendar month, 'YYYY-MM'."""
+    return utc(moment).strftime("%Y-%m")
+
+
+def next_day(moment: datetime) -> datetime:
+    """The next UTC midnight: when daily image limits reset."""
+    return datetime.combine(utc(moment).date() + timedelta(days=1), time(), tzinfo=UTC)
+
+
+def next_month(moment: datetime) -> datetime:
+    """The start of the next UTC month: when guild budgets reset."""
+    now = utc(moment)
+    first = date(now.year + now.month // 12, now.month % 12 + 1, 1)
+    return datetime.combine(first, time(), tzinfo=UTC)
+
+
+def iso(moment: datetime) -> str:
+    """How times are stored: ISO-8601 UTC with milliseconds."""
+    return utc(moment).isoformat(timespec="milliseconds")
+
+
+def discord_timestamp(moment: datetime, style: str = "R") -> str:
+    """Discord's self-localising timestamp markup, e.g. <t:1700000000:R> ("in 5 hours")."""
+    return f"<t:{int(utc(moment).timestamp())}:{style}>"
+
+
+def result_key(user_id: int, created_at: datetime) -> str:
+    """Ties a job's kept images to its row: a store outliving its database never mixes jobs."""
+    return f"{user_id}:{iso(created_at)}"
+
+
+def usd(micros: int) -> float:
+    """Micro-dollars as USD, for display."""
+    return micros / 1_000_000
+
+
+def format_usd(micros: int) -> str:
+    """US$ for people: cents, or tenths of cents below a dime so small prices do not read 0."""
+    return f"${micros / 1_000_000:,.2f}" if micros >= 100_000 else f"${micros / 1_000_000:.3f}"
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCaps:
+    """The operator's ceiling over every scope (micro-dollars, images); None: no cap."""
+
+    daily_micros: int | None = None
+    monthly_micros: int | None = None
+    account_daily_micros: int | None = None
+    personal_monthly_micros: int | None = None
+    max_daily_images: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asks, and where: roles decide the limit, the channel receives restart notices."""
+
+    user_id: int
+    guild_id: int | None
+    role_ids: tuple[int, ...] = ()
+    channel_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What a job will ask the API for; params (incl. the prompt) are stored as JSON."""
+
+    requester: Requester
+    kind: JobKind
+    model: str
+    images: int
+    size: str | None
+    quality: str | None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    # Inputs that the usage-based cost includes; they enlarge the hold (see bot/prices.py).
+    input_images: int = 0
+    partial_images: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStatus:
+    """Where a member stands today in one guild (or in DMs)."""
+
+    user_id: int
+    guild_id: int | None
+    day: str
+    limit: int
+    limit_source: LimitSource
+    granted: int
+    used: int
+    held: int
+    resets_at: datetime
+    month_spend_micros: int
+    guild_month_spend_micros: int
+    guild_budget_micros: int | None
+    blocked: bool = False
+    block_reason: str | None = None
+    ceiling: int | None = None  # the operator's MAX_DAILY_IMAGES, above every grant
+
+    @property
+    def allowance(self) -> int:
+        """Today's limit plus today's grants, within the operator's ceiling."""
+        allowed = self.limit + self.granted
+        return allowed if self.ceiling is None else min(allowed, self.ceiling)
+
+    @property
+    def remaining(self) -> int:
+        """Images the member may still ask for today."""
+        if self.blocked:
+            return 0
+        return max(0, self.allowance - self.used - self.held)
+
+    @property
+    def month_spend_usd(self) -> float:
+        """This member's charges in this guild this month."""
+        return usd(self.month_spend_micros)
+
+    @property
+    def guild_month_spend_usd(self) -> float:
+        """The guild's charges this month."""
+        return usd(self.guild_month_spend_micros)
+
+    @property
+    def guild_budget_usd(self) -> float | None:
+        """The guild's monthly budget, if it has one."""
+        return None if self.guild_budget_micros is None else usd(self.guild_budget_micros)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A held job: its id, what it holds, and the member's status after the hold."""
+
+    job_id: int
+    images_held: int
+    cost_held_micros: int
+    status: MemberStatus
+    result_key: str = ""  # see result_key(): names the job's images in the results store
+
+    @property
+    def cost_held_usd(self) -> float:
+        """The held estimate in USD."""
+        return usd(self.cost_held_micros)
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What a settle charged; already_ended means it was a repeat and changed nothing."""
+
+    job_id: int
+    status: str
+    images_charged: int
+    cost_charged_micros: int
+    cost_actual_micros: int
+    budget_alert: bool = False
+    guild_month_spend_micros: int = 0
+    guild_budget_micros: int | None = None
+    already_ended: bool = False
+
+    @property
+    def cost_charged_usd(self) -> float:
+        """The charge in USD."""
+        return usd(self.cost_charged_micros)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """One row of the jobs table, as later issues read it (result buttons, notices, history)."""
+
+    id: int
+    user_id: int
+    guild_id: int | None
+    channel_id: int | None
+    kind: JobKind
+    model: str
+    size: str | None
+    quality: str | None
+    params: dict[str, Any]
+    status: str
+    images_asked: int
+    images_held: int
+    images_charged: int
+    cost_held_micros: int
+    cost_charged_micros: int
+    cost_actual_micros: int
+    error: str | None
+    result_channel_id: int | None
+    result_message_id: int | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    delivery: Delivery | None = None
+    images_sent: int = 0
+    delivered_at: datetime | None = None
+
+    @property
+    def result_key(self) -> str:
+        """The key its images are kept under in the results store."""
+        return result_key(self.user_id, self.created_at)
+
+    @property
+    def cost_charged_usd(self) -> float:
+        """The charge in USD."""
+        return usd(self.cost_charged_micros)
+
+    @property
+    def jump_url(self) -> str | None:
+        """A link to the message holding the images, once there is one."""
+        if self.result_channel_id is None or self.result_message_id is None:
+            return None
+        where = "@me" if self.guild_id is None else str(self.guild_id)
+        return (
+            f"https://discord.com/channels/{where}/{self.result_channel_id}/"
+            f"{self.result_message_id}"
+        )
+
+
+class UnknownJob(LookupError):
+    """No job has this id (a programming error, not a member's)."""
+
+
+class QuotaExceeded(BotError):
+    """The member asked for more images than are left today."""
+
+    def __init__(
+        self, *, limit: int, used: int, remaining: int, asked: int, resets_at: datetime
+    ) -> None:
+        self.limit, self.used, self.remaining = limit, used, remaining
+        self.asked, self.resets_at = asked, resets_at
+        reset = f"Your quota resets {discord_timestamp(resets_at)}."
+        if limit == 0:
+            text = "Image generation is switched off for you here (your daily limit is 0)."
+        elif remaining == 0:
+            text = f"You have used all {limit} of today's images. {reset}"
+        else:
+            text = (
+                f"You asked for {asked} images but have {remaining} of {limit} left today: "
+                f"ask for {remaining} or fewer. {reset}"
+            )
+        super().__init__(text)
+
+
+class MemberBlocked(BotError):
+    """A moderator blocked this member from generating images in this server."""
+
+    def __init__(self, reason: str | None) -> None:
+        self.reason = reason
+        because = f" Reason: {reason}" if reason else ""
+        super().__init__("A moderator has blocked you from making images in this server." + because)
+
+
+class BudgetExhausted(BotError):
+    """The guild's monthly budget cannot cover this request."""
+
+    def __init__(
+        self, *, budget_micros: int, spent_micros: int, needed_micros: int, resets_at: datetime
+    ) -> None:
+        self.budget_micros, self.spent_micros = budget_micros, spent_micros
+        self.needed_micros, self.resets_at = needed_micros, resets_at
+        left = max(0, budget_micros - spent_micros)
+        reset = f"It resets {discord_timestamp(resets_at)}, or a moderator can raise it."
+        if left < 10_000:  # under a cent: nothing can be made
+            text = (
+                f"This server has used its image budget for this month "
+                f"({format_usd(budget_micros)}). {reset}"
+            )
+        else:
+            text = (
+                f"This server has {format_usd(left)} of its monthly image budget left, and "
+                f"this request may cost up to {format_usd(needed_micros)}. Ask for fewer "
+                f"images, a lower quality or a smaller size. {reset}"
+            )
+        super().__init__(text)
+
+
+_CAP_TEXTS: dict[CapName, str] = {
+    "operator_daily": "The bot has reached the spending limit its owner set for today.",
+    "operator_monthly": "The bot has reached the spending limit its owner set for this month.",
+    "account_daily": (
+        "You have reached today's spending limit for your account, which counts every server "
+        "and direct message together."
+    ),
+    "personal_monthly": (
+        "Requests outside servers that added the bot (direct messages and the app on your "
+        "account) have reached this month's spending limit set by the bot's owner."
+    ),
+}
+
+
+class CapReached(BotError):
+    """One of the operator's caps cannot cover this request: refused before any charge."""
+
+    def __init__(self, cap: CapName, *, period: str, resets_at: datetime) -> None:
+        self.cap, self.period, self.resets_at = cap, period, resets_at
+        super().__init__(
+            f"{_CAP_TEXTS[cap]} It resets {discord_timestamp(resets_at)}. Nothing was charged."
+        )

@@ -1,0 +1,192 @@
+"""Moderators' read-only views of the ledger, and the audit log (written and read)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+
+from bot.core.errors import InvalidRequest
+from bot.ledger import quotas as ledger_sql
+from bot.ledger.facade import Ledger
+from bot.ledger.models import JobRecord, MemberStatus, Requester, day_key, iso, month_key, usd
+
+TargetKind = Literal["member", "role", "guild"]
+
+
+@dataclass(frozen=True, slots=True)
+class GuildConfig:
+    """A guild's settings; None means the default (global limit, no budget, unset)."""
+
+    guild_id: int
+    default_daily_images: int | None
+    monthly_budget_usd: float | None
+    moderator_role_id: int | None
+    log_channel_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TopMember:
+    """A member's images and cost today, for the leaderboard."""
+
+    user_id: int
+    images: int
+    cost_micros: int
+
+    @property
+    def cost_usd(self) -> float:
+        """Today's charges in USD."""
+        return usd(self.cost_micros)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit row; old and new are the JSON values written at the time."""
+
+    id: int
+    actor_id: int
+    action: str
+    target_kind: TargetKind
+    target_id: int
+    old: Any
+    new: Any
+    reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """A page of the audit log, newest first; pass next_before_id for the next page."""
+
+    entries: list[AuditEntry]
+    next_before_id: int | None
+
+
+def write_audit(
+    db: sqlite3.Connection,
+    *,
+    guild_id: int,
+    actor_id: int,
+    action: str,
+    target: tuple[TargetKind, int],
+    old: Any,
+    new: Any,
+    now: datetime,
+    reason: str | None = None,
+) -> int:
+    """Write one audit row inside the caller's transaction; return its id."""
+    cursor = db.execute(
+        "INSERT INTO audit_log (guild_id, actor_id, action, target_kind, target_id, "
+        "old_value, new_value, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (guild_id, actor_id, action, target[0], target[1], orjson.dumps(old).decode(),
+         orjson.dumps(new).decode(), reason, iso(now)),
+    )  # fmt: skip
+    return int(cursor.lastrowid or 0)
+
+
+def guild_only(guild_id: int) -> int:
+    """The guild id, or a member-facing refusal for direct messages."""
+    if guild_id <= 0:
+        raise InvalidRequest("Quotas can only be managed inside a server.")
+    return guild_id
+
+
+class LedgerReports:
+    """What moderators can read about one guild: settings, members, leaders, audit log."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    async def guild_config(self, guild_id: int) -> GuildConfig:
+        """A guild's settings (the moderator role for permission checks, the log channel)."""
+
+        def body(db: sqlite3.Connection) -> GuildConfig:
+            row = db.execute(
+                "SELECT default_daily_images, monthly_budget_micros, moderator_role_id, "
+                "log_channel_id FROM guild_settings WHERE guild_id = ?",
+                (guild_id,),
+            ).fetchone()
+            default, budget, role, channel = row if row else (None, None, None, None)
+            return GuildConfig(guild_id, default, None if budget is None else usd(budget),
+                               role, channel)  # fmt: skip
+
+        return await self.ledger.transaction(body, write=False)
+
+    async def member_status(
+        self, guild_id: int, user_id: int, role_ids: tuple[int, ...] = ()
+    ) -> MemberStatus:
+        """A member's status as the member sees it."""
+        return await self.ledger.status(Requester(user_id, guild_only(guild_id), role_ids))
+
+    async def history(self, guild_id: int, user_id: int, limit: int = 10) -> list[JobRecord]:
+        """A member's latest jobs in this guild."""
+        return await self.ledger.history(guild_only(guild_id), user_id, limit)
+
+    async def top_members(self, guild_id: int, limit: int = 10) -> list[TopMember]:
+        """Today's biggest users in this guild (charged, before any reset): images, then cost."""
+        scope, day = guild_only(guild_id), day_key(self.ledger.now())
+
+        def body(db: sqlite3.Connection) -> list[TopMember]:
+            rows = db.execute(
+                "SELECT user_id, images_charged, cost_charged_micros FROM member_usage "
+                "WHERE guild_id = ? AND day = ? AND (images_charged > 0 OR "
+                "cost_charged_micros > 0) ORDER BY images_charged DESC, "
+                "cost_charged_micros DESC, user_id LIMIT ?",
+                (scope, day, limit),
+            ).fetchall()
+            return [TopMember(*row) for row in rows]
+
+        return await self.ledger.transaction(body, write=False)
+
+    async def month_spend(self, guild_id: int) -> tuple[float, float | None]:
+        """The guild's charges this month and its budget, in USD."""
+        guild_only(guild_id)
+        now = self.ledger.now()
+
+        def body(db: sqlite3.Connection) -> tuple[float, float | None]:
+            charged, _held = ledger_sql.guild_month_spend(db, guild_id, month_key(now))
+            row = db.execute(
+                "SELECT monthly_budget_micros FROM guild_settings WHERE guild_id = ?", (guild_id,)
+            ).fetchone()
+            budget = row[0] if row else None
+            return usd(charged), None if budget is None else usd(budget)
+
+        return await self.ledger.transaction(body, write=False)
+
+    async def audit_log(
+        self,
+        guild_id: int,
+        *,
+        target_user_id: int | None = None,
+        limit: int = 10,
+        before_id: int | None = None,
+    ) -> AuditPage:
+        """A page of the guild's audit log, newest first, optionally about one member."""
+        where = "guild_id = ? AND id < ?"
+        args: list[Any] = [guild_only(guild_id), before_id or 2**63 - 1]
+        if target_user_id is not None:
+            where += " AND target_kind = 'member' AND target_id = ?"
+            args.append(target_user_id)
+
+        def body(db: sqlite3.Connection) -> AuditPage:
+            rows = db.execute(
+                "SELECT id, actor_id, action, target_kind, target_id, old_value, new_value, "
+                f"reason, created_at FROM audit_log WHERE {where} ORDER BY id DESC LIMIT ?",
+                (*args, limit + 1),
+            ).fetchall()
+            entries = [
+                AuditEntry(row[0], row[1], row[2], row[3], row[4], _json(row[5]), _json(row[6]),
+                           row[7], datetime.fromisoformat(row[8]))
+                for row in rows[:limit]
+            ]  # fmt: skip
+            more = len(rows) > limit
+            return AuditPage(entries, entries[-1].id if more and entries else None)
+
+        return await self.ledger.transaction(body, write=False)
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else orjson.loads(text)

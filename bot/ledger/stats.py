@@ -1,0 +1,53 @@
+"""Read-only operator figures for `python -m bot stats`: today's jobs, failures, spend."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from bot.ledger.models import guild_of
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """What happened on one UTC day, and the month's spend per guild."""
+
+    day: str
+    month: str
+    jobs_by_status: dict[str, int]
+    images_charged: int  # generated and paid for
+    images_sent: int  # of those, reached Discord
+    jobs_waiting: int  # charged jobs whose images wait in the results store
+    failures_by_kind: dict[str, int]
+    spend_by_guild: dict[int | None, int]  # micro-dollars this month; None = DMs
+
+
+def collect(db: sqlite3.Connection, *, day: str, month: str) -> Stats:
+    """One consistent read of the day's jobs and the month's charges."""
+    by_status = dict(
+        db.execute("SELECT status, COUNT(*) FROM jobs WHERE day = ? GROUP BY status", (day,))
+    )
+    charged, sent, waiting = db.execute(
+        "SELECT COALESCE(SUM(images_charged), 0), COALESCE(SUM(images_sent), 0), "
+        "COUNT(*) FILTER (WHERE delivery IN ('pending', 'waiting')) FROM jobs WHERE day = ?",
+        (day,),
+    ).fetchone()
+    # The runner records errors as "ErrorClass: text"; the class is the kind of failure.
+    failures = dict(
+        db.execute(
+            "SELECT CASE WHEN instr(error, ':') > 0 THEN substr(error, 1, instr(error, ':') - 1)"
+            " ELSE COALESCE(error, status) END AS failure, COUNT(*)"
+            " FROM jobs WHERE day = ? AND status <> 'succeeded' AND status NOT IN"
+            " ('queued', 'running') GROUP BY failure ORDER BY COUNT(*) DESC",
+            (day,),
+        )
+    )
+    spend = {
+        guild_of(scope): int(micros)
+        for scope, micros in db.execute(
+            "SELECT guild_id, SUM(cost_charged_micros) FROM jobs WHERE month = ?"
+            " GROUP BY guild_id ORDER BY SUM(cost_charged_micros) DESC",
+            (month,),
+        )
+    }
+    return Stats(day, month, by_status, int(charged), int(sent), int(waiting), failures, spend)

@@ -1,0 +1,445 @@
+"""The ledger's core: reserve, start, settle, refund, recovery, periods, on real SQLite files."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.core.models import GeneratedImage, Usage
+from bot.core.prices import default_prices
+from bot.images.store import ResultStore
+from bot.jobs.recovery import Recovered, recover
+from bot.ledger.admin import LedgerAdmin
+from bot.ledger.database import open_database
+from bot.ledger.facade import (
+    BudgetExhausted,
+    JobSpec,
+    Ledger,
+    QuotaExceeded,
+    Requester,
+    UnknownJob,
+)
+from tests.fakes.images import make_image
+from tests.unit.ledger.support import Clock
+
+GUILD = 111
+USER = 222
+START = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(START)
+
+
+@pytest.fixture
+def ledger(conn: aiosqlite.Connection, clock: Clock) -> Ledger:
+    return Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+
+
+def spec(
+    images: int = 1,
+    *,
+    user: int = USER,
+    guild: int | None = GUILD,
+    model: str = "gpt-image-1",
+    quality: str | None = "low",
+    size: str | None = "1024x1024",
+    prompt: str = "a red fox",
+) -> JobSpec:
+    who = Requester(user_id=user, guild_id=guild, channel_id=333)
+    params = {"prompt": prompt, "n": images, "background": "auto"}
+    return JobSpec(who, "generate", model, images, size, quality, params)
+
+
+def dalle3() -> JobSpec:
+    """One dall-e-3 standard square image: $0.04, exactly (no token pricing)."""
+    return spec(1, model="dall-e-3", quality="standard", size="1024x1024")
+
+
+async def scalar(conn: aiosqlite.Connection, sql: str, *args: object) -> object:
+    async with conn.execute(sql, args) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return row[0]
+
+
+async def total_holds(conn: aiosqlite.Connection) -> tuple[object, ...]:
+    async with conn.execute(
+        "SELECT (SELECT COALESCE(SUM(images_held), 0) FROM member_usage), "
+        "(SELECT COALESCE(SUM(cost_held_micros), 0) FROM member_usage), "
+        "(SELECT COALESCE(SUM(held_micros), 0) FROM guild_spend)"
+    ) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+async def test_reserve_holds_then_settle_charges_usage_and_releases(
+    ledger: Ledger, conn: aiosqlite.Connection
+) -> None:
+    reservation = await ledger.reserve(spec(3))
+    assert reservation.images_held == 3
+    # 3 x 0.011 x 1.05 margin + 9 prompt bytes x 5 micro-USD.
+    assert reservation.cost_held_micros == 34_650 + 45
+    assert (reservation.status.held, reservation.status.remaining) == (3, 2)
+    assert await total_holds(conn) == (3, 34_695, 34_695)
+
+    assert await ledger.start(reservation.job_id)
+    usage = Usage(input_text_tokens=9, output_tokens=2 * 272)
+    settlement = await ledger.settle(reservation.job_id, 2, usage)
+
+    assert (settlement.status, settlement.images_charged) == ("succeeded", 2)
+    assert settlement.cost_charged_micros == 9 * 5 + 2 * 272 * 40
+    assert not settlement.already_ended and not settlement.budget_alert
+    assert await total_holds(conn) == (0, 0, 0)
+    status = await ledger.status(Requester(USER, GUILD))
+    assert (status.used, status.held, status.remaining) == (2, 0, 3)
+    assert status.month_spend_micros == settlement.cost_charged_micros
+    assert status.guild_month_spend_micros == settlement.cost_charged_micros
+    job = await ledger.job(reservation.job_id)
+    assert job is not None
+    assert (job.status, job.images_asked, job.images_charged) == ("succeeded", 3, 2)
+    assert job.started_at == START and job.ended_at == START
+
+
+async def test_settle_without_usage_charges_list_price_per_delivered_image(
+    ledger: Ledger,
+) -> None:
+    reservation = await ledger.reserve(spec(1, model="dall-e-3", quality="hd", size="1792x1024"))
+    assert reservation.cost_held_micros == 120_000
+    settlement = await ledger.settle(reservation.job_id, 1, None)
+    assert settlement.cost_charged_micros == 120_000
+    reservation = await ledger.reserve(spec(4, model="dall-e-2", quality=None, size="256x256"))
+    settlement = await ledger.settle(reservation.job_id, 3, None)
+    assert (settlement.images_charged, settlement.cost_charged_micros) == (3, 48_000)
+
+
+async def test_settle_with_nothing_delivered_charges_no_image(ledger: Ledger) -> None:
+    reservation = await ledger.reserve(spec(2))
+    settlement = await ledger.settle(reservation.job_id, 0, None)
+    assert (settlement.status, settlement.images_charged, settlement.cost_charged_micros) == (
+        "failed",
+        0,
+        0,
+    )
+    assert (await ledger.status(Requester(USER, GUILD))).remaining == 5
+
+
+async def test_refund_releases_everything_and_records_why(
+    ledger: Ledger, conn: aiosqlite.Connection
+) -> None:
+    reservation = await ledger.reserve(spec(4))
+    assert (await ledger.status(Requester(USER, GUILD))).remaining == 1
+    assert await ledger.refund(reservation.job_id, "WisGate answered 500", status="failed")
+    assert await total_holds(conn) == (0, 0, 0)
+    job = await ledger.job(reservation.job_id)
+    assert job is not None
+    assert (job.status, job.error, job.cost_charged_micros) == ("failed", "WisGate answered 500", 0)
+    assert (await ledger.status(Requester(USER, GUILD))).remaining == 5
+
+
+async def test_settle_and_refund_are_idempotent(ledger: Ledger, conn: aiosqlite.Connection) -> None:
+    first = await ledger.reserve(spec(2))
+    settled = await ledger.settle(first.job_id, 2, Usage(output_tokens=544))
+    again = await ledger.settle(first.job_id, 2, Usage(output_tokens=544))
+    assert again.already_ended and again.images_charged == settled.images_charged
+    assert again.cost_charged_micros == settled.cost_charged_micros
+    assert not await ledger.refund(first.job_id, "late failure")
+
+    second = await ledger.reserve(spec(1))
+    assert await ledger.refund(second.job_id, "cancelled", status="cancelled")
+    assert not await ledger.refund(second.job_id, "cancelled", status="cancelled")
+    late = await ledger.settle(second.job_id, 1, Usage(output_tokens=272))
+    assert late.already_ended and late.status == "cancelled" and late.images_charged == 0
+    assert not await ledger.start(second.job_id)
+
+    charged = await scalar(conn, "SELECT images_charged FROM member_usage")
+    spent = await scalar(conn, "SELECT charged_micros FROM guild_spend")
+    assert (charged, spent) == (2, settled.cost_charged_micros)
+
+
+async def test_unknown_jobs_and_bad_arguments_are_refused(ledger: Ledger) -> None:
+    with pytest.raises(UnknownJob):
+        await ledger.settle(999, 1, None)
+    with pytest.raises(UnknownJob):
+        await ledger.refund(999, "x")
+    with pytest.raises(UnknownJob):
+        await ledger.delivered(999, 1, 2, 3)
+    assert await ledger.job(999) is None
+    with pytest.raises(ValueError, match="refund status"):
+        await ledger.refund(1, "x", status="succeeded")
+    with pytest.raises(ValueError, match="at least one image"):
+        await ledger.reserve(spec(0))
+
+
+async def test_quota_refusal_says_what_is_left_and_when_it_resets(
+    ledger: Ledger, conn: aiosqlite.Connection
+) -> None:
+    held = await ledger.reserve(spec(3))
+    with pytest.raises(QuotaExceeded) as caught:
+        await ledger.reserve(spec(3))
+    error = caught.value
+    midnight = datetime(2025, 3, 15, tzinfo=UTC)
+    assert (error.limit, error.used, error.remaining, error.asked) == (5, 3, 2, 3)
+    assert error.resets_at == midnight
+    assert f"<t:{int(midnight.timestamp())}:R>" in error.user_message
+    assert "2 of 5 left" in error.user_message
+    await ledger.settle(held.job_id, 3, None)
+    await ledger.reserve(spec(2))
+    with pytest.raises(QuotaExceeded, match="used all 5 of today's images") as caught:
+        await ledger.reserve(spec(1))
+    assert caught.value.remaining == 0
+    assert await scalar(conn, "SELECT COUNT(*) FROM jobs") == 2  # refusals leave no job
+
+
+async def test_images_reset_at_utc_midnight_and_late_jobs_count_in_their_day(
+    ledger: Ledger, clock: Clock
+) -> None:
+    clock.now = datetime(2025, 3, 14, 23, 59, 59, 999_000, tzinfo=UTC)
+    late = await ledger.reserve(spec(4))
+    await ledger.settle((await ledger.reserve(spec(1))).job_id, 1, None)
+    with pytest.raises(QuotaExceeded):
+        await ledger.reserve(spec(1))
+
+    clock.now = datetime(2025, 3, 15, 0, 0, tzinfo=UTC)
+    status = await ledger.status(Requester(USER, GUILD))
+    assert (status.day, status.used, status.held, status.remaining) == ("2025-03-15", 0, 0, 5)
+    assert status.resets_at == datetime(2025, 3, 16, tzinfo=UTC)
+    # The job held yesterday is charged to yesterday when it settles today.
+    await ledger.settle(late.job_id, 4, None)
+    assert (await ledger.status(Requester(USER, GUILD))).remaining == 5
+    fresh = await ledger.reserve(spec(5))
+    assert fresh.status.remaining == 0
+
+
+async def test_month_spend_adds_up_over_days_and_resets_with_the_month(
+    ledger: Ledger, clock: Clock
+) -> None:
+    clock.now = datetime(2025, 1, 30, tzinfo=UTC)
+    await ledger.settle((await ledger.reserve(dalle3())).job_id, 1, None)
+    clock.now = datetime(2025, 1, 31, 23, 0, tzinfo=UTC)
+    await ledger.settle((await ledger.reserve(dalle3())).job_id, 1, None)
+    status = await ledger.status(Requester(USER, GUILD))
+    assert (status.month_spend_micros, status.guild_month_spend_micros) == (80_000, 80_000)
+    clock.now = datetime(2025, 2, 1, tzinfo=UTC)
+    status = await ledger.status(Requester(USER, GUILD))
+    assert (status.month_spend_micros, status.guild_month_spend_micros) == (0, 0)
+
+
+async def test_direct_messages_use_the_global_default_per_member(ledger: Ledger) -> None:
+    admin = LedgerAdmin(ledger)
+    await admin.set_member_limit(1, GUILD, USER, 1)
+    dm = await ledger.reserve(spec(5, guild=None))
+    assert dm.status.guild_id is None and dm.status.limit_source == "global"
+    with pytest.raises(QuotaExceeded):
+        await ledger.reserve(spec(1, guild=None))
+    # Another member in DMs, and the same member in the guild, have their own counts.
+    await ledger.reserve(spec(5, guild=None, user=USER + 1))
+    await ledger.reserve(spec(1))
+    await ledger.settle(dm.job_id, 5, None)
+    history = await ledger.history(None, USER)
+    assert [job.id for job in history] == [dm.job_id]
+    assert history[0].guild_id is None
+
+
+async def test_budget_refuses_what_it_cannot_cover_until_the_month_turns(
+    ledger: Ledger, clock: Clock
+) -> None:
+    await LedgerAdmin(ledger).set_budget(1, GUILD, 0.10)
+    with pytest.raises(BudgetExhausted) as caught:
+        await ledger.reserve(spec(1, quality="high"))  # may cost 0.167 x 1.05
+    assert (
+        "$0.10 of its monthly image budget left, and this request may cost up to $0.18"
+        in caught.value.user_message
+    )
+    held = await ledger.reserve(spec(5, model="dall-e-2", quality=None, size="1024x1024"))
+    assert held.cost_held_micros == 100_000  # exactly the budget
+    with pytest.raises(BudgetExhausted):
+        await ledger.reserve(spec(1, user=USER + 1, model="dall-e-2", size="256x256"))
+    await ledger.settle(held.job_id, 5, None)
+    with pytest.raises(BudgetExhausted) as caught:
+        await ledger.reserve(spec(1, user=USER + 1, model="dall-e-2", size="256x256"))
+    first_of_april = datetime(2025, 4, 1, tzinfo=UTC)
+    assert caught.value.resets_at == first_of_april
+    assert "used its image budget for this month ($0.10)" in caught.value.user_message
+    assert f"<t:{int(first_of_april.timestamp())}:R>" in caught.value.user_message
+    clock.now = first_of_april
+    await ledger.reserve(spec(1, user=USER + 1, model="dall-e-2", size="256x256"))
+
+
+async def test_usage_above_the_hold_is_capped_and_recorded(
+    ledger: Ledger, conn: aiosqlite.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    reservation = await ledger.reserve(spec(1, prompt="x"))
+    huge = Usage(input_text_tokens=10, output_tokens=10_000)  # 0.40 USD, held ~0.0116
+    settlement = await ledger.settle(reservation.job_id, 1, huge)
+    assert settlement.cost_charged_micros == reservation.cost_held_micros
+    assert settlement.cost_actual_micros == 10 * 5 + 10_000 * 40
+    overrun = await scalar(conn, "SELECT overrun_micros FROM guild_spend")
+    assert overrun == settlement.cost_actual_micros - settlement.cost_charged_micros
+    assert "above its hold" in caplog.text
+
+
+async def test_budget_alert_fires_once_per_month_and_budget(
+    ledger: Ledger, clock: Clock, tmp_path: Path
+) -> None:
+    admin = LedgerAdmin(ledger)
+    await admin.set_budget(1, GUILD, 1)
+    await admin.set_guild_default(1, GUILD, 100)
+
+    async def one() -> bool:
+        reservation = await ledger.reserve(dalle3())
+        return (await ledger.settle(reservation.job_id, 1, None)).budget_alert
+
+    alerts = [await one() for _ in range(22)]  # 0.04 .. 0.88
+    assert alerts.index(True) == 19 and alerts.count(True) == 1  # the 20th reaches 0.80
+    # A restarted bot (a new Ledger on a new connection) does not send it again.
+    async with open_database(tmp_path / "ledger.sqlite3") as other:
+        restarted = Ledger(other, default_daily_images=100, prices=default_prices(), clock=clock)
+        reservation = await restarted.reserve(dalle3())
+        assert not (await restarted.settle(reservation.job_id, 1, None)).budget_alert
+    # Raising the budget re-arms it for the new figure.
+    await admin.set_budget(1, GUILD, 1.2)
+    assert [await one() for _ in range(2)] == [True, False]  # 0.96 >= 0.8 x 1.2
+    clock.now = datetime(2025, 4, 2, tzinfo=UTC)
+    assert [await one() for _ in range(25)].count(True) == 1
+
+
+async def test_recovery_refunds_what_an_earlier_process_left_open(
+    tmp_path: Path, clock: Clock
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    results = ResultStore(tmp_path / "results", keep_days=7, max_bytes=10**9)
+    async with open_database(path) as conn:
+        before = Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+        queued = await before.reserve(spec(1))
+        running = await before.reserve(spec(2, user=USER + 1, guild=None))
+        await before.start(running.job_id)
+        done = await before.reserve(spec(1))
+        await before.settle(done.job_id, 1, None)
+        await before.delivered(done.job_id, 1, 444, 555)
+    clock.now += timedelta(minutes=3)
+    async with open_database(path) as conn:
+        after = Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+        mine = await after.reserve(spec(1, user=USER + 2))
+        recovered = await recover(after, results)
+        assert recovered.to_deliver == []
+        refunded = recovered.refunded
+        assert [job.id for job in refunded] == [queued.job_id, running.job_id]
+        assert {job.status for job in refunded} == {"interrupted"}
+        assert [(job.user_id, job.channel_id, job.guild_id) for job in refunded] == [
+            (USER, 333, GUILD),
+            (USER + 1, 333, None),
+        ]
+        assert refunded[0].params["prompt"] == "a red fox"
+        assert refunded[1].ended_at == clock.now
+        assert (await after.job(mine.job_id)).status == "queued"  # type: ignore[union-attr]
+        assert await recover(after, results) == Recovered([], [])
+        # Each owes its member a restart notice until one was tried (a later start sends it).
+        assert [job.id for job in await after.owed_notices()] == [queued.job_id, running.job_id]
+        await after.notices_sent([queued.job_id])
+        assert [job.id for job in await after.owed_notices()] == [running.job_id]
+        assert (await after.settle(queued.job_id, 1, None)).already_ended
+        await after.refund(mine.job_id, "done")
+        assert await total_holds(conn) == (0, 0, 0)
+        assert (await after.status(Requester(USER, GUILD))).used == 1
+
+
+async def test_recovery_charges_kept_images_and_delivers_cut_off_deliveries(
+    tmp_path: Path, clock: Clock
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    results = ResultStore(tmp_path / "results", keep_days=7, max_bytes=10**9)
+    image = GeneratedImage(make_image(32, 32), "png", 32, 32)
+    async with open_database(path) as conn:
+        before = Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+        # Killed after WisGate answered and its images were kept, before the charge.
+        answered = await before.reserve(spec(2))
+        await before.start(answered.job_id)
+        await results.save(answered.job_id, answered.result_key, [image, image], None)
+        # Killed while delivering: charged, not yet delivered.
+        sending = await before.reserve(spec(1, user=USER + 1))
+        await before.start(sending.job_id)
+        await before.settle(sending.job_id, 1, None)
+        # Running, with kept images of a job id reused by another database: never charged.
+        stale = await before.reserve(spec(1, user=USER + 2))
+        await before.start(stale.job_id)
+        await results.save(stale.job_id, "someone-else", [image], None)
+    async with open_database(path) as conn:
+        after = Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+        recovered = await recover(after, results)
+        assert [job.id for job in recovered.refunded] == [stale.job_id]
+        assert [job.id for job in recovered.to_deliver] == [answered.job_id, sending.job_id]
+        kept = await after.job(answered.job_id)
+        assert kept is not None and (kept.status, kept.images_charged) == ("succeeded", 2)
+        assert kept.delivery == "pending" and kept.cost_charged_micros > 0
+        assert await after.delivered(answered.job_id, 1, 7, 8) == "waiting"
+        assert await after.delivered(answered.job_id, 2) == "delivered"
+        assert await after.undelivered_ids() == {sending.job_id}
+        assert await total_holds(conn) == (0, 0, 0)
+
+
+async def test_result_message_history_and_parameters_read_back(ledger: Ledger) -> None:
+    first = await ledger.reserve(spec(1, prompt="first"))
+    second = await ledger.reserve(spec(1, prompt="second"))
+    other_guild = await ledger.reserve(spec(1, guild=GUILD + 1))
+    await ledger.settle(first.job_id, 1, None)
+    assert await ledger.delivered(first.job_id, 1, 444, 555) == "delivered"
+    assert await ledger.job_of_message(555) == await ledger.job(first.job_id)
+    job = await ledger.job(first.job_id)
+    assert job is not None
+    assert job.params == {"prompt": "first", "n": 1, "background": "auto"}
+    assert (job.kind, job.model, job.size, job.quality) == ("generate", "gpt-image-1",
+                                                             "1024x1024", "low")  # fmt: skip
+    assert job.jump_url == f"https://discord.com/channels/{GUILD}/444/555"
+    history = await ledger.history(GUILD, USER)
+    assert [j.id for j in history] == [second.job_id, first.job_id]
+    assert other_guild.job_id not in [j.id for j in history]
+    assert len(await ledger.history(GUILD, USER, limit=1)) == 1
+
+
+async def test_a_cancelled_reserve_gives_its_hold_back(
+    ledger: Ledger, conn: aiosqlite.Connection
+) -> None:
+    task = asyncio.ensure_future(ledger.reserve(spec(2)))
+    await asyncio.sleep(0)  # the transaction is now on its way to the database thread
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(200):
+        if await scalar(conn, "SELECT COUNT(*) FROM jobs WHERE status = 'cancelled'") == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert await scalar(conn, "SELECT status FROM jobs") == "cancelled"
+    assert await total_holds(conn) == (0, 0, 0)
+
+
+async def test_a_failing_transaction_leaves_nothing(
+    ledger: Ledger, conn: aiosqlite.Connection
+) -> None:
+    def body(db: sqlite3.Connection) -> None:
+        db.execute(
+            "INSERT INTO guild_settings (guild_id, default_daily_images) VALUES (?, 1)", (GUILD,)
+        )
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await ledger.transaction(body)
+    assert await scalar(conn, "SELECT COUNT(*) FROM guild_settings") == 0
+    assert not conn.in_transaction
+
+
+async def test_a_transaction_is_never_nested_on_one_connection(
+    ledger: Ledger, conn: aiosqlite.Connection
+) -> None:
+    await conn.execute("BEGIN")
+    with pytest.raises(RuntimeError, match="already open"):
+        await ledger.reserve(spec(1))
+    await conn.rollback()
+    await ledger.reserve(spec(1))

@@ -1,0 +1,150 @@
+"""`python -m bot` as a newcomer meets it: readable configuration errors and `check`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
+
+DISCORD_TOKEN = "discord-token-never-printed"
+REPO = str(Path(__file__).resolve().parents[2])
+
+
+async def run_bot_command(cwd: Path, *args: str, **env: str) -> tuple[int, str, str]:
+    """Run `python -m bot ARGS` in `cwd` with only `env` set among our variables."""
+    base = {k: v for k, v in os.environ.items() if k.startswith(("PATH", "HOME", "LANG"))}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=cwd,
+        env={**base, "PYTHONPATH": REPO, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def run_check(cwd: Path, **env: str) -> tuple[int, str, str]:
+    """`python -m bot check` with a token and the test key, overridable through `env`."""
+    settings = {"DISCORD_TOKEN": DISCORD_TOKEN, "WISGATE_API_KEY": TEST_API_KEY}
+    return await run_bot_command(cwd, "check", **{**settings, **env})
+
+
+async def test_without_a_token_it_explains_how_to_configure(tmp_path: Path) -> None:
+    code, out, err = await run_bot_command(tmp_path)
+    assert code == 2
+    assert "DISCORD_TOKEN is not set" in err
+    assert "WISGATE_API_KEY is not set" in err
+    assert ".env.example" in err
+    assert "Traceback" not in err and "Traceback" not in out
+
+
+async def test_check_passes_against_a_working_gateway(tmp_path: Path) -> None:
+    async with FakeWisGate(api_key=TEST_API_KEY, noisy=False) as fake:
+        code, out, err = await run_check(
+            tmp_path,
+            WISGATE_BASE_URL=fake.base_url,
+            DATABASE_PATH=str(tmp_path / "db" / "bot.sqlite3"),
+        )
+        assert [r.path for r in fake.requests] == ["/v1/models"]
+    assert code == 0, out + err
+    assert "settings: ok" in out
+    assert "database: ok" in out and "schema version" in out
+    assert "wisgate: ok" in out
+    assert (tmp_path / "db" / "bot.sqlite3").exists()
+    for secret in (TEST_API_KEY, DISCORD_TOKEN):
+        assert secret not in out + err
+
+
+async def test_check_fails_readably_on_a_wrong_key(tmp_path: Path) -> None:
+    async with FakeWisGate(api_key=TEST_API_KEY, noisy=False) as fake:
+        code, out, err = await run_check(
+            tmp_path,
+            WISGATE_API_KEY="sk-wrong-key-also-secret",
+            WISGATE_BASE_URL=fake.base_url,
+            DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
+        )
+    assert code == 1
+    assert "refused the key" in out and "WISGATE_API_KEY" in out
+    assert "sk-wrong-key-also-secret" not in out + err
+    assert "Traceback" not in out + err
+
+
+async def test_check_fails_readably_when_the_gateway_is_down(tmp_path: Path) -> None:
+    code, out, err = await run_check(
+        tmp_path,
+        WISGATE_BASE_URL="http://127.0.0.1:9/v1",
+        DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
+    )
+    assert code == 1
+    assert "wisgate: FAILED" in out
+    assert TEST_API_KEY not in out + err and "Traceback" not in out + err
+
+
+async def test_check_refuses_a_database_from_a_newer_release(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "bot.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 999")
+    code, out, _ = await run_check(tmp_path, DATABASE_PATH=str(path))
+    assert code == 1
+    assert "database: FAILED" in out and "upgrade the bot" in out
+
+
+async def test_stats_reports_today_failures_and_spend(tmp_path: Path) -> None:
+    from bot.core.prices import default_prices
+    from bot.ledger.database import open_database
+    from bot.ledger.facade import JobSpec, Ledger, Requester
+
+    path = tmp_path / "bot.sqlite3"
+    async with open_database(path) as conn:
+        ledger = Ledger(conn, default_daily_images=10, prices=default_prices())
+        alice = Requester(user_id=1, guild_id=555)
+        ok = await ledger.reserve(JobSpec(alice, "generate", "dall-e-3", 1, "1024x1024", "hd"))
+        await ledger.settle(ok.job_id, 1, None)
+        kept = await ledger.reserve(JobSpec(alice, "generate", "dall-e-2", 2, "256x256", None))
+        await ledger.settle(kept.job_id, 2, None)
+        await ledger.delivered(kept.job_id, 0)  # every route failed: kept for the member
+        bad = await ledger.reserve(JobSpec(alice, "generate", "dall-e-2", 2, "256x256", None))
+        await ledger.refund(bad.job_id, "ContentRejected: blocked by the safety system")
+        dm = await ledger.reserve(
+            JobSpec(Requester(user_id=2, guild_id=None), "generate", "dall-e-2", 1, None, None)
+        )
+        await ledger.refund(dm.job_id, "RequestTimedOut: took too long")
+    code, out, err = await run_bot_command(
+        tmp_path,
+        "stats",
+        DISCORD_TOKEN=DISCORD_TOKEN,
+        WISGATE_API_KEY=TEST_API_KEY,
+        DATABASE_PATH=str(path),
+    )
+    assert code == 0, err
+    assert "jobs on" in out and ": 4 (2 failed, 2 succeeded)" in out
+    assert "images charged: 3 (0 delivered, 2 job(s) waiting for delivery)" in out
+    assert "  ContentRejected: 1" in out and "  RequestTimedOut: 1" in out
+    assert "  555: $0.11" in out  # dall-e-3 hd 1024x1024 $0.08, two dall-e-2 256x256
+    assert "  direct messages: $0.000" in out
+
+
+async def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+    async with FakeWisGate(api_key=TEST_API_KEY, noisy=False) as fake:
+        code, out, err = await run_check(
+            tmp_path,
+            WISGATE_BASE_URL=fake.base_url,
+            DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
+            LOG_FORMAT="json",
+        )
+    assert code == 0, out + err
+    lines = [json.loads(line) for line in err.splitlines()]
+    migrations = [line for line in lines if line["logger"] == "bot.ledger.database"]
+    assert migrations and migrations[0]["message"].startswith("applying migration 0001")
+    assert {"time", "level", "logger", "message"} <= set(migrations[0])
