@@ -18,7 +18,7 @@ from collections.abc import Callable
 from PIL import Image, ImageFilter
 
 from bot.core.models import GeneratedImage
-from bot.images.delivery import fit_images
+from bot.images.fitting import fit_images
 from tests.fakes.images import make_image
 
 SIZES = ((1536, 1024), (3840, 2160))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NoReturn
+
 
 class BotError(Exception):
     """An error carrying a message that is safe and useful to show a Discord member."""
@@ -17,3 +20,21 @@ class InvalidRequest(BotError):
     def __init__(self, user_message: str, *, field: str | None = None) -> None:
         super().__init__(user_message)
         self.field = field
+
+
+def refuse(field: str, message: str) -> NoReturn:
+    """Raise InvalidRequest for this option or file, with what to change."""
+    raise InvalidRequest(message, field=field)
+
+
+def shown(value: str, limit: int = 40) -> str:
+    """A member's value echoed back: one line, no code ticks to break formatting, short."""
+    text = "".join(ch if ch.isprintable() else " " for ch in value).replace("`", "'").strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def or_list(items: Sequence[str]) -> str:
+    """`a`, `a or b`, `a, b or c`."""
+    if len(items) < 2:
+        return "".join(items) or "nothing"
+    return ", ".join(items[:-1]) + " or " + items[-1]

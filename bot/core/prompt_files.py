@@ -7,8 +7,9 @@ refusal says what to change; none costs anything.
 
 from __future__ import annotations
 
-from bot.core.catalogue import DeclaredFile, ModelSpec
 from bot.core.errors import InvalidRequest
+from bot.core.input_files import DeclaredFile
+from bot.core.profiles import ModelSpec
 
 UTF8_BOM = b"\xef\xbb\xbf"
 MAX_BYTES_PER_CHAR = 4  # UTF-8 needs at most four bytes for one character

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core.catalogue import DeclaredFile, UploadedFile
 from bot.core.errors import BotError
+from bot.core.input_files import DeclaredFile, UploadedFile
 from bot.discord.downloads import read_attachment
 
 if TYPE_CHECKING:

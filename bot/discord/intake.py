@@ -24,15 +24,16 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core import prompt_files
-from bot.core.catalogue import RawOptions, UploadedFile
+from bot.core.catalogue import RawOptions
+from bot.core.input_files import UploadedFile
 from bot.core.models import ImageRequest, JobKind
 from bot.discord.downloads import read_attachment
 from bot.discord.gate import check_before_download, guard_caps, quota_guild_id, refuse_blocked_terms
 from bot.discord.inputs import Input, KeptInput, declared, fetch_kept
 from bot.discord.replies import defer
 from bot.discord.reporter import InteractionReporter
-from bot.images.delivery import choose_output
-from bot.jobs.runner import Job
+from bot.images.fitting import choose_output
+from bot.jobs.job import Job
 from bot.ledger.facade import JobSpec, Requester
 
 if TYPE_CHECKING:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.core.errors import BotError
+from bot.core.text import shorten
 from bot.discord.replies import NO_PINGS
-from bot.images.delivery import safe_text, shorten
+from bot.discord.texts import safe_text
 from bot.ledger.facade import CapReached, JobRecord, JobSpec, Settlement
 from bot.ledger.models import discord_timestamp, format_usd, next_month
 from bot.ledger.moderation import LedgerModeration, RejectionReport

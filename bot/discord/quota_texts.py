@@ -11,8 +11,9 @@ from typing import Any
 
 import discord
 
+from bot.core.text import shorten
 from bot.discord.replies import NO_PINGS, defer
-from bot.images.delivery import safe_text, shorten
+from bot.discord.texts import safe_text
 from bot.ledger.facade import JobRecord, MemberStatus
 from bot.ledger.models import discord_timestamp, format_usd
 from bot.ledger.reports import AuditEntry, TopMember

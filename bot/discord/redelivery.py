@@ -26,8 +26,9 @@ from bot.discord.reporter import InteractionReporter
 from bot.discord.result_buttons import result_view
 from bot.discord.result_texts import is_private, stored_request
 from bot.discord.sending import DM_UPLOAD_LIMIT, to_channel, to_dm
-from bot.images.delivery import fit_images, outgoing_files, pack_messages, result_embed, wants_alpha
-from bot.jobs.runner import Delivered
+from bot.discord.texts import result_embed
+from bot.images.fitting import fit_images, outgoing_files, pack_messages, wants_alpha
+from bot.jobs.job import Delivered
 from bot.ledger.facade import JobRecord
 from bot.ledger.models import discord_timestamp
 

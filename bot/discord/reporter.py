@@ -14,16 +14,9 @@ from bot.core.models import GeneratedImage, ImageRequest, ImageResult
 from bot.discord.queue_buttons import cancel_view
 from bot.discord.replies import NO_PINGS, deferred_privately, tell_privately
 from bot.discord.sending import parts, to_channel, to_dm, uploads
-from bot.images.delivery import (
-    OutgoingFile,
-    fit_images,
-    outgoing_files,
-    pack_messages,
-    result_embed,
-    status_line,
-    wants_alpha,
-)
-from bot.jobs.runner import Delivered, Stage
+from bot.discord.texts import result_embed, status_line
+from bot.images.fitting import OutgoingFile, fit_images, outgoing_files, pack_messages, wants_alpha
+from bot.jobs.job import Delivered, Stage
 
 log = logging.getLogger(__name__)
 

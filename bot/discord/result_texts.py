@@ -14,16 +14,11 @@ from typing import Any
 
 import discord
 
-from bot.core.catalogue import MODELS, OUTPUT_FORMATS, Catalogue, RawOptions
+from bot.core.catalogue import Catalogue, RawOptions
 from bot.core.models import ImageRequest
-from bot.images.delivery import (
-    DESCRIPTION_EMBED_MAX,
-    EMBED_COLOUR,
-    FIELD_VALUE_MAX,
-    format_duration,
-    safe_text,
-    shorten,
-)
+from bot.core.profiles import MODELS, OUTPUT_FORMATS
+from bot.core.text import format_duration, shorten
+from bot.discord.texts import DESCRIPTION_EMBED_MAX, EMBED_COLOUR, FIELD_VALUE_MAX, safe_text
 from bot.ledger.facade import JobRecord
 from bot.ledger.models import discord_timestamp, format_usd
 
@@ -32,7 +27,7 @@ from bot.ledger.models import discord_timestamp, format_usd
 DETAILS_PROMPT_MAX = 3000
 INPUTS_MAX = 300
 REVISED_FIELD = "Revised prompt"  # the name result_embed gives the field
-# Result file names, as bot.images.delivery.file_name makes them: imagine-<job>-<k>.<ext>.
+# Result file names, as bot.images.fitting.file_name makes them: imagine-<job>-<k>.<ext>.
 _RESULT_FILE = re.compile(r"(?:imagine|edit)-(\d{1,20})-\d{1,3}\.(?:png|jpg|webp)")
 _STATUS_WORDS = {
     "succeeded": "delivered",

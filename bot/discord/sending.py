@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 import discord
 
 from bot.discord.replies import NO_PINGS
-from bot.images.delivery import OutgoingFile
+from bot.images.fitting import OutgoingFile
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 from bot.core.errors import BotError
-from bot.images.delivery import format_duration
+from bot.core.text import format_duration
 
 T = TypeVar("T")
 TicketState = Literal["waiting", "running", "gone"]

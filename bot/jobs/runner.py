@@ -20,11 +20,12 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 from bot.core.errors import BotError
-from bot.core.models import GeneratedImage, ImageRequest, ImageResult
+from bot.core.models import GeneratedImage, ImageResult
 from bot.images.store import ResultStore
+from bot.jobs.job import Delivered, Job, JobTimes, RefundedHook, SettledHook
 from bot.jobs.queue import (
     FairQueue,
     LeftQueue,
@@ -40,83 +41,10 @@ from bot.wisgate.client import WisGateClient
 
 log = logging.getLogger(__name__)
 
-Stage = Literal["queued", "generating"]
 # Places in line are shown every 5 s at best; recomputing them more often only costs CPU.
 RENUMBER_AFTER = 0.5
 # What Runner.cancel did: withdrew it, found it already generating, refused, or knows it not.
 CancelOutcome = Literal["cancelled", "started", "not_yours", "unknown"]
-# Called after every settlement (the Discord layer sends budget alerts from it).
-SettledHook = Callable[[JobSpec, Settlement], Awaitable[None]]
-# Called after a refund caused by a BotError (e.g. ContentRejected: moderation reports).
-RefundedHook = Callable[[JobSpec, BotError], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    """What reached the member: how many images, and the first message holding them.
-
-    `reencoded` holds the images as sent when any had to be re-encoded to fit Discord's
-    upload limit: the store keeps those, so a later delivery need not encode them again.
-    """
-
-    images: int
-    channel_id: int | None = None
-    message_id: int | None = None
-    reencoded: tuple[GeneratedImage, ...] = ()
-
-
-class Reporter(Protocol):
-    """How a job speaks to the member (implemented over a Discord interaction)."""
-
-    def progress(self, stage: Stage, position: int | None, *, job_id: int | None = None) -> None:
-        """The job moved: queued at a position, or generating (recorded; shown when due)."""
-
-    async def preview(self, image: GeneratedImage, index: int) -> None:
-        """A partial image arrived while streaming."""
-
-    async def deliver(
-        self, job_id: int, request: ImageRequest, result: ImageResult, remaining: int | None
-    ) -> Delivered:
-        """Send the images; return how many the member actually received."""
-
-    async def waiting(self, job_id: int) -> None:
-        """Tell the member their (charged) images could not be posted and wait for them."""
-
-    async def fail(self, text: str) -> None:
-        """Tell the member, privately, that the job failed and was refunded."""
-
-
-@dataclass(slots=True)
-class JobTimes:
-    """When a job passed each stage (runner clock); what the structured log line reports."""
-
-    submitted: float
-    started: float | None = None  # admitted by the queue
-    left: float | None = None  # left the queue unstarted (cancelled, expired, interrupted)
-    answered: float | None = None
-    delivered: float | None = None
-
-    def durations(self, now: float) -> dict[str, float]:
-        """Seconds spent queued, waiting on WisGate, delivering, and in total."""
-        spans = {"total_s": now - self.submitted}
-        if self.left is not None:
-            spans["queued_s"] = self.left - self.submitted
-        if self.started is not None:
-            spans["queued_s"] = self.started - self.submitted
-            if self.answered is not None:
-                spans["upstream_s"] = self.answered - self.started
-                if self.delivered is not None:
-                    spans["delivery_s"] = self.delivered - self.answered
-        return {key: round(value, 4) for key, value in spans.items()}
-
-
-@dataclass(slots=True)
-class Job:
-    """One member's request on its way through the runner."""
-
-    spec: JobSpec
-    request: ImageRequest
-    reporter: Reporter
 
 
 @dataclass(slots=True)

@@ -5,13 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.models import ImageRequest, InputImage
-
-GPT_IMAGE_PREFIX = "gpt-image"
-
-
-def is_gpt_image(model: str) -> bool:
-    """GPT image models always answer base64 and reject `response_format`."""
-    return model.startswith(GPT_IMAGE_PREFIX)
+from bot.core.profiles import is_gpt_image
 
 
 def _common_fields(request: ImageRequest, *, stream: bool, partial_images: int) -> dict[str, Any]:

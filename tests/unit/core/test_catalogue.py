@@ -10,17 +10,12 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.core import catalogue
-from bot.core.catalogue import (
-    MODELS,
-    Catalogue,
-    DeclaredFile,
-    RawOptions,
-    UploadedFile,
-    sniff_image,
-)
+from bot.core import input_files
+from bot.core.catalogue import Catalogue, RawOptions
 from bot.core.errors import InvalidRequest
+from bot.core.input_files import DeclaredFile, UploadedFile, sniff_image
 from bot.core.models import ImageRequest
+from bot.core.profiles import MODELS
 from tests.fakes.images import make_image, make_mask
 
 ALL = ("gpt-image-2", "gpt-image-1", "dall-e-3", "dall-e-2")
@@ -304,7 +299,7 @@ def test_dalle2_edits_one_square_png_under_4mb(cat: Catalogue) -> None:
 def test_too_many_pixels_is_refused_from_the_header(
     cat: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(catalogue, "INPUT_MAX_PIXELS", 1000)
+    monkeypatch.setattr(input_files, "INPUT_MAX_PIXELS", 1000)
     big, fits = make_image(40, 40), make_image(30, 30)
     refused(lambda: edit(cat, [up(big)]), "image", "40x40", "1,600 pixels", "at most 1,000")
     assert edit(cat, [up(fits)]).images[0].width == 30
@@ -315,7 +310,7 @@ def test_too_many_pixels_is_refused_from_the_header(
 def test_too_many_pixels_is_refused_from_the_declaration(
     cat: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(catalogue, "INPUT_MAX_PIXELS", 1000)
+    monkeypatch.setattr(input_files, "INPUT_MAX_PIXELS", 1000)
     declared = DeclaredFile("bomb.png", "image/png", 300, 9456, 9456)
     with pytest.raises(InvalidRequest, match="9456x9456") as caught:
         cat.precheck(RawOptions(prompt="x"), kind="edit", files=[declared])

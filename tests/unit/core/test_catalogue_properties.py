@@ -20,10 +20,11 @@ from hypothesis import currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bot.core.catalogue import Catalogue, DeclaredFile, RawOptions, UploadedFile
+from bot.core.catalogue import Catalogue, RawOptions
 from bot.core.errors import InvalidRequest
+from bot.core.input_files import DeclaredFile, UploadedFile
 from bot.core.models import ImageRequest, InputImage, JobKind
-from bot.images.delivery import choose_output
+from bot.images.fitting import choose_output
 from bot.wisgate.payload import edit_fields, edit_files, generation_body
 from tests.fakes.image_rules import FilePart, RuleViolation, check_edit, check_generation
 from tests.fakes.images import make_image, make_mask

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.catalogue import MODELS, DeclaredFile
 from bot.core.errors import InvalidRequest
+from bot.core.input_files import DeclaredFile
+from bot.core.profiles import MODELS
 from bot.core.prompt_files import check_declared, decode, max_file_bytes, one_prompt
 
 GPT, DALLE3 = MODELS["gpt-image-2"], MODELS["dall-e-3"]

@@ -19,7 +19,7 @@ from bot.discord.result_texts import (
     reroll_options,
     source_job,
 )
-from bot.images.delivery import file_name
+from bot.images.fitting import file_name
 from bot.ledger.facade import JobRecord
 
 CREATED = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

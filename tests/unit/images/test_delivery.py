@@ -16,20 +16,20 @@ from PIL import Image
 
 from bot.core.errors import BotError
 from bot.core.models import GeneratedImage, ImageRequest, ImageResult, InputImage
-from bot.images import delivery, packing
-from bot.images.delivery import (
+from bot.core.text import shorten
+from bot.discord.texts import result_embed, status_line
+from bot.images import fitting as delivery
+from bot.images import packing
+from bot.images.encoding import DeliveryError, ImageTooLarge, bytes_per_pixel
+from bot.images.fitting import (
     OutgoingFile,
     choose_output,
     file_name,
     fit_images,
     outgoing_files,
     pack_messages,
-    result_embed,
-    shorten,
-    status_line,
     upload_budget,
 )
-from bot.images.encoding import DeliveryError, ImageTooLarge, bytes_per_pixel
 from tests.fakes.images import make_image
 
 MIB = 1024 * 1024

@@ -1,9 +1,8 @@
 """Fit generated images to Discord's upload limit, pack them into messages, and name them.
 
-Pure pieces the runner calls, with no network: the sending itself lives in the runner.
-`limit` is always the interaction's `attachment_size_limit` (10 MiB unboosted, 50/100 MiB
-boosted): read it from the interaction, never hard-code it. Also the texts the member sees:
-the result embed and the queue status line, with member text made safe and short.
+Pure pieces with no network: the Discord layer (bot/discord/reporter.py) sends what these
+make. `limit` is always the interaction's `attachment_size_limit` (10 MiB unboosted, 50/100
+MiB boosted): read it from the interaction, never hard-code it.
 """
 
 from __future__ import annotations
@@ -13,17 +12,15 @@ import dataclasses
 import logging
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import TypeVar
 
-import discord
-
-from bot.core.models import GeneratedImage, ImageFormat, ImageRequest, ImageResult, JobKind
+from bot.core.models import GeneratedImage, ImageFormat, ImageRequest, JobKind
+from bot.core.profiles import is_gpt_image
+from bot.core.text import shorten
 from bot.images import packing
 from bot.images.encoding import bytes_per_pixel, reencode_to_fit
-from bot.wisgate.payload import is_gpt_image
 
 log = logging.getLogger(__name__)
 
@@ -228,165 +225,3 @@ def pack_messages(
         raise ValueError(f"a {too_big[0]}-byte file cannot fit a {capacity}-byte message")
     groups = packing.pack(sizes, capacity, max_files)
     return [[files[index] for index in group] for group in groups]
-
-
-# --- What the member sees -------------------------------------------------------------------
-# Discord's limits, counted here in UTF-16 code units (never fewer than Discord's count).
-CONTENT_MAX = 2000
-TITLE_MAX = 256
-DESCRIPTION_EMBED_MAX = 4096
-FIELD_VALUE_MAX = 1024
-PROMPT_PREVIEW = 1500  # the prompt in the result embed: enough to recognise, not a wall
-EMBED_COLOUR = 0x5865F2
-_ZWJ = "\u200d"
-_ZERO_WIDTH_SPACE = "\u200b"
-
-
-def shorten(text: str, limit: int, *, placeholder: str = "…") -> str:
-    """`text` in at most `limit` UTF-16 units, cut between characters and marked with `…`."""
-    text = _fix_surrogates(text)
-    if _units(text) <= limit:
-        return text
-    room = limit - _units(placeholder)
-    used = 0
-    cut = len(text)
-    for position, char in enumerate(text):
-        used += _units(char)
-        if used > room:
-            cut = position
-            break
-    head = text[: _cluster_start(text, cut)].rstrip()
-    if (len(head) - len(head.rstrip("\\"))) % 2:
-        head = head[:-1]  # a lone trailing backslash would escape the placeholder
-    return head + placeholder
-
-
-def safe_text(text: str) -> str:
-    """Member text that cannot ping anyone or turn into markdown (links stay clickable)."""
-    text = discord.utils.escape_markdown(_fix_surrogates(text))
-    # A zero-width space after every @ breaks @everyone, @here, <@id> and <@&role> alike.
-    return text.replace("@", "@" + _ZERO_WIDTH_SPACE)
-
-
-def clip_content(text: str) -> str:
-    """Message content within Discord's 2000-character limit."""
-    return shorten(text, CONTENT_MAX)
-
-
-def format_duration(seconds: float) -> str:
-    """`12 s`, `4 min 05 s`, `1 h 02 min`."""
-    whole = max(0, int(seconds))
-    if whole < 60:
-        return f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def status_line(
-    state: Literal["queued", "generating"], elapsed: float, position: int | None
-) -> str:
-    """The progress line: `⏳ Queued — position 3 · 12 s` or `🎨 Generating… 45 s`."""
-    took = format_duration(elapsed)
-    if state == "generating":
-        return f"🎨 Generating… {took}"
-    where = f" — position {position}" if position is not None else ""
-    return f"⏳ Queued{where} · {took}"
-
-
-def result_embed(
-    request: ImageRequest,
-    *,
-    elapsed: float,
-    result: ImageResult | None = None,
-    remaining_today: int | None = None,
-) -> discord.Embed:
-    """The embed under delivered images: prompt, model, size, quality, time, quota left."""
-    count = len(result.images) if result is not None else request.n
-    title = ("🎨 Imagined" if request.kind == "generate" else "🖌️ Edited") + (
-        f" · {count} images" if count > 1 else ""
-    )
-    embed = discord.Embed(
-        title=shorten(title, TITLE_MAX),
-        description=shorten(safe_text(request.prompt), min(PROMPT_PREVIEW, DESCRIPTION_EMBED_MAX)),
-        colour=EMBED_COLOUR,
-    )
-    for name, value in _facts(request, result, elapsed, remaining_today):
-        embed.add_field(name=name, value=shorten(value, FIELD_VALUE_MAX), inline=True)
-    revised = _revised_prompt(result)
-    if revised:
-        embed.add_field(
-            name="Revised prompt", value=shorten(safe_text(revised), FIELD_VALUE_MAX), inline=False
-        )
-    return embed
-
-
-def _facts(
-    request: ImageRequest, result: ImageResult | None, elapsed: float, remaining: int | None
-) -> list[tuple[str, str]]:
-    first = result.images[0] if result is not None and result.images else None
-    if first is not None and first.width and first.height:
-        size = f"{first.width}×{first.height}"
-    else:
-        size = (result.size if result is not None else None) or request.size or "auto"
-    quality = (result.quality if result is not None else None) or request.quality or "auto"
-    facts = [
-        ("Model", safe_text(request.model)),
-        ("Size", safe_text(size)),
-        ("Quality", safe_text(quality)),
-        ("Time", format_duration(elapsed)),
-    ]
-    if remaining is not None:
-        facts.append(("Left today", f"{remaining} image{'' if remaining == 1 else 's'}"))
-    return facts
-
-
-def _revised_prompt(result: ImageResult | None) -> str | None:
-    """dall-e-3 rewrites prompts; show what it actually drew from."""
-    if result is None:
-        return None
-    return next((image.revised_prompt for image in result.images if image.revised_prompt), None)
-
-
-def _units(text: str) -> int:
-    """Length in UTF-16 code units: astral characters (most emoji) count twice."""
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
-
-
-def _fix_surrogates(text: str) -> str:
-    """Join escaped surrogate pairs and replace lone surrogates, which cannot be sent."""
-    if not any("\ud800" <= char <= "\udfff" for char in text):
-        return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-
-
-def _extends(char: str) -> bool:
-    """Joins the previous character: combining marks, variation selectors, skin tones, tags."""
-    point = ord(char)
-    return (
-        unicodedata.category(char) in ("Mn", "Me", "Mc")
-        or char == _ZWJ
-        or 0xFE00 <= point <= 0xFE0F
-        or 0x1F3FB <= point <= 0x1F3FF
-        or 0xE0020 <= point <= 0xE007F
-        or 0xE0100 <= point <= 0xE01EF
-    )
-
-
-def _regional(char: str) -> bool:
-    return 0x1F1E6 <= ord(char) <= 0x1F1FF
-
-
-def _cluster_start(text: str, cut: int) -> int:
-    """Move a cut back to the start of the character cluster it would split (emoji, accents)."""
-    while 0 < cut < len(text) and (_extends(text[cut]) or text[cut - 1] == _ZWJ):
-        cut -= 1
-    if 0 < cut < len(text) and _regional(text[cut]):
-        before = cut
-        while before > 0 and _regional(text[before - 1]):
-            before -= 1
-        if (cut - before) % 2:  # an odd number of flags letters before: mid-flag
-            cut -= 1
-    return cut
