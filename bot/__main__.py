@@ -7,6 +7,9 @@ import asyncio
 import logging
 import sys
 
+from bot.app import run_bot
+from bot.cli.check import run_check
+from bot.cli.stats import run_stats
 from bot.config import ConfigError, load_settings
 from bot.core.prices import PriceFileError, load_prices
 from bot.logs import configure_logging
@@ -39,15 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format, settings.discord_log_level)
     try:
         if args.command == "check":
-            from bot.cli.check import run_check
-
             return asyncio.run(run_check(settings))
         if args.command == "stats":
-            from bot.cli.stats import run_stats
-
             return asyncio.run(run_stats(settings))
-        from bot.app import run_bot
-
         asyncio.run(run_bot(settings, sync_globally=args.command == "sync"))
     except KeyboardInterrupt:
         log.info("stopped")

@@ -1,4 +1,5 @@
-"""Open every resource with `async with` and hand them to ImageBot: `python -m bot`'s wiring.
+"""The composition root: open every resource with `async with`, build the ledger's facades,
+the runner and the bot once, and wire what each part needs; `python -m bot`'s wiring.
 
 The end-to-end tests build the bot through `build_bot` too, so they run what production runs.
 """
@@ -17,14 +18,19 @@ from bot.config import Settings
 from bot.core.catalogue import Catalogue
 from bot.core.prices import load_prices, to_micros
 from bot.discord.client import ImageBot
-from bot.discord.notices import budget_alerts, rejection_reports
+from bot.discord.redelivery import redeliver_all
+from bot.discord.reporter import InteractionReporter
 from bot.images.intake import IntakeLimits
 from bot.images.memory import keep_freed_memory
 from bot.images.store import ResultStore
+from bot.jobs.job import JobEvents
+from bot.jobs.recovery import recover, sweep_results
 from bot.jobs.runner import Runner
 from bot.jobs.spool import InputSpool
+from bot.ledger.admin import LedgerAdmin
 from bot.ledger.database import open_database
 from bot.ledger.facade import Ledger, OperatorCaps
+from bot.ledger.moderation import LedgerModeration
 from bot.wisgate.client import WisGateClient
 from bot.wisgate.decoder import decoder_thread
 
@@ -40,7 +46,7 @@ DISCORD_CONNECTIONS = 32
 # 128 KiB until the reader catches up, so one answer took ~40 turns of a busy event loop;
 # with 2 MiB it arrives in ~256 KiB reads (asyncio's own chunk) without pausing.
 WISGATE_READ_BUFFER = 2 * 1024 * 1024
-# Declared bytes of members' files being downloaded and checked at once (bot/intake_limits.py):
+# Declared bytes of members' files being downloaded and checked at once (bot/images/intake.py):
 # with at most two decodes of at most 25 Mpx (100 MB each), intake stays within ~330 MB.
 INTAKE_BYTES = 128 * 1024 * 1024
 
@@ -76,16 +82,20 @@ async def build_bot(
             settings.database_path.parent / "spool", settings.input_memory_mb * 1024 * 1024
         )
         spool.clear()  # files of a process that is gone: its jobs are ended at start-up
-        runner = Runner(
-            wisgate=wisgate,
-            ledger=ledger,
-            results=results,
-            spool=spool,
-            max_concurrent=settings.max_concurrent_jobs,
-            max_per_member=settings.max_jobs_per_member,
-            max_per_guild=settings.max_jobs_per_guild,
-            max_queue_wait=settings.max_queue_wait,
-        )
+
+        def make_runner(events: JobEvents) -> Runner:
+            return Runner(
+                wisgate=wisgate,
+                ledger=ledger,
+                results=results,
+                spool=spool,
+                events=events,
+                max_concurrent=settings.max_concurrent_jobs,
+                max_per_member=settings.max_jobs_per_member,
+                max_per_guild=settings.max_jobs_per_guild,
+                max_queue_wait=settings.max_queue_wait,
+            )
+
         bot_options.setdefault("connector", aiohttp.TCPConnector(limit=DISCORD_CONNECTIONS))
         bot = ImageBot(
             settings=settings,
@@ -93,16 +103,31 @@ async def build_bot(
             catalogue=catalogue,
             wisgate=wisgate,
             ledger=ledger,
-            runner=runner,
+            admin=LedgerAdmin(ledger),
+            moderation=LedgerModeration(ledger),
             results=results,
             intake=intake,
+            make_runner=make_runner,
+            reporter_for=InteractionReporter,
+            start_up=start_up,
             sync_globally=sync_globally,
             **bot_options,
         )
-        runner.on_settled = budget_alerts(bot)  # the 80% alert to the guild's log channel
-        runner.on_refunded = rejection_reports(bot)  # repeated safety rejections, once an hour
         async with bot:
             yield bot
+
+
+async def start_up(bot: ImageBot) -> None:
+    """Before taking any job: charge what a process that is gone had made and kept, refund the
+    rest; once connected, deliver what was charged but not delivered and tell the members of
+    refunds nobody told; sweep the results store hourly."""
+    recovered = await recover(bot.ledger, bot.results)
+    if recovered.to_deliver:
+        bot.in_background(redeliver_all(bot, recovered.to_deliver), "re-delivery")
+    bot.in_background(sweep_results(bot.ledger, bot.results), "results-sweep")
+    owed = await bot.ledger.owed_notices()
+    if owed:
+        bot.notices.start_restart_notices(owed)
 
 
 @asynccontextmanager

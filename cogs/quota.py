@@ -14,10 +14,10 @@ from discord import Interaction, app_commands
 from discord.ext import commands
 
 from bot.discord.client import ImageBot
-from bot.discord.intake import quota_guild_id
 from bot.discord.permissions import role_ids
 from bot.discord.quota_texts import acknowledge, answer, dm_status_text, history_embed, status_text
 from bot.discord.redelivery import deliver_again_view
+from bot.discord.servers import quota_guild_id
 from bot.ledger.facade import Requester
 
 HISTORY_SIZE = 10

@@ -21,7 +21,6 @@ from discord.ext import commands
 from bot.core.errors import InvalidRequest
 from bot.core.terms import MAX_TERM_CHARS
 from bot.discord.client import ImageBot
-from bot.discord.notices import post_to_log
 from bot.discord.permissions import NotModerator, require_moderator, role_ids
 from bot.discord.quota_texts import (
     LIMIT_SOURCES,
@@ -33,9 +32,9 @@ from bot.discord.quota_texts import (
     usd_text,
 )
 from bot.discord.quota_texts import images as count_images
-from bot.ledger.admin import KEEP, MAX_DAILY_IMAGES, Change, LedgerAdmin
-from bot.ledger.models import discord_timestamp, next_month
-from bot.ledger.moderation import LedgerModeration
+from bot.discord.wording import discord_timestamp
+from bot.ledger.admin import KEEP, MAX_DAILY_IMAGES, Change
+from bot.ledger.models import next_month
 from cogs import _quota_terms as quota_terms
 from cogs._quota_audit import AuditPager
 
@@ -66,8 +65,8 @@ class QuotaAdmin(
 
     def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
-        self.admin = LedgerAdmin(bot.ledger)
-        self.moderation = LedgerModeration(bot.ledger)
+        self.admin = bot.admin
+        self.moderation = bot.moderation
 
     async def interaction_check(self, interaction: Interaction[Any], /) -> bool:
         """Manage Server or the server's moderator role, whatever Discord's settings say."""
@@ -96,7 +95,7 @@ class QuotaAdmin(
         if not lines:
             return False
         note = f"Quota change by <@{interaction.user.id}>:\n" + "\n".join(lines)
-        return await post_to_log(self.bot, self._guild(interaction), note)
+        return await self.bot.notices.post_to_log(self._guild(interaction), note)
 
     async def _left_today(self, guild_id: int, member: Person) -> str:
         status = await self.admin.member_status(guild_id, member.id, role_ids(member))
@@ -304,7 +303,7 @@ class QuotaAdmin(
         await answer(interaction, text)
         if change.audit_id:
             note = quota_terms.log_text(interaction.user.id, change)
-            await post_to_log(self.bot, self._guild(interaction), note)
+            await self.bot.notices.post_to_log(self._guild(interaction), note)
 
     async def _settings_text(self, guild_id: int) -> str:
         config = await self.admin.guild_config(guild_id)

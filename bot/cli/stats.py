@@ -7,9 +7,10 @@ from functools import partial
 
 from bot.config import Settings
 from bot.core.prices import default_prices
+from bot.discord.wording import format_usd
 from bot.ledger.database import DatabaseError, open_database
 from bot.ledger.facade import Ledger, utc_now
-from bot.ledger.models import day_key, format_usd, month_key
+from bot.ledger.models import day_key, month_key
 from bot.ledger.stats import Stats, collect
 
 

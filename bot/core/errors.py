@@ -14,6 +14,14 @@ class BotError(Exception):
         self.user_message = user_message
 
 
+def our_fault(reference: str) -> str:
+    """What a member reads when something unexpected failed: `reference` finds it in the log."""
+    return (
+        "Something went wrong on our side and nothing was charged. If it keeps happening, "
+        f"tell a moderator the reference `{reference}`."
+    )
+
+
 class InvalidRequest(BotError):
     """The member's options or files cannot be sent as they are; the message says what to change."""
 

@@ -1,10 +1,15 @@
-"""ImageBot: the discord.py bot holding our resources; one error handler for every command."""
+"""ImageBot: the discord.py bot holding our resources; one error handler for every command.
+
+Built by bot/app.py, which hands it every resource and the parts that reach up to it: the
+runner (made with the bot's notices as its events), the reporter for an interaction, and
+what to do at start-up (recovery). So nothing here imports the modules that use the bot.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -14,21 +19,24 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.core.catalogue import Catalogue
-from bot.discord.gate import GuildNotAllowed, guild_allowed, refuse_unlisted_guild
-from bot.discord.notices import send_restart_notices
-from bot.discord.redelivery import redeliver_all
+from bot.discord.notices import Notices
 from bot.discord.replies import report_error
+from bot.discord.servers import GuildNotAllowed, guild_allowed, refuse_unlisted_guild
 from bot.images.intake import IntakeLimits
 from bot.images.memory import freeze_startup_objects
 from bot.images.store import ResultStore
-from bot.jobs.recovery import recover
+from bot.jobs.job import JobEvents, Reporter
 from bot.jobs.runner import Runner
+from bot.ledger.admin import LedgerAdmin
 from bot.ledger.facade import Ledger
+from bot.ledger.moderation import LedgerModeration
 from bot.wisgate.client import WisGateClient
 
 log = logging.getLogger(__name__)
 
-PRUNE_EVERY = 3600.0  # seconds between sweeps of the results store
+RunnerFactory = Callable[[JobEvents], Runner]
+ReporterFactory = Callable[[discord.Interaction[Any]], Reporter]
+StartUp = Callable[["ImageBot"], Awaitable[None]]
 
 # Loaded by name so that bot/ never imports cogs/.
 EXTENSIONS: tuple[str, ...] = (
@@ -47,7 +55,7 @@ class ImageTree(app_commands.CommandTree["ImageBot"]):
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         """Serve only the servers the operator allows (ALLOWED_GUILDS), saying so privately."""
         try:
-            refuse_unlisted_guild(self.client, interaction)
+            refuse_unlisted_guild(self.client.settings.allowed_guilds, interaction)
         except GuildNotAllowed as error:
             if interaction.type is not discord.InteractionType.autocomplete:
                 await report_error(interaction, error)
@@ -73,9 +81,13 @@ class ImageBot(commands.Bot):
         catalogue: Catalogue,
         wisgate: WisGateClient,
         ledger: Ledger,
-        runner: Runner,
+        admin: LedgerAdmin,
+        moderation: LedgerModeration,
         results: ResultStore,
         intake: IntakeLimits,
+        make_runner: RunnerFactory,
+        reporter_for: ReporterFactory,
+        start_up: StartUp | None = None,
         sync_globally: bool = False,
         freeze_on_ready: bool = False,
         **options: Any,
@@ -93,21 +105,25 @@ class ImageBot(commands.Bot):
         self.catalogue = catalogue
         self.wisgate = wisgate
         self.ledger = ledger
-        self.runner = runner
+        self.admin = admin  # moderators' changes and reads (built once, here)
+        self.moderation = moderation  # blocked terms and rejection reports
         self.results = results  # generated images, kept for re-delivery
         self.intake = intake  # bounds on members' uploads before their jobs are held
+        self.notices = Notices(self, ledger, moderation)
+        self.runner = make_runner(self.notices)  # tells the notices how each job ended
+        self.reporter_for = reporter_for  # how a job speaks to the member who asked
+        self._start_up = start_up
         self.sync_globally = sync_globally
         # `python -m bot` freezes start-up objects once connected (bot.images.memory); tests do not,
         # as freezing would keep every earlier test's leftovers for the whole session.
         self.freeze_on_ready = freeze_on_ready
         self.startup_frozen = asyncio.Event()  # set once that freeze is done
-        self.notice_task: asyncio.Task[None] | None = None
         self.background: set[asyncio.Task[None]] = set()  # re-deliveries, store sweeps
 
     async def setup_hook(self) -> None:
         """End what a previous process left open, load the cogs, sync where configured."""
-        if not self.sync_globally:  # `python -m bot sync` may run beside a live bot
-            await self._recover()
+        if self._start_up is not None and not self.sync_globally:
+            await self._start_up(self)  # not for `python -m bot sync`: it may run beside a bot
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.settings.dev_guild_id is not None:
@@ -119,43 +135,19 @@ class ImageBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("synced %d commands globally (may take up to an hour to show)", len(synced))
 
-    async def _recover(self) -> None:
-        """Before taking any job: charge what a process that is gone had made and kept, refund
-        the rest, and (once connected) deliver what was charged but not delivered, and tell
-        the members of refunds nobody told them about."""
-        recovered = await recover(self.ledger, self.results)
-        if recovered.to_deliver:
-            self._in_background(redeliver_all(self, recovered.to_deliver), "re-delivery")
-        self._in_background(self._sweep_results(), "results-sweep")
-        owed = await self.ledger.owed_notices()
-        if owed:
-            self.notice_task = asyncio.create_task(
-                send_restart_notices(self, owed), name="restart-notices"
-            )
-
-    def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+    def in_background(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run `work` beside the bot until it ends or the bot closes."""
         task = asyncio.create_task(work, name=name)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
-
-    async def _sweep_results(self) -> None:
-        """Remove kept images past their retention or beyond the store's size cap, hourly."""
-        while True:
-            try:
-                waiting = await self.ledger.undelivered_ids()
-                report = await self.results.prune(waiting=waiting)
-                if report.removed:
-                    log.info("results store: removed %d old result(s)", report.removed)
-            except Exception:
-                log.exception("results store sweep failed; trying again in an hour")
-            await asyncio.sleep(PRUNE_EVERY)
+        return task
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """A server added the bot: leave it if the operator serves only others (and says so)."""
         await self._leave_if_unlisted(guild)
 
     async def _leave_if_unlisted(self, guild: discord.Guild) -> None:
-        if guild_allowed(self, guild.id):
+        if guild_allowed(self.settings.allowed_guilds, guild.id):
             return
         if not self.settings.leave_other_guilds:
             log.info("guild %d is not in ALLOWED_GUILDS: its requests are refused", guild.id)
@@ -179,8 +171,9 @@ class ImageBot(commands.Bot):
     async def close(self) -> None:
         """Stop taking jobs, let the runner settle or refund what is in flight, then disconnect."""
         await self.runner.close()
-        if self.notice_task is not None and not self.notice_task.done():
-            self.notice_task.cancel()
+        restart = self.notices.restart_task
+        if restart is not None and not restart.done():
+            restart.cancel()
         for task in list(self.background):
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)

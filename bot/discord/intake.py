@@ -28,10 +28,10 @@ from bot.core.catalogue import RawOptions
 from bot.core.input_files import UploadedFile
 from bot.core.models import ImageRequest, JobKind
 from bot.discord.downloads import read_attachment
-from bot.discord.gate import check_before_download, guard_caps, quota_guild_id, refuse_blocked_terms
+from bot.discord.gate import check_before_download, guard_caps, refuse_blocked_terms
 from bot.discord.inputs import Input, KeptInput, declared, fetch_kept
 from bot.discord.replies import defer
-from bot.discord.reporter import InteractionReporter
+from bot.discord.servers import quota_guild_id
 from bot.images.fitting import choose_output
 from bot.jobs.job import Job
 from bot.ledger.facade import JobSpec, Requester
@@ -39,7 +39,6 @@ from bot.ledger.facade import JobSpec, Requester
 if TYPE_CHECKING:
     from bot.discord.client import ImageBot
 
-__all__ = ["quota_guild_id", "requester", "submit_from_result", "submit_request"]
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +162,7 @@ async def _fetch_and_submit(
         job = Job(
             spec=job_spec(interaction, request, private=private, inputs=attachments),
             request=request,
-            reporter=InteractionReporter(interaction),
+            reporter=bot.reporter_for(interaction),
         )
         async with guard_caps(bot, guild_id):
             reservation = await bot.runner.submit(job)

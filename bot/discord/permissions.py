@@ -13,7 +13,6 @@ import discord
 from discord import app_commands
 
 from bot.discord.replies import defer
-from bot.ledger.reports import LedgerReports
 
 if TYPE_CHECKING:
     from bot.discord.client import ImageBot
@@ -56,7 +55,7 @@ async def require_moderator(interaction: discord.Interaction[ImageBot]) -> bool:
     if roles:
         if not interaction.response.is_done():
             await defer(interaction, private=True)
-        config = await LedgerReports(interaction.client.ledger).guild_config(guild_id)
+        config = await interaction.client.admin.guild_config(guild_id)
         if config.moderator_role_id is not None and config.moderator_role_id in roles:
             return True
     raise NotModerator(NOT_A_MODERATOR)

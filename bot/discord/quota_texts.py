@@ -14,8 +14,8 @@ import discord
 from bot.core.text import shorten
 from bot.discord.replies import NO_PINGS, defer
 from bot.discord.texts import safe_text
+from bot.discord.wording import discord_timestamp, format_usd, jump_url
 from bot.ledger.facade import JobRecord, MemberStatus
-from bot.ledger.models import discord_timestamp, format_usd
 from bot.ledger.reports import AuditEntry, TopMember
 
 ARROW = "→"
@@ -200,8 +200,9 @@ def history_line(record: JobRecord) -> str:
     else:
         parts.append(f"{images(record.images_charged)}")
         parts.append(money(record.cost_charged_micros))
-    if record.jump_url is not None:
-        parts.append(f"[open]({record.jump_url})")
+    link = jump_url(record.guild_id, record.result_channel_id, record.result_message_id)
+    if link is not None:
+        parts.append(f"[open]({link})")
     line = " · ".join(parts)
     prompt = record.params.get("prompt")
     if isinstance(prompt, str) and prompt:

@@ -18,19 +18,18 @@ import discord
 
 from bot.core.errors import BotError
 from bot.core.models import ImageResult
-from bot.discord.intake import quota_guild_id
 from bot.discord.job_buttons import JobButton
-from bot.discord.notices import guild_channel
 from bot.discord.replies import defer, report_error, tell_privately
 from bot.discord.reporter import InteractionReporter
 from bot.discord.result_buttons import result_view
 from bot.discord.result_texts import is_private, stored_request
 from bot.discord.sending import DM_UPLOAD_LIMIT, to_channel, to_dm
+from bot.discord.servers import quota_guild_id
 from bot.discord.texts import result_embed
+from bot.discord.wording import discord_timestamp
 from bot.images.fitting import fit_images, outgoing_files, pack_messages, wants_alpha
 from bot.jobs.job import Delivered
 from bot.ledger.facade import JobRecord
-from bot.ledger.models import discord_timestamp
 
 if TYPE_CHECKING:
     from bot.discord.client import ImageBot
@@ -103,7 +102,7 @@ async def _public_channel(bot: ImageBot, record: JobRecord) -> discord.abc.Messa
     """The job's channel when its images may be posted there: public, in a server with the bot."""
     if record.guild_id is None or record.channel_id is None or is_private(record):
         return None
-    return await guild_channel(bot, record.guild_id, record.channel_id)
+    return await bot.notices.guild_channel(record.guild_id, record.channel_id)
 
 
 async def deliver_again(interaction: discord.Interaction[ImageBot], job_id: int) -> None:

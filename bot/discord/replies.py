@@ -8,7 +8,8 @@ import secrets
 import discord
 from discord import app_commands
 
-from bot.core.errors import BotError
+from bot.core.errors import BotError, our_fault
+from bot.discord.wording import member_text
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +60,14 @@ async def tell_privately(interaction: discord.Interaction, text: str) -> None:
 async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
     """Tell the member privately what went wrong; log the unexpected once with a reference."""
     if isinstance(error, BotError):
-        text = error.user_message
+        text = member_text(error)
     elif isinstance(error, app_commands.CheckFailure):
         text = str(error) or "You cannot use this command here."
     else:
         reference = secrets.token_hex(4)
         command = interaction.command.qualified_name if interaction.command else "?"
         log.error("unexpected error in %s (ref %s)", command, reference, exc_info=error)
-        text = (
-            "Something went wrong on our side and nothing was charged. "
-            f"If it keeps happening, tell a moderator the reference `{reference}`."
-        )
+        text = our_fault(reference)
     try:
         await tell_privately(interaction, text)
     except discord.HTTPException as failure:

@@ -13,6 +13,7 @@ import discord
 from bot.core.models import GeneratedImage, ImageRequest, ImageResult
 from bot.discord.queue_buttons import cancel_view
 from bot.discord.replies import NO_PINGS, deferred_privately, tell_privately
+from bot.discord.result_buttons import result_view
 from bot.discord.sending import parts, to_channel, to_dm, uploads
 from bot.discord.texts import result_embed, status_line
 from bot.images.fitting import OutgoingFile, fit_images, outgoing_files, pack_messages, wants_alpha
@@ -150,10 +151,6 @@ class InteractionReporter:
         batches = pack_messages(files, lambda item: item.size, limit=limit)
         elapsed = self._clock() - self._born
         embed = result_embed(request, elapsed=elapsed, result=result, remaining_today=remaining)
-        # Imported here: bot.discord.result_buttons reaches bot.discord.intake, which imports
-        # this module.
-        from bot.discord.result_buttons import result_view
-
         view = result_view(job_id)  # Re-roll, Edit, Details, Delete: under the first message
         first: discord.Message | None = None
         sent = 0

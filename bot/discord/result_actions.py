@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.errors import BotError
-from bot.discord.gate import quota_guild_id
 from bot.discord.inputs import SOURCE_GONE, KeptInput
 from bot.discord.intake import submit_from_result
 from bot.discord.permissions import NotModerator, require_moderator
@@ -26,6 +25,8 @@ from bot.discord.result_texts import (
     revised_prompt,
     source_job,
 )
+from bot.discord.servers import quota_guild_id
+from bot.discord.wording import member_text
 from bot.ledger.facade import JobRecord
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ async def delete_result(interaction: discord.Interaction[ImageBot], job_id: int)
             return
         await _delete(interaction, record)
     except BotError as error:
-        await _tell(interaction, error.user_message)
+        await _tell(interaction, member_text(error))
     except Exception:
         log.exception("could not delete the result of job %d", job_id)
         await _tell(interaction, DELETE_FAILED)

@@ -6,9 +6,7 @@ pressed, so a message sent by an earlier process works the same in this one. The
 registers the classes with `add_dynamic_items` (cogs/results.py); the responder attaches
 `result_view(job_id)` to the first message of every delivery.
 
-What each button does lives in bot/discord/result_actions.py. The reporter imports this
-module when it delivers, not at its top: this module reaches bot.discord.intake, which imports
-the reporter.
+What each button does lives in bot/discord/result_actions.py.
 """
 
 from __future__ import annotations

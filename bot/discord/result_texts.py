@@ -19,8 +19,8 @@ from bot.core.models import ImageRequest
 from bot.core.profiles import MODELS, OUTPUT_FORMATS
 from bot.core.text import format_duration, shorten
 from bot.discord.texts import DESCRIPTION_EMBED_MAX, EMBED_COLOUR, FIELD_VALUE_MAX, safe_text
+from bot.discord.wording import discord_timestamp, format_usd
 from bot.ledger.facade import JobRecord
-from bot.ledger.models import discord_timestamp, format_usd
 
 # Room for the prompt in the Details embed: with every field at its longest the embed stays
 # under Discord's 6,000 characters. A longer prompt comes along whole as a .txt file.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -12,11 +11,15 @@ from bot.ledger.facade import JobSpec, Settlement
 
 Stage = Literal["queued", "generating"]
 
-# Called after every settlement (the Discord layer sends budget alerts from it).
-SettledHook = Callable[[JobSpec, Settlement], Awaitable[None]]
 
-# Called after a refund caused by a BotError (e.g. ContentRejected: moderation reports).
-RefundedHook = Callable[[JobSpec, BotError], Awaitable[None]]
+class JobEvents(Protocol):
+    """What else happens when a job ends (the Discord layer's notices); never fails a job."""
+
+    async def settled(self, spec: JobSpec, settlement: Settlement) -> None:
+        """After every charge (budget alerts)."""
+
+    async def refunded(self, spec: JobSpec, error: BotError) -> None:
+        """After a refund a BotError caused (e.g. ContentRejected: moderation reports)."""
 
 
 @dataclass(frozen=True, slots=True)

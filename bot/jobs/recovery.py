@@ -8,6 +8,7 @@ Sending is the Discord layer's part (bot/redelivery.py, bot/notices.py): this on
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -47,3 +48,16 @@ async def recover(ledger: Ledger, results: ResultStore) -> Recovered:
         )
     refunded = await ledger.interrupt(lost)
     return Recovered(refunded=refunded, to_deliver=await ledger.undelivered())
+
+
+async def sweep_results(ledger: Ledger, results: ResultStore, every: float = 3600.0) -> None:
+    """Remove kept images past their retention or beyond the store's size cap, every hour
+    (images still waiting for their member go last)."""
+    while True:
+        try:
+            report = await results.prune(waiting=await ledger.undelivered_ids())
+            if report.removed:
+                log.info("results store: removed %d old result(s)", report.removed)
+        except Exception:
+            log.exception("results store sweep failed; trying again in an hour")
+        await asyncio.sleep(every)

@@ -22,10 +22,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.core.errors import BotError
+from bot.core.errors import BotError, our_fault
 from bot.core.models import GeneratedImage, ImageResult
 from bot.images.store import ResultStore
-from bot.jobs.job import Delivered, Job, JobTimes, RefundedHook, SettledHook
+from bot.jobs.job import Delivered, Job, JobEvents, JobTimes
 from bot.jobs.queue import (
     FairQueue,
     LeftQueue,
@@ -69,9 +69,8 @@ class Runner:
         max_per_member: int | None = None,
         max_per_guild: int | None = None,
         max_queue_wait: float | None = None,
+        events: JobEvents | None = None,
         clock: Callable[[], float] = time.monotonic,
-        on_settled: SettledHook | None = None,
-        on_refunded: RefundedHook | None = None,
     ) -> None:
         self._wisgate = wisgate
         self._ledger = ledger
@@ -86,9 +85,7 @@ class Runner:
         self._clock = clock
         self._closing = False
         self.max_queue_wait = max_queue_wait  # seconds; None waits as long as it takes
-        self.on_settled = on_settled
-        # Awaited after a refund caused by a BotError (ContentRejected, QueueCancelled...).
-        self.on_refunded = on_refunded
+        self._events = events
 
     @property
     def in_flight(self) -> int:
@@ -181,8 +178,7 @@ class Runner:
             await self._refund(
                 job,
                 job_id,
-                "Something went wrong on our side and nothing was charged. If it keeps "
-                f"happening, tell a moderator the reference `{reference}`.",
+                our_fault(reference),
                 reason=f"unexpected error (ref {reference})",
             )
         finally:
@@ -205,9 +201,9 @@ class Runner:
         settlement = await asyncio.shield(
             self._ledger.settle(job_id, len(result.images), result.usage)
         )
-        if self.on_settled is not None:
+        if self._events is not None:
             try:
-                await self.on_settled(job.spec, settlement)
+                await self._events.settled(job.spec, settlement)
             except Exception:
                 # A failed notice (e.g. the budget alert) must not undo a charged job.
                 log.exception("job %d: the after-settlement hook failed", job_id)
@@ -313,11 +309,11 @@ class Runner:
         queued.job.reporter.progress("queued", ticket.position, job_id=queued.job_id)
 
     async def _after_refund(self, job_id: int, spec: JobSpec, error: BotError) -> None:
-        """Run the on_refunded hook; its failure is logged and never changes the job's end."""
-        if self.on_refunded is None:
+        """Tell the events of a refund; their failure is logged and never changes the job's end."""
+        if self._events is None:
             return
         try:
-            await self.on_refunded(spec, error)
+            await self._events.refunded(spec, error)
         except Exception:
             log.exception("job %d: the after-refund hook failed", job_id)
 

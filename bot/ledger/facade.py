@@ -56,7 +56,6 @@ from bot.ledger.models import (
     Reservation,
     Settlement,
     UnknownJob,
-    discord_timestamp,
     scope_of,
     utc,
 )
@@ -75,7 +74,6 @@ __all__ = [
     "Reservation",
     "Settlement",
     "UnknownJob",
-    "discord_timestamp",
 ]
 
 log = logging.getLogger(__name__)

@@ -65,11 +65,6 @@ def iso(moment: datetime) -> str:
     return utc(moment).isoformat(timespec="milliseconds")
 
 
-def discord_timestamp(moment: datetime, style: str = "R") -> str:
-    """Discord's self-localising timestamp markup, e.g. <t:1700000000:R> ("in 5 hours")."""
-    return f"<t:{int(utc(moment).timestamp())}:{style}>"
-
-
 def result_key(user_id: int, created_at: datetime) -> str:
     """Ties a job's kept images to its row: a store outliving its database never mixes jobs."""
     return f"{user_id}:{iso(created_at)}"
@@ -78,11 +73,6 @@ def result_key(user_id: int, created_at: datetime) -> str:
 def usd(micros: int) -> float:
     """Micro-dollars as USD, for display."""
     return micros / 1_000_000
-
-
-def format_usd(micros: int) -> str:
-    """US$ for people: cents, or tenths of cents below a dime so small prices do not read 0."""
-    return f"${micros / 1_000_000:,.2f}" if micros >= 100_000 else f"${micros / 1_000_000:.3f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,23 +237,16 @@ class JobRecord:
         """The charge in USD."""
         return usd(self.cost_charged_micros)
 
-    @property
-    def jump_url(self) -> str | None:
-        """A link to the message holding the images, once there is one."""
-        if self.result_channel_id is None or self.result_message_id is None:
-            return None
-        where = "@me" if self.guild_id is None else str(self.guild_id)
-        return (
-            f"https://discord.com/channels/{where}/{self.result_channel_id}/"
-            f"{self.result_message_id}"
-        )
-
 
 class UnknownJob(LookupError):
     """No job has this id (a programming error, not a member's)."""
 
 
-class QuotaExceeded(BotError):
+class LedgerRefusal(BotError):
+    """A request the ledger refuses; it carries data, and bot/discord/wording.py words it."""
+
+
+class QuotaExceeded(LedgerRefusal):
     """The member asked for more images than are left today."""
 
     def __init__(
@@ -271,29 +254,18 @@ class QuotaExceeded(BotError):
     ) -> None:
         self.limit, self.used, self.remaining = limit, used, remaining
         self.asked, self.resets_at = asked, resets_at
-        reset = f"Your quota resets {discord_timestamp(resets_at)}."
-        if limit == 0:
-            text = "Image generation is switched off for you here (your daily limit is 0)."
-        elif remaining == 0:
-            text = f"You have used all {limit} of today's images. {reset}"
-        else:
-            text = (
-                f"You asked for {asked} images but have {remaining} of {limit} left today: "
-                f"ask for {remaining} or fewer. {reset}"
-            )
-        super().__init__(text)
+        super().__init__(f"asked for {asked} images with {remaining} of {limit} left today")
 
 
-class MemberBlocked(BotError):
+class MemberBlocked(LedgerRefusal):
     """A moderator blocked this member from generating images in this server."""
 
     def __init__(self, reason: str | None) -> None:
         self.reason = reason
-        because = f" Reason: {reason}" if reason else ""
-        super().__init__("A moderator has blocked you from making images in this server." + because)
+        super().__init__("blocked by a moderator")
 
 
-class BudgetExhausted(BotError):
+class BudgetExhausted(LedgerRefusal):
     """The guild's monthly budget cannot cover this request."""
 
     def __init__(
@@ -301,41 +273,12 @@ class BudgetExhausted(BotError):
     ) -> None:
         self.budget_micros, self.spent_micros = budget_micros, spent_micros
         self.needed_micros, self.resets_at = needed_micros, resets_at
-        left = max(0, budget_micros - spent_micros)
-        reset = f"It resets {discord_timestamp(resets_at)}, or a moderator can raise it."
-        if left < 10_000:  # under a cent: nothing can be made
-            text = (
-                f"This server has used its image budget for this month "
-                f"({format_usd(budget_micros)}). {reset}"
-            )
-        else:
-            text = (
-                f"This server has {format_usd(left)} of its monthly image budget left, and "
-                f"this request may cost up to {format_usd(needed_micros)}. Ask for fewer "
-                f"images, a lower quality or a smaller size. {reset}"
-            )
-        super().__init__(text)
+        super().__init__(f"the monthly budget cannot cover {needed_micros} micro-USD more")
 
 
-_CAP_TEXTS: dict[CapName, str] = {
-    "operator_daily": "The bot has reached the spending limit its owner set for today.",
-    "operator_monthly": "The bot has reached the spending limit its owner set for this month.",
-    "account_daily": (
-        "You have reached today's spending limit for your account, which counts every server "
-        "and direct message together."
-    ),
-    "personal_monthly": (
-        "Requests outside servers that added the bot (direct messages and the app on your "
-        "account) have reached this month's spending limit set by the bot's owner."
-    ),
-}
-
-
-class CapReached(BotError):
+class CapReached(LedgerRefusal):
     """One of the operator's caps cannot cover this request: refused before any charge."""
 
     def __init__(self, cap: CapName, *, period: str, resets_at: datetime) -> None:
         self.cap, self.period, self.resets_at = cap, period, resets_at
-        super().__init__(
-            f"{_CAP_TEXTS[cap]} It resets {discord_timestamp(resets_at)}. Nothing was charged."
-        )
+        super().__init__(f"the operator's cap {cap} is reached for {period}")

@@ -128,8 +128,9 @@ async def _serve(command: str) -> int:
     async with connected_bot(None, settings, FAST_BACKOFF) as (bot, connection):
         logging.getLogger(__name__).info("ready in %.2f s", time.monotonic() - started)
         _say("READY")
-        if bot.notice_task is not None:
-            await asyncio.wait({bot.notice_task, connection}, return_when="FIRST_COMPLETED")
+        restart = bot.notices.restart_task
+        if restart is not None:
+            await asyncio.wait({restart, connection}, return_when="FIRST_COMPLETED")
         _say("NOTICES")
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({connection, stopping}, return_when="FIRST_COMPLETED")

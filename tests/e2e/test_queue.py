@@ -196,9 +196,9 @@ async def test_cancel_on_a_message_from_before_a_restart_answers(tmp_path: Path)
         assert prompts(world) == ["first"]
 
 
-async def test_on_refunded_hook_gets_the_error_and_cannot_fail_the_job(tmp_path: Path) -> None:
-    """The runner's on_refunded hook: awaited after a BotError refund; if it raises, the job
-    still ends refunded and told."""
+async def test_the_refunded_event_gets_the_error_and_cannot_fail_the_job(tmp_path: Path) -> None:
+    """The runner's `refunded` event (the bot's notices): awaited after a BotError refund; if
+    it raises, the job still ends refunded and told."""
     seen: list[tuple[int, str]] = []
 
     async def hook(spec: JobSpec, error: BotError) -> None:
@@ -206,7 +206,7 @@ async def test_on_refunded_hook_gets_the_error_and_cannot_fail_the_job(tmp_path:
         raise RuntimeError("the hook broke")
 
     async with running_bot(tmp_path, max_concurrent_jobs=1, max_queue_wait=0.5) as world:
-        world.bot.runner.on_refunded = hook
+        world.bot.notices.refunded = hook  # type: ignore[method-assign]
         world.wisgate.fail("moderation_blocked")
         rejected = await world.slash("imagine", {"prompt": "something forbidden"})
         await world.idle()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import discord
 
-from bot.ledger.models import format_usd
+from bot.discord.wording import format_usd
 from tests.e2e.harness import World, public_texts, running_bot
 from tests.e2e.quota_world import MANAGE_GUILD, Staff, ask, log_texts
 from tests.fakes.discord import FakeDiscord, FakeGuild, FakeUser

@@ -12,6 +12,7 @@ import pytest
 
 from bot.core.models import GeneratedImage, Usage
 from bot.core.prices import default_prices
+from bot.discord.wording import member_text
 from bot.images.store import ResultStore
 from bot.jobs.recovery import Recovered, recover
 from bot.ledger.admin import LedgerAdmin
@@ -188,12 +189,13 @@ async def test_quota_refusal_says_what_is_left_and_when_it_resets(
     midnight = datetime(2025, 3, 15, tzinfo=UTC)
     assert (error.limit, error.used, error.remaining, error.asked) == (5, 3, 2, 3)
     assert error.resets_at == midnight
-    assert f"<t:{int(midnight.timestamp())}:R>" in error.user_message
-    assert "2 of 5 left" in error.user_message
+    assert f"<t:{int(midnight.timestamp())}:R>" in member_text(error)
+    assert "2 of 5 left" in member_text(error)
     await ledger.settle(held.job_id, 3, None)
     await ledger.reserve(spec(2))
-    with pytest.raises(QuotaExceeded, match="used all 5 of today's images") as caught:
+    with pytest.raises(QuotaExceeded) as caught:
         await ledger.reserve(spec(1))
+    assert "used all 5 of today's images" in member_text(caught.value)
     assert caught.value.remaining == 0
     assert await scalar(conn, "SELECT COUNT(*) FROM jobs") == 2  # refusals leave no job
 
@@ -256,7 +258,7 @@ async def test_budget_refuses_what_it_cannot_cover_until_the_month_turns(
         await ledger.reserve(spec(1, quality="high"))  # may cost 0.167 x 1.05
     assert (
         "$0.10 of its monthly image budget left, and this request may cost up to $0.18"
-        in caught.value.user_message
+        in member_text(caught.value)
     )
     held = await ledger.reserve(spec(5, model="dall-e-2", quality=None, size="1024x1024"))
     assert held.cost_held_micros == 100_000  # exactly the budget
@@ -267,8 +269,8 @@ async def test_budget_refuses_what_it_cannot_cover_until_the_month_turns(
         await ledger.reserve(spec(1, user=USER + 1, model="dall-e-2", size="256x256"))
     first_of_april = datetime(2025, 4, 1, tzinfo=UTC)
     assert caught.value.resets_at == first_of_april
-    assert "used its image budget for this month ($0.10)" in caught.value.user_message
-    assert f"<t:{int(first_of_april.timestamp())}:R>" in caught.value.user_message
+    assert "used its image budget for this month ($0.10)" in member_text(caught.value)
+    assert f"<t:{int(first_of_april.timestamp())}:R>" in member_text(caught.value)
     clock.now = first_of_april
     await ledger.reserve(spec(1, user=USER + 1, model="dall-e-2", size="256x256"))
 
@@ -397,7 +399,7 @@ async def test_result_message_history_and_parameters_read_back(ledger: Ledger) -
     assert job.params == {"prompt": "first", "n": 1, "background": "auto"}
     assert (job.kind, job.model, job.size, job.quality) == ("generate", "gpt-image-1",
                                                              "1024x1024", "low")  # fmt: skip
-    assert job.jump_url == f"https://discord.com/channels/{GUILD}/444/555"
+    assert (job.result_channel_id, job.result_message_id) == (444, 555)
     history = await ledger.history(GUILD, USER)
     assert [j.id for j in history] == [second.job_id, first.job_id]
     assert other_guild.job_id not in [j.id for j in history]

@@ -1,0 +1,91 @@
+"""What the bot says on its own, to moderators (log channel) and to members (restart notices).
+
+Pure texts: bot/discord/notices.py finds where to send them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.core.text import shorten
+from bot.discord.texts import safe_text
+from bot.discord.wording import discord_timestamp, format_usd
+from bot.ledger.facade import CapReached, JobRecord, Settlement
+from bot.ledger.models import next_month
+from bot.ledger.moderation import RejectionReport
+
+COMMAND_NAMES = {"generate": "/imagine", "edit": "/edit"}
+
+PROMPT_PREVIEW = 80  # characters of the prompt a DM notice quotes
+
+
+def budget_alert_text(settlement: Settlement, now: datetime) -> str:
+    """The 80% alert: what was spent, of what budget, and what happens at 100%."""
+    budget = settlement.guild_budget_micros or 0
+    spent = settlement.guild_month_spend_micros
+    percent = spent * 100 // budget if budget else 100
+    turns = discord_timestamp(next_month(now))
+    return (
+        f"**Image budget alert:** this server has spent {format_usd(spent)} of its "
+        f"{format_usd(budget)} monthly image budget ({percent}%). When it is used up, new "
+        f"requests are refused until a moderator raises it with `/quota-admin budget` or the "
+        f"month turns {turns}."
+    )
+
+
+_CAP_NAMES = {
+    "operator_daily": ("daily spending cap across all servers", "OPERATOR_DAILY_USD"),
+    "operator_monthly": ("monthly spending cap across all servers", "OPERATOR_MONTHLY_USD"),
+    "account_daily": ("daily spending cap per member account", "ACCOUNT_DAILY_USD"),
+    "personal_monthly": ("monthly cap for direct messages", "PERSONAL_MONTHLY_USD"),
+}
+
+
+def cap_alert_text(error: CapReached) -> str:
+    """The moderators' note that one of the bot owner's caps refused a request here."""
+    what, setting = _CAP_NAMES[error.cap]
+    return (
+        f"**Spending cap:** the bot owner's {what} ({setting}) has been reached, so new image "
+        f"requests are refused until it resets {discord_timestamp(error.resets_at)}. Only the "
+        "bot's owner can change it. You will not hear about it again until then."
+    )
+
+
+def rejection_report_text(report: RejectionReport) -> str:
+    """The moderators' note about a member the safety system keeps rejecting (no prompts)."""
+    jobs = ", ".join(f"#{job_id}" for job_id in report.job_ids[-10:])
+    return (
+        f"**Moderation:** the image service's safety system rejected {report.rejections} "
+        f"requests by <@{report.user_id}> within the last hour (jobs {jobs}). Nothing was "
+        "charged for them. You will not hear about this member again for an hour; "
+        "`/quota-admin block` stops their requests here."
+    )
+
+
+def _what(records: Sequence[JobRecord]) -> str:
+    first = records[0]
+    when = discord_timestamp(first.created_at)
+    if len(records) == 1:
+        return f"your {COMMAND_NAMES.get(first.kind, 'image')} request from {when}"
+    return f"your {len(records)} image requests (the first from {when})"
+
+
+def restart_text(records: Sequence[JobRecord], *, in_channel: bool) -> str:
+    """Tell a member their requests were cut off by a restart and refunded.
+
+    Channel notices never quote prompts: the request may have been a private one.
+    """
+    said = "it was" if len(records) == 1 else "they were"
+    text = (
+        f"The bot restarted before {_what(records)} finished, so {said} refunded: "
+        "nothing was charged and you can ask again."
+    )
+    if in_channel:
+        return f"<@{records[0].user_id}> {text}"
+    prompts = [
+        f"> {safe_text(shorten(str(record.params['prompt']), PROMPT_PREVIEW))}"
+        for record in records[:5]
+        if isinstance(record.params.get("prompt"), str)
+    ]
+    return "\n".join([text, *prompts])[:2000]

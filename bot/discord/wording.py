@@ -1,0 +1,88 @@
+"""Discord's markup, money for people, and the words for the ledger's refusals.
+
+The ledger's refusals (bot/ledger/models.py) carry data: limits, amounts, reset times. What a
+member reads about them is written here, once, with Discord's self-localising timestamps.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.core.errors import BotError
+from bot.ledger.models import BudgetExhausted, CapName, CapReached, MemberBlocked, QuotaExceeded
+
+_CAP_TEXTS: dict[CapName, str] = {
+    "operator_daily": "The bot has reached the spending limit its owner set for today.",
+    "operator_monthly": "The bot has reached the spending limit its owner set for this month.",
+    "account_daily": (
+        "You have reached today's spending limit for your account, which counts every server "
+        "and direct message together."
+    ),
+    "personal_monthly": (
+        "Requests outside servers that added the bot (direct messages and the app on your "
+        "account) have reached this month's spending limit set by the bot's owner."
+    ),
+}
+
+
+def discord_timestamp(moment: datetime, style: str = "R") -> str:
+    """Discord's self-localising timestamp markup, e.g. <t:1700000000:R> ("in 5 hours")."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return f"<t:{int(aware.timestamp())}:{style}>"
+
+
+def jump_url(guild_id: int | None, channel_id: int | None, message_id: int | None) -> str | None:
+    """A link to a message, once there is one (guild None: a direct message)."""
+    if channel_id is None or message_id is None:
+        return None
+    where = "@me" if guild_id is None else str(guild_id)
+    return f"https://discord.com/channels/{where}/{channel_id}/{message_id}"
+
+
+def format_usd(micros: int) -> str:
+    """US$ for people: cents, or tenths of cents below a dime so small prices do not read 0."""
+    return f"${micros / 1_000_000:,.2f}" if micros >= 100_000 else f"${micros / 1_000_000:.3f}"
+
+
+def member_text(error: BotError) -> str:
+    """What the member reads about an error: the ledger's refusals worded here, others as is."""
+    if isinstance(error, QuotaExceeded):
+        return quota_text(error)
+    if isinstance(error, MemberBlocked):
+        because = f" Reason: {error.reason}" if error.reason else ""
+        return "A moderator has blocked you from making images in this server." + because
+    if isinstance(error, BudgetExhausted):
+        return budget_text(error)
+    if isinstance(error, CapReached):
+        resets = discord_timestamp(error.resets_at)
+        return f"{_CAP_TEXTS[error.cap]} It resets {resets}. Nothing was charged."
+    return error.user_message
+
+
+def quota_text(error: QuotaExceeded) -> str:
+    """The daily limit reached: what is left, and when it resets."""
+    reset = f"Your quota resets {discord_timestamp(error.resets_at)}."
+    if error.limit == 0:
+        return "Image generation is switched off for you here (your daily limit is 0)."
+    if error.remaining == 0:
+        return f"You have used all {error.limit} of today's images. {reset}"
+    return (
+        f"You asked for {error.asked} images but have {error.remaining} of {error.limit} left "
+        f"today: ask for {error.remaining} or fewer. {reset}"
+    )
+
+
+def budget_text(error: BudgetExhausted) -> str:
+    """The server's monthly budget cannot cover the request."""
+    left = max(0, error.budget_micros - error.spent_micros)
+    reset = f"It resets {discord_timestamp(error.resets_at)}, or a moderator can raise it."
+    if left < 10_000:  # under a cent: nothing can be made
+        return (
+            f"This server has used its image budget for this month "
+            f"({format_usd(error.budget_micros)}). {reset}"
+        )
+    return (
+        f"This server has {format_usd(left)} of its monthly image budget left, and this "
+        f"request may cost up to {format_usd(error.needed_micros)}. Ask for fewer images, a "
+        f"lower quality or a smaller size. {reset}"
+    )
