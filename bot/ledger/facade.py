@@ -15,10 +15,13 @@ reserve+settle pairs/s this way, against 430-870 when each statement is awaited 
 aiosqlite behind an asyncio.Lock (the target is 1,000).
 
 Money is integer micro-dollars; periods are UTC days (images) and UTC months (budgets).
-The member-facing errors and data classes live in bot/ledger_types.py, the SQL in
-bot/ledger_sql.py (quotas, reserve) and bot/ledger_jobs.py (settle, refund, recovery),
-moderator operations in bot/ledger_admin.py and bot/ledger_reports.py, prices in
-bot/prices.py.
+The member-facing errors and data classes live in bot/ledger/models.py; the transaction
+bodies are module-level functions taking the sqlite3 connection, bound with functools.partial:
+bot/ledger/quotas.py (quotas, check, reserve) and bot/ledger/jobs.py (settle, refund,
+recovery, job records). Moderator operations are bot/ledger/admin.py (its SQL in
+bot/ledger/admin_sql.py), bot/ledger/moderation.py and bot/ledger/reports.py; usage
+statistics bot/ledger/stats.py; opening and migrating the database bot/ledger/database.py.
+Prices are in bot/core/prices.py.
 """
 
 from __future__ import annotations
@@ -138,7 +141,8 @@ class Ledger:
         """Run body(sqlite3 connection) as one transaction on the connection's thread."""
         conn = self._conn
         # aiosqlite has no public "run this function on your thread"; _execute is what all of
-        # its own methods use (0.20 - 0.22). tests/test_ledger.py fails loudly if it changes.
+        # its own methods use (0.20 - 0.22). Every test in tests/unit/ledger/ fails loudly if
+        # it changes.
         execute = cast(Callable[..., Awaitable[T]], conn._execute)
         return await execute(lambda: _in_transaction(conn._conn, body, write))
 
@@ -316,13 +320,7 @@ class Ledger:
 
     async def undelivered_ids(self) -> set[int]:
         """Every charged job whose images have not all reached Discord (kept longest)."""
-        rows = await self.transaction(
-            lambda db: db.execute(
-                "SELECT id FROM jobs WHERE delivery IN ('pending', 'waiting')"
-            ).fetchall(),
-            write=False,
-        )
-        return {int(row[0]) for row in rows}
+        return await self.transaction(ledger_jobs.undelivered_ids, write=False)
 
     async def waiting(self, guild_id: int | None, user_id: int, limit: int = 5) -> list[JobRecord]:
         """A member's charged jobs here whose images did not all reach Discord, newest first."""

@@ -1,6 +1,6 @@
 """The ledger's job lifecycle after reserve: start, settle, refund, recovery, job records.
 
-Like bot/ledger_sql.py, every function runs whole inside one transaction opened by
+Like bot/ledger/quotas.py, every function runs whole inside one transaction opened by
 Ledger.transaction on the connection it is given.
 """
 
@@ -251,6 +251,12 @@ def interrupt(db: sqlite3.Connection, job_ids: list[int], now: datetime) -> list
 def undelivered(db: sqlite3.Connection, owner: str) -> list[JobRecord]:
     """Charged jobs of another (earlier) Ledger whose delivery a stop cut off ('pending')."""
     return _records(db, "delivery = 'pending' AND owner <> ?", owner)
+
+
+def undelivered_ids(db: sqlite3.Connection) -> set[int]:
+    """Every charged job whose images have not all reached Discord, whoever holds it."""
+    rows = db.execute("SELECT id FROM jobs WHERE delivery IN ('pending', 'waiting')").fetchall()
+    return {int(row[0]) for row in rows}
 
 
 def waiting(db: sqlite3.Connection, scope: int, user_id: int, limit: int) -> list[JobRecord]:

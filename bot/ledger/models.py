@@ -107,7 +107,7 @@ class JobSpec:
     size: str | None
     quality: str | None
     params: Mapping[str, Any] = field(default_factory=dict)
-    # Inputs that the usage-based cost includes; they enlarge the hold (see bot/prices.py).
+    # Inputs that the usage-based cost includes; they enlarge the hold (see bot/core/prices.py).
     input_images: int = 0
     partial_images: int = 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from bot.core.errors import InvalidRequest
@@ -35,6 +35,75 @@ class RejectionReport:
     job_ids: tuple[int, ...]
 
 
+def insert_term(
+    db: sqlite3.Connection, *, scope: int, term: str, actor_id: int, now: datetime
+) -> Change[str | None]:
+    """Block a term and audit it; unchanged (audit id 0) when it was already blocked."""
+    if _has_term(db, scope, term):
+        return Change("term_add", "guild", scope, term, term, 0)
+    count = db.execute(
+        "SELECT COUNT(*) FROM blocked_terms WHERE guild_id = ?", (scope,)
+    ).fetchone()[0]
+    if count >= MAX_TERMS_PER_GUILD:
+        raise InvalidRequest(
+            f"This server already blocks {MAX_TERMS_PER_GUILD} terms, the most it can: "
+            "remove some first (wildcards like `cat*` cover many words at once)."
+        )
+    db.execute(
+        "INSERT INTO blocked_terms (guild_id, term, added_by, added_at) VALUES (?, ?, ?, ?)",
+        (scope, term, actor_id, iso(now)),
+    )
+    audit_id = write_audit(
+        db, guild_id=scope, actor_id=actor_id, action="term_add",
+        target=("guild", scope), old=None, new=term, now=now,
+    )  # fmt: skip
+    return Change("term_add", "guild", scope, None, term, audit_id)
+
+
+def delete_term(
+    db: sqlite3.Connection, *, scope: int, term: str, actor_id: int, now: datetime
+) -> Change[str | None]:
+    """Unblock a term and audit it; unchanged (audit id 0) when it was not blocked."""
+    if not _has_term(db, scope, term):
+        return Change("term_remove", "guild", scope, None, None, 0)
+    db.execute("DELETE FROM blocked_terms WHERE guild_id = ? AND term = ?", (scope, term))
+    audit_id = write_audit(
+        db, guild_id=scope, actor_id=actor_id, action="term_remove",
+        target=("guild", scope), old=term, new=None, now=now,
+    )  # fmt: skip
+    return Change("term_remove", "guild", scope, term, None, audit_id)
+
+
+def report_rejections(
+    db: sqlite3.Connection, *, scope: int, user_id: int, now: datetime
+) -> RejectionReport | None:
+    """The member's report if due (see LedgerModeration.rejection_report), recorded as sent."""
+    last = db.execute(
+        "SELECT MAX(reported_at) FROM moderation_reports WHERE guild_id = ? AND user_id = ?",
+        (scope, user_id),
+    ).fetchone()[0]
+    window_start = iso(now - REPORT_WINDOW)
+    if last is not None and last > window_start:
+        return None
+    since = max(window_start, last or "")
+    ids = tuple(
+        row[0]
+        for row in db.execute(
+            "SELECT id FROM jobs WHERE guild_id = ? AND user_id = ? AND ended_at > ? "
+            "AND substr(error, 1, ?) = ? ORDER BY id",
+            (scope, user_id, since, len(REJECTED_ERROR_PREFIX), REJECTED_ERROR_PREFIX),
+        )
+    )
+    if len(ids) < REJECTIONS_TO_REPORT:
+        return None
+    db.execute(
+        "INSERT INTO moderation_reports (guild_id, user_id, rejections, reported_at) "
+        "VALUES (?, ?, ?, ?)",
+        (scope, user_id, len(ids), iso(now)),
+    )
+    return RejectionReport(scope, user_id, len(ids), ids)
+
+
 class LedgerModeration(LedgerReports):
     """Blocked terms per guild (audited changes) and once-an-hour rejection reports."""
 
@@ -55,45 +124,13 @@ class LedgerModeration(LedgerReports):
     async def add_term(self, actor_id: int, guild_id: int, raw: str) -> Change[str | None]:
         """Block a term; old is None, or the term when it was already blocked (no audit row)."""
         scope, term, now = guild_only(guild_id), clean_term(raw), self.ledger.now()
-
-        def body(db: sqlite3.Connection) -> Change[str | None]:
-            if _has_term(db, scope, term):
-                return Change("term_add", "guild", scope, term, term, 0)
-            count = db.execute(
-                "SELECT COUNT(*) FROM blocked_terms WHERE guild_id = ?", (scope,)
-            ).fetchone()[0]
-            if count >= MAX_TERMS_PER_GUILD:
-                raise InvalidRequest(
-                    f"This server already blocks {MAX_TERMS_PER_GUILD} terms, the most it can: "
-                    "remove some first (wildcards like `cat*` cover many words at once)."
-                )
-            db.execute(
-                "INSERT INTO blocked_terms (guild_id, term, added_by, added_at) "
-                "VALUES (?, ?, ?, ?)",
-                (scope, term, actor_id, iso(now)),
-            )
-            audit_id = write_audit(
-                db, guild_id=scope, actor_id=actor_id, action="term_add",
-                target=("guild", scope), old=None, new=term, now=now,
-            )  # fmt: skip
-            return Change("term_add", "guild", scope, None, term, audit_id)
-
+        body = partial(insert_term, scope=scope, term=term, actor_id=actor_id, now=now)
         return await self.ledger.transaction(body)
 
     async def remove_term(self, actor_id: int, guild_id: int, raw: str) -> Change[str | None]:
         """Unblock a term; old is None when it was not blocked (nothing changed, no audit row)."""
         scope, term, now = guild_only(guild_id), clean_term(raw), self.ledger.now()
-
-        def body(db: sqlite3.Connection) -> Change[str | None]:
-            if not _has_term(db, scope, term):
-                return Change("term_remove", "guild", scope, None, None, 0)
-            db.execute("DELETE FROM blocked_terms WHERE guild_id = ? AND term = ?", (scope, term))
-            audit_id = write_audit(
-                db, guild_id=scope, actor_id=actor_id, action="term_remove",
-                target=("guild", scope), old=term, new=None, now=now,
-            )  # fmt: skip
-            return Change("term_remove", "guild", scope, term, None, audit_id)
-
+        body = partial(delete_term, scope=scope, term=term, actor_id=actor_id, now=now)
         return await self.ledger.transaction(body)
 
     async def rejection_report(self, guild_id: int, user_id: int) -> RejectionReport | None:
@@ -103,35 +140,9 @@ class LedgerModeration(LedgerReports):
         Otherwise counts their jobs refunded as ContentRejected in the last hour and after the
         last report, so each report covers rejections no earlier report mentioned.
         """
-        scope, now = guild_only(guild_id), self.ledger.now()
-
-        def body(db: sqlite3.Connection) -> RejectionReport | None:
-            last = db.execute(
-                "SELECT MAX(reported_at) FROM moderation_reports "
-                "WHERE guild_id = ? AND user_id = ?",
-                (scope, user_id),
-            ).fetchone()[0]
-            window_start = iso(now - REPORT_WINDOW)
-            if last is not None and last > window_start:
-                return None
-            since = max(window_start, last or "")
-            ids = tuple(
-                row[0]
-                for row in db.execute(
-                    "SELECT id FROM jobs WHERE guild_id = ? AND user_id = ? AND ended_at > ? "
-                    "AND substr(error, 1, ?) = ? ORDER BY id",
-                    (scope, user_id, since, len(REJECTED_ERROR_PREFIX), REJECTED_ERROR_PREFIX),
-                )
-            )
-            if len(ids) < REJECTIONS_TO_REPORT:
-                return None
-            db.execute(
-                "INSERT INTO moderation_reports (guild_id, user_id, rejections, reported_at) "
-                "VALUES (?, ?, ?, ?)",
-                (scope, user_id, len(ids), iso(now)),
-            )
-            return RejectionReport(scope, user_id, len(ids), ids)
-
+        body = partial(
+            report_rejections, scope=guild_only(guild_id), user_id=user_id, now=self.ledger.now()
+        )
         return await self.ledger.transaction(body)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Literal
 
 import orjson
@@ -94,6 +95,71 @@ def guild_only(guild_id: int) -> int:
     return guild_id
 
 
+def read_guild_config(db: sqlite3.Connection, guild_id: int) -> GuildConfig:
+    """A guild's settings row, or all defaults when it has none."""
+    row = db.execute(
+        "SELECT default_daily_images, monthly_budget_micros, moderator_role_id, "
+        "log_channel_id FROM guild_settings WHERE guild_id = ?",
+        (guild_id,),
+    ).fetchone()
+    default, budget, role, channel = row if row else (None, None, None, None)
+    return GuildConfig(guild_id, default, None if budget is None else usd(budget),
+                       role, channel)  # fmt: skip
+
+
+def read_top_members(db: sqlite3.Connection, scope: int, day: str, limit: int) -> list[TopMember]:
+    """The day's members with charges here, most images first, then most cost."""
+    rows = db.execute(
+        "SELECT user_id, images_charged, cost_charged_micros FROM member_usage "
+        "WHERE guild_id = ? AND day = ? AND (images_charged > 0 OR "
+        "cost_charged_micros > 0) ORDER BY images_charged DESC, "
+        "cost_charged_micros DESC, user_id LIMIT ?",
+        (scope, day, limit),
+    ).fetchall()
+    return [TopMember(*row) for row in rows]
+
+
+def read_month_spend(
+    db: sqlite3.Connection, guild_id: int, month: str
+) -> tuple[float, float | None]:
+    """The guild's charges in this month and its budget (None: none), in USD."""
+    charged, _held = ledger_sql.guild_month_spend(db, guild_id, month)
+    row = db.execute(
+        "SELECT monthly_budget_micros FROM guild_settings WHERE guild_id = ?", (guild_id,)
+    ).fetchone()
+    budget = row[0] if row else None
+    return usd(charged), None if budget is None else usd(budget)
+
+
+def read_audit_page(
+    db: sqlite3.Connection,
+    *,
+    guild_id: int,
+    target_user_id: int | None,
+    limit: int,
+    before_id: int | None,
+) -> AuditPage:
+    """Up to `limit` audit rows before before_id, newest first, optionally about one member."""
+    where = "guild_id = ? AND id < ?"
+    args: list[Any] = [guild_id, before_id or 2**63 - 1]
+    if target_user_id is not None:
+        where += " AND target_kind = 'member' AND target_id = ?"
+        args.append(target_user_id)
+    # One row more than asked says whether there is a next page.
+    rows = db.execute(
+        "SELECT id, actor_id, action, target_kind, target_id, old_value, new_value, "
+        f"reason, created_at FROM audit_log WHERE {where} ORDER BY id DESC LIMIT ?",
+        (*args, limit + 1),
+    ).fetchall()
+    entries = [
+        AuditEntry(row[0], row[1], row[2], row[3], row[4], _json(row[5]), _json(row[6]),
+                   row[7], datetime.fromisoformat(row[8]))
+        for row in rows[:limit]
+    ]  # fmt: skip
+    more = len(rows) > limit
+    return AuditPage(entries, entries[-1].id if more and entries else None)
+
+
 class LedgerReports:
     """What moderators can read about one guild: settings, members, leaders, audit log."""
 
@@ -102,17 +168,7 @@ class LedgerReports:
 
     async def guild_config(self, guild_id: int) -> GuildConfig:
         """A guild's settings (the moderator role for permission checks, the log channel)."""
-
-        def body(db: sqlite3.Connection) -> GuildConfig:
-            row = db.execute(
-                "SELECT default_daily_images, monthly_budget_micros, moderator_role_id, "
-                "log_channel_id FROM guild_settings WHERE guild_id = ?",
-                (guild_id,),
-            ).fetchone()
-            default, budget, role, channel = row if row else (None, None, None, None)
-            return GuildConfig(guild_id, default, None if budget is None else usd(budget),
-                               role, channel)  # fmt: skip
-
+        body = partial(read_guild_config, guild_id=guild_id)
         return await self.ledger.transaction(body, write=False)
 
     async def member_status(
@@ -128,32 +184,13 @@ class LedgerReports:
     async def top_members(self, guild_id: int, limit: int = 10) -> list[TopMember]:
         """Today's biggest users in this guild (charged, before any reset): images, then cost."""
         scope, day = guild_only(guild_id), day_key(self.ledger.now())
-
-        def body(db: sqlite3.Connection) -> list[TopMember]:
-            rows = db.execute(
-                "SELECT user_id, images_charged, cost_charged_micros FROM member_usage "
-                "WHERE guild_id = ? AND day = ? AND (images_charged > 0 OR "
-                "cost_charged_micros > 0) ORDER BY images_charged DESC, "
-                "cost_charged_micros DESC, user_id LIMIT ?",
-                (scope, day, limit),
-            ).fetchall()
-            return [TopMember(*row) for row in rows]
-
+        body = partial(read_top_members, scope=scope, day=day, limit=limit)
         return await self.ledger.transaction(body, write=False)
 
     async def month_spend(self, guild_id: int) -> tuple[float, float | None]:
         """The guild's charges this month and its budget, in USD."""
         guild_only(guild_id)
-        now = self.ledger.now()
-
-        def body(db: sqlite3.Connection) -> tuple[float, float | None]:
-            charged, _held = ledger_sql.guild_month_spend(db, guild_id, month_key(now))
-            row = db.execute(
-                "SELECT monthly_budget_micros FROM guild_settings WHERE guild_id = ?", (guild_id,)
-            ).fetchone()
-            budget = row[0] if row else None
-            return usd(charged), None if budget is None else usd(budget)
-
+        body = partial(read_month_spend, guild_id=guild_id, month=month_key(self.ledger.now()))
         return await self.ledger.transaction(body, write=False)
 
     async def audit_log(
@@ -165,26 +202,13 @@ class LedgerReports:
         before_id: int | None = None,
     ) -> AuditPage:
         """A page of the guild's audit log, newest first, optionally about one member."""
-        where = "guild_id = ? AND id < ?"
-        args: list[Any] = [guild_only(guild_id), before_id or 2**63 - 1]
-        if target_user_id is not None:
-            where += " AND target_kind = 'member' AND target_id = ?"
-            args.append(target_user_id)
-
-        def body(db: sqlite3.Connection) -> AuditPage:
-            rows = db.execute(
-                "SELECT id, actor_id, action, target_kind, target_id, old_value, new_value, "
-                f"reason, created_at FROM audit_log WHERE {where} ORDER BY id DESC LIMIT ?",
-                (*args, limit + 1),
-            ).fetchall()
-            entries = [
-                AuditEntry(row[0], row[1], row[2], row[3], row[4], _json(row[5]), _json(row[6]),
-                           row[7], datetime.fromisoformat(row[8]))
-                for row in rows[:limit]
-            ]  # fmt: skip
-            more = len(rows) > limit
-            return AuditPage(entries, entries[-1].id if more and entries else None)
-
+        body = partial(
+            read_audit_page,
+            guild_id=guild_only(guild_id),
+            target_user_id=target_user_id,
+            limit=limit,
+            before_id=before_id,
+        )
         return await self.ledger.transaction(body, write=False)
 
 
