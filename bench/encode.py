@@ -1,4 +1,4 @@
-"""Print Pillow re-encode sizes and times per format, to back bot/encoding.py's choices.
+"""Print Pillow re-encode sizes and times per format, to back bot/images/encoding.py's choices.
 
 Run from the repository root: `.venv/bin/python -m bench.encode` (takes about a minute).
 Two test pictures per size: "noisy" (tests.fakes.images: a third flat, two thirds random

@@ -10,7 +10,7 @@ Target (issue 3): at least 1,000 pairs/s on a 2-core machine.
 
 Measured here (2 cores shared with other work, Python 3.11, SQLite 3.40, WAL, synchronous
 NORMAL, 20,000 pairs after a warm-up):
-- whole transaction as one call on the aiosqlite thread (what bot/ledger.py does):
+- whole transaction as one call on the aiosqlite thread (what bot/ledger/facade.py does):
   3,300-4,300 pairs/s on one connection; 3,400-4,300 spread over 2-4 connections;
 - the same statements awaited one by one through aiosqlite behind an asyncio.Lock
   (a throwaway variant, not kept): 430-870 pairs/s, below the target.

@@ -2,7 +2,7 @@
 
 Registered as a dynamic item, so presses on messages sent by an earlier process still
 arrive (and are answered: that job was refunded by the restart). The queue's caps come
-from the settings through bot/wiring.py.
+from the settings through bot/app.py.
 """
 
 from __future__ import annotations

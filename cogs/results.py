@@ -2,7 +2,8 @@
 so they work after restarts.
 
 discord.py routes a pressed button to a DynamicItem class whose template matches its custom
-id, whatever process sent the message; bot/results.py holds the classes and their logic.
+id, whatever process sent the message; bot/discord/result_buttons.py holds the classes and
+their logic.
 """
 
 from __future__ import annotations

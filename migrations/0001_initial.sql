@@ -106,7 +106,7 @@ CREATE TABLE guild_spend (
     month                 TEXT    NOT NULL,
     charged_micros        INTEGER NOT NULL DEFAULT 0 CHECK (charged_micros >= 0),
     held_micros           INTEGER NOT NULL DEFAULT 0 CHECK (held_micros >= 0),
-    -- Usage cost above the holds, not counted against the budget (see bot/ledger.py).
+    -- Usage cost above the holds, not counted against the budget (see bot/ledger/facade.py).
     overrun_micros        INTEGER NOT NULL DEFAULT 0 CHECK (overrun_micros >= 0),
     -- The budget the 80% alert was sent for this month; NULL: not sent.
     alert_budget_micros   INTEGER,

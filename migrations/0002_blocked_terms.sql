@@ -1,7 +1,7 @@
 -- Moderation: each guild's blocked terms, and the reports of members whose requests the
 -- image service's safety system rejected repeatedly.
 
--- A term as stored is already normalised (bot/terms.py: NFKC, casefolded, accents dropped,
+-- A term as stored is already normalised (bot/core/terms.py: NFKC, casefolded, accents dropped,
 -- spaces collapsed) and may start or end with `*` (a wildcard, as in Discord's AutoMod).
 CREATE TABLE blocked_terms (
     guild_id   INTEGER NOT NULL CHECK (guild_id <> 0),

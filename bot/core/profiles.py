@@ -54,7 +54,7 @@ def is_gpt_image(model: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ModelSpec:
-    """What one model accepts (DESIGN.md's model table)."""
+    """What one model accepts (docs/architecture.md, The models)."""
 
     name: str
     prompt_max: int

@@ -3,11 +3,11 @@
 The one path every /imagine, /edit, context-menu and modal request takes, in this order:
 1. what the options and Discord's attachment metadata already tell (the catalogue; pure);
 2. what the ledger would refuse, read-only: the server allowed by the operator, a block, the
-   daily limit, the budgets and the operator's caps, blocked terms (bot/gate.py);
+   daily limit, the budgets and the operator's caps, blocked terms (bot/discord/gate.py);
    both refuse privately before the defer: nothing downloaded, held or sent to WisGate;
 3. the defer; then the prompt file's text (checked against blocked terms too), and the input
    images: downloaded from Discord (attachments) or read from the results store (the bot's
-   own results, by record), within bot/intake_limits.py's bounds, decoded on its pool;
+   own results, by record), within bot/images/intake.py's bounds, decoded on its pool;
 4. runner.submit, whose reserve checks everything in 2 again in one transaction.
 Errors raised here are BotErrors; the command tree's on_error shows them privately, before or
 after the defer as the interaction's state requires.
@@ -112,7 +112,7 @@ async def submit_from_result(
     private: bool,
     attachments: Sequence[Input] = (),
 ) -> int:
-    """submit_request for the result buttons (bot/result_actions.py); returns the new job's id.
+    """submit_request for the result buttons (bot/discord/result_actions.py); returns the id.
 
     The same checks, blocked terms, hold and runner. A button has usually deferred already
     (it read the earlier job's parameters from the ledger first), so the defer is skipped
@@ -214,7 +214,7 @@ def job_spec(
         # these again; an upload's name is never trusted to find anything.
         "sources": sources if any(sources) else None,
         "mask": request.mask.filename if request.mask is not None else None,
-        # Read back by restart notices (bot/notices.py): never quote a private prompt publicly.
+        # Read back by restart notices (bot/discord/notices.py): never quote it publicly.
         "private": True if private else None,
     }
     return JobSpec(

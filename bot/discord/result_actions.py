@@ -1,4 +1,4 @@
-"""What the result buttons do (bot/results.py holds the buttons themselves).
+"""What the result buttons do (bot/discord/result_buttons.py holds the buttons themselves).
 
 Every action starts from the job id in the button's custom id and reads the rest from the
 jobs table, so it works on messages sent by an earlier process. Each acknowledges first (a

@@ -3,7 +3,7 @@
 Each button is a `discord.ui.DynamicItem` whose custom id holds only the job id
 (`result:<action>:<job id>`); everything else is read back from the jobs table when it is
 pressed, so a message sent by an earlier process works the same in this one. The bot
-registers the classes with `add_dynamic_items` (cogs/results.py); the responder attaches
+registers the classes with `add_dynamic_items` (cogs/results.py); the reporter attaches
 `result_view(job_id)` to the first message of every delivery.
 
 What each button does lives in bot/discord/result_actions.py.

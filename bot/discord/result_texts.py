@@ -1,6 +1,6 @@
 """Pure pieces behind the result buttons: options rebuilt from a stored job, and the Details embed.
 
-No network and no database here: bot/result_actions.py reads the job and calls these.
+No network and no database here: bot/discord/result_actions.py reads the job and calls these.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ def keep_freed_memory() -> bool:
 def freeze_startup_objects() -> int:
     """Move what start-up built (modules, the guild cache) out of the collector's scans.
 
-    A full collection over them added 70-110 ms to a burst of 500 commands (DESIGN.md).
+    A full collection over them added 70-110 ms to a burst of 500 commands (docs/architecture.md).
     Garbage is collected first so that it is not kept forever. Returns the frozen count.
     The cost: if a later connection cannot resume, discord.py drops this first guild cache
     and the frozen copy (guilds, members and channels refer to each other) is never freed.

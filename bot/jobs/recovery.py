@@ -1,9 +1,10 @@
 """At start-up: end every job an earlier process left open, by what it left behind.
 
-A job that reached WisGate and whose images were kept (bot/result_store.py) before the stop is
+A job that reached WisGate and whose images were kept (bot/images/store.py) before the stop is
 charged for them and delivered, like any other; a job with no kept images is refunded and its
 member owed a restart notice. Charged jobs whose delivery a stop cut off are delivered again.
-Sending is the Discord layer's part (bot/redelivery.py, bot/notices.py): this only decides.
+Sending is the Discord layer's part (bot/discord/redelivery.py, bot/discord/notices.py): this
+only decides.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """The job runner: every job takes one path, reserve -> queue -> WisGate -> keep -> settle ->
 deliver.
 
-What WisGate generated is charged: its images go to the results store (bot/result_store.py)
+What WisGate generated is charged: its images go to the results store (bot/images/store.py)
 and the ledger settles before anything is sent to Discord. A failure before that refunds the
 whole hold; a job never ends without one of the two. A delivery that fails leaves the charged
 images waiting in the store (the member is told, and /history offers to deliver them again);
-a stop during delivery leaves them for the next start to deliver (bot/recovery.py).
+a stop during delivery leaves them for the next start to deliver (bot/jobs/recovery.py).
 Cogs build a Job (validated request + ledger spec + a Reporter that speaks to Discord) and
 call `submit`; they never touch the ledger or WisGate themselves. Jobs wait in a fair queue
-(bot/queue.py) for a slot toward WisGate; a queued job can be cancelled, and one that waits
+(bot/jobs/queue.py) for a slot toward WisGate; a queued job can be cancelled, and one that waits
 too long expires, both refunded before any WisGate request.
 """
 
@@ -100,7 +100,9 @@ class Runner:
         job_id = reservation.job_id
         if self._closing:  # close() began while we reserved: it will not wait for this one
             await asyncio.shield(
-                self._ledger.refund(job_id, "interrupted by shutdown", status="interrupted")
+                self._ledger.refund(
+                    job_id, "interrupted by shutdown", status="interrupted", failure="Interrupted"
+                )
             )
             raise BotError("The bot is restarting; try again in a minute. Nothing was charged.")
         times = JobTimes(submitted=self._clock())
@@ -154,9 +156,9 @@ class Runner:
         except BotError as error:
             status = error.refund_status if isinstance(error, LeftQueue) else "failed"
             outcome = f"{status if status != 'failed' else 'refunded'} ({type(error).__name__})"
-            if await self._refund(
-                job, job_id, error.user_message, reason=_reason(error), status=status
-            ):
+            failure = type(error).__name__
+            text, reason = error.user_message, _reason(error)
+            if await self._refund(job, job_id, text, reason=reason, status=status, failure=failure):
                 await self._after_refund(job_id, job.spec, error)
         except asyncio.CancelledError:
             if outcome == "refunded":  # not settled: nothing was generated and kept
@@ -167,6 +169,7 @@ class Runner:
                     "The bot restarted before your images were ready. Nothing was charged.",
                     reason="interrupted by shutdown",
                     status="interrupted",
+                    failure="Interrupted",
                 )
             else:
                 outcome += ", delivery cut off (the next start delivers it)"
@@ -180,6 +183,7 @@ class Runner:
                 job_id,
                 our_fault(reference),
                 reason=f"unexpected error (ref {reference})",
+                failure="Unexpected",
             )
         finally:
             self._tickets.pop(job_id, None)
@@ -318,13 +322,22 @@ class Runner:
             log.exception("job %d: the after-refund hook failed", job_id)
 
     async def _refund(
-        self, job: Job, job_id: int, text: str, *, reason: str, status: str = "failed"
+        self,
+        job: Job,
+        job_id: int,
+        text: str,
+        *,
+        reason: str,
+        failure: str,
+        status: str = "failed",
     ) -> bool:
         """Refund and tell the member; False (and nobody told) if the job had already ended."""
         # shield: a shutdown cancelling us must not cancel the refund itself. The member is
         # owed a notice until told: a process killed in between (telling can take seconds of
         # Discord retries) leaves it to the next start's restart notice, never to nobody.
-        refund = self._ledger.refund(job_id, reason, status=status, owe_notice=True)
+        refund = self._ledger.refund(
+            job_id, reason, status=status, failure=failure, owe_notice=True
+        )
         if not await asyncio.shield(refund):
             return False  # settled already: charged, and its delivery is not ours to undo
         try:

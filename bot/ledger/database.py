@@ -1,4 +1,9 @@
-"""Open the SQLite database (WAL, foreign keys, busy timeout) and apply pending migrations."""
+"""Open the SQLite database (WAL, foreign keys, busy timeout) and apply pending migrations.
+
+The migrations are the `migrations` package's .sql files, found through importlib.resources:
+an installed wheel run from any folder carries and finds them. Finding none is an error (an
+incomplete installation), never an empty schema.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,15 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS: Traversable = files("migrations")
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 BUSY_TIMEOUT_MS = 5000
 
@@ -21,15 +28,25 @@ class DatabaseError(Exception):
     """The database cannot be used by this version of the bot; the message says why."""
 
 
-def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
-    """Migration files as (version, path), in order; versions must run 1, 2, 3... without gaps."""
-    found = []
-    for path in directory.glob("*.sql"):
+def discover_migrations(directory: Traversable | None = None) -> list[tuple[int, Traversable]]:
+    """Migration files as (version, file), in order; versions must run 1, 2, 3... without gaps.
+
+    Raises DatabaseError when there are none: the bot would otherwise run on an empty schema.
+    """
+    directory = directory or MIGRATIONS
+    found: list[tuple[int, Traversable]] = []
+    scripts = [item for item in directory.iterdir() if item.name.endswith(".sql")]
+    if not scripts:
+        raise DatabaseError(
+            f"no migrations found in {directory}: the installation is incomplete; reinstall the "
+            "bot (its wheel carries the migrations package)"
+        )
+    for path in scripts:
         match = _NAME.match(path.name)
         if match is None:
             raise DatabaseError(f"migration file {path.name} is not named like 0001_name.sql")
         found.append((int(match.group(1)), path))
-    found.sort()
+    found.sort(key=lambda item: item[0])
     for expected, (version, path) in enumerate(found, start=1):
         if version != expected:
             raise DatabaseError(f"migration {path.name} should be numbered {expected:04d}")
@@ -51,10 +68,10 @@ async def schema_version(conn: aiosqlite.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-async def migrate(conn: aiosqlite.Connection, directory: Path = MIGRATIONS_DIR) -> int:
+async def migrate(conn: aiosqlite.Connection, directory: Traversable | None = None) -> int:
     """Apply pending migrations in order, each in one transaction; return the final version."""
     migrations = discover_migrations(directory)
-    latest = migrations[-1][0] if migrations else 0
+    latest = migrations[-1][0]
     current = await schema_version(conn)
     if current > latest:
         raise DatabaseError(
@@ -82,7 +99,7 @@ async def migrate(conn: aiosqlite.Connection, directory: Path = MIGRATIONS_DIR) 
 
 @asynccontextmanager
 async def open_database(
-    path: Path | str, *, migrations: Path = MIGRATIONS_DIR
+    path: Path | str, *, migrations: Traversable | None = None
 ) -> AsyncIterator[aiosqlite.Connection]:
     """Open (creating its folder), configure and migrate the database; close it on exit.
 

@@ -241,12 +241,20 @@ class Ledger:
         return await self.transaction(body)
 
     async def refund(
-        self, job_id: int, reason: str, *, status: str = "failed", owe_notice: bool = False
+        self,
+        job_id: int,
+        reason: str,
+        *,
+        status: str = "failed",
+        failure: str | None = None,
+        owe_notice: bool = False,
     ) -> bool:
         """Release the whole hold and record why; False if the job had already ended.
 
-        With `owe_notice`, the member counts as not yet told until `notices_sent`: if the
-        process stops first, the next start's restart notice tells them.
+        `failure` is the kind (the error's class name: ContentRejected, RateLimited...; by
+        default the status capitalised), `reason` the words for people. With `owe_notice`,
+        the member counts as not yet told until `notices_sent`: if the process stops first,
+        the next start's restart notice tells them.
         """
         if status not in REFUND_STATUSES:
             raise ValueError(f"refund status must be one of {', '.join(REFUND_STATUSES)}")
@@ -257,6 +265,7 @@ class Ledger:
             status=status,
             now=self.now(),
             owe_notice=owe_notice,
+            failure=failure,
         )
         return await self.transaction(body)
 

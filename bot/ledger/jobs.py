@@ -177,6 +177,7 @@ def refund(
     status: str,
     now: datetime,
     owe_notice: bool = False,
+    failure: str | None = None,
 ) -> bool:
     """Release the whole hold and record why; False (and no change) if the job already ended.
 
@@ -188,8 +189,8 @@ def refund(
         return False
     db.execute(
         "UPDATE jobs SET status = ?, images_held = 0, cost_held_micros = 0, error = ?, "
-        "ended_at = ?, notice_owed = ? WHERE id = ?",
-        (status, reason, iso(now), int(owe_notice), job_id),
+        "failure = ?, ended_at = ?, notice_owed = ? WHERE id = ?",
+        (status, reason, failure or status.capitalize(), iso(now), int(owe_notice), job_id),
     )
     _move(db, row, images=0, charged=0, overrun=0)
     return True
@@ -244,7 +245,7 @@ def others_open(db: sqlite3.Connection, owner: str) -> list[JobRecord]:
 def interrupt(db: sqlite3.Connection, job_ids: list[int], now: datetime) -> list[JobRecord]:
     """Refund these open jobs as 'interrupted', each owing its member a restart notice."""
     for job_id in job_ids:
-        refund(db, job_id, RECOVERED_REASON, "interrupted", now, True)
+        refund(db, job_id, RECOVERED_REASON, "interrupted", now, True, "Interrupted")
     return [record for job_id in job_ids if (record := load_job(db, job_id)) is not None]
 
 

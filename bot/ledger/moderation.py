@@ -21,8 +21,7 @@ from bot.ledger.reports import LedgerReports, guild_only, write_audit
 
 REPORT_WINDOW = timedelta(hours=1)
 REJECTIONS_TO_REPORT = 3
-# How the runner records a ContentRejected refund in jobs.error (bot.jobs.runner._reason).
-REJECTED_ERROR_PREFIX = "ContentRejected:"
+REJECTED = "ContentRejected"  # jobs.failure of a refund the safety system caused
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +89,8 @@ def report_rejections(
         row[0]
         for row in db.execute(
             "SELECT id FROM jobs WHERE guild_id = ? AND user_id = ? AND ended_at > ? "
-            "AND substr(error, 1, ?) = ? ORDER BY id",
-            (scope, user_id, since, len(REJECTED_ERROR_PREFIX), REJECTED_ERROR_PREFIX),
+            "AND failure = ? ORDER BY id",
+            (scope, user_id, since, REJECTED),
         )
     )
     if len(ids) < REJECTIONS_TO_REPORT:

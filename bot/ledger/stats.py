@@ -32,13 +32,11 @@ def collect(db: sqlite3.Connection, *, day: str, month: str) -> Stats:
         "COUNT(*) FILTER (WHERE delivery IN ('pending', 'waiting')) FROM jobs WHERE day = ?",
         (day,),
     ).fetchone()
-    # The runner records errors as "ErrorClass: text"; the class is the kind of failure.
     failures = dict(
         db.execute(
-            "SELECT CASE WHEN instr(error, ':') > 0 THEN substr(error, 1, instr(error, ':') - 1)"
-            " ELSE COALESCE(error, status) END AS failure, COUNT(*)"
-            " FROM jobs WHERE day = ? AND status <> 'succeeded' AND status NOT IN"
-            " ('queued', 'running') GROUP BY failure ORDER BY COUNT(*) DESC",
+            "SELECT COALESCE(failure, status) AS failure_kind, COUNT(*) FROM jobs WHERE day = ?"
+            " AND status NOT IN ('succeeded', 'queued', 'running') GROUP BY failure_kind"
+            " ORDER BY COUNT(*) DESC",
             (day,),
         )
     )

@@ -14,7 +14,7 @@ Every planned interaction ends one of three ways:
     refunded it (a channel message mentioning them or a DM, whose "your N ... requests" add
     up per member to the jobs that process refunded), otherwise a private message on the
     interaction or a DM saying nothing was charged; one exception, a SIGKILL landing inside
-    a refund, which the runner's one-line end-of-job log (bot/runner.py `_log_end`) shows:
+    a refund, which the runner's one-line end-of-job log (bot/jobs/runner.py `_log_end`) shows:
     killed after the ledger refunded it and before the member was told (Runner._refund
     commits the refund with a notice owed, then reports, then clears it), the next start's
     restart notice must tell them, so it counts among what that notice announces (at least

@@ -229,7 +229,7 @@ async def test_undeclared_bombs_are_refused_from_their_header_without_decoding(
         assert grew < 48, grew
 
 
-# Two decodes at a time (bot/intake_limits.py), each of at most 25 Mpx x 4 bytes: 2 x 96 MiB,
+# Two decodes at a time (bot/images/intake.py), each of at most 25 Mpx x 4 bytes: 2 x 96 MiB,
 # plus room for the rest of the process's work. Unbounded, 32 of these decoded at once would
 # take ~3 GiB.
 ALLOWED_PEAK_MIB = 2 * 96 + 64

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
 
 DISCORD_TOKEN = "discord-token-never-printed"
@@ -115,11 +117,11 @@ async def test_stats_reports_today_failures_and_spend(tmp_path: Path) -> None:
         await ledger.settle(kept.job_id, 2, None)
         await ledger.delivered(kept.job_id, 0)  # every route failed: kept for the member
         bad = await ledger.reserve(JobSpec(alice, "generate", "dall-e-2", 2, "256x256", None))
-        await ledger.refund(bad.job_id, "ContentRejected: blocked by the safety system")
+        await ledger.refund(bad.job_id, "blocked by the safety system", failure="ContentRejected")
         dm = await ledger.reserve(
             JobSpec(Requester(user_id=2, guild_id=None), "generate", "dall-e-2", 1, None, None)
         )
-        await ledger.refund(dm.job_id, "RequestTimedOut: took too long")
+        await ledger.refund(dm.job_id, "took too long", failure="RequestTimedOut")
     code, out, err = await run_bot_command(
         tmp_path,
         "stats",
@@ -148,3 +150,24 @@ async def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     migrations = [line for line in lines if line["logger"] == "bot.ledger.database"]
     assert migrations and migrations[0]["message"].startswith("applying migration 0001")
     assert {"time", "level", "logger", "message"} <= set(migrations[0])
+
+
+async def test_check_fails_when_no_migration_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An installation without its migrations must not pass for a working database."""
+    from bot.cli.check import run_check as check
+    from bot.config import load_settings
+    from bot.ledger import database
+
+    (tmp_path / "none").mkdir()
+    monkeypatch.setattr(database, "MIGRATIONS", tmp_path / "none")
+    settings = load_settings(
+        _env_file=None,
+        discord_token=DISCORD_TOKEN,
+        wisgate_api_key=TEST_API_KEY,
+        database_path=tmp_path / "bot.sqlite3",
+    )
+    assert await check(settings) == 1
+    out = capsys.readouterr().out
+    assert "database: FAILED" in out and "no migrations found" in out

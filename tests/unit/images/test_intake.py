@@ -1,5 +1,5 @@
-"""Bounds on uploads before a hold (bot/intake_limits.py) and queued inputs on disk
-(bot/input_spool.py)."""
+"""Bounds on uploads before a hold (bot/images/intake.py) and queued inputs on disk
+(bot/jobs/spool.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The fair queue (bot/queue.py): caps, round-robin across members, places, leaving the line."""
+"""The fair queue (bot/jobs/queue.py): caps, round-robin across members, places, leaving the
+line."""
 
 from __future__ import annotations
 

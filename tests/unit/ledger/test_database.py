@@ -82,3 +82,41 @@ def test_badly_named_or_gapped_migrations_are_refused(tmp_path: Path) -> None:
     write(folder, "0003_c.sql", "")
     with pytest.raises(DatabaseError, match="should be numbered 0002"):
         discover_migrations(folder)
+
+
+async def test_finding_no_migrations_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatabaseError, match="no migrations found"):
+        async with open_database(tmp_path / "t.sqlite3", migrations=tmp_path / "empty"):
+            pass
+
+
+async def test_failure_kinds_are_read_from_the_error_texts_of_earlier_rows(
+    tmp_path: Path,
+) -> None:
+    """Migration 0005 fills jobs.failure for rows written before it, from their error text."""
+    older = tmp_path / "older"
+    for _, path in discover_migrations()[:4]:
+        write(older, path.name, path.read_text(encoding="utf-8"))
+    db = tmp_path / "t.sqlite3"
+    rows = [
+        ("failed", "ContentRejected: blocked by the safety system"),
+        ("failed", "unexpected error (ref 1a2b3c4d)"),
+        ("interrupted", "the bot restarted before this finished"),
+        ("expired", "QueueExpired: waited 600 s"),
+        ("cancelled", "cancelled while reserving"),
+        ("succeeded", None),
+    ]
+    async with open_database(db, migrations=older) as conn:
+        for status, error in rows:
+            await conn.execute(
+                "INSERT INTO jobs (user_id, guild_id, kind, model, status, owner, day, month, "
+                "images_asked, images_held, unit_price_micros, cost_held_micros, created_at, "
+                "error) VALUES (1, 0, 'generate', 'm', ?, 'o', 'd', 'm', 1, 0, 0, 0, 't', ?)",
+                (status, error),
+            )
+    async with open_database(db) as conn, conn.execute("SELECT failure FROM jobs") as cursor:
+        found = [row[0] for row in await cursor.fetchall()]
+    assert found == [
+        "ContentRejected", "Unexpected", "Interrupted", "QueueExpired", "Cancelled", None,
+    ]  # fmt: skip

@@ -80,7 +80,7 @@ async def reject(ledger: Ledger, user: int = USER, guild: int | None = GUILD) ->
     """A job refunded as the runner records a safety-system rejection."""
     spec = JobSpec(Requester(user, guild), "generate", "dall-e-2", 1, "256x256", None)
     reservation = await ledger.reserve(spec)
-    await ledger.refund(reservation.job_id, "ContentRejected: Rejected by the safety system.")
+    await ledger.refund(reservation.job_id, "Rejected.", failure="ContentRejected")
     return reservation.job_id
 
 
@@ -92,7 +92,7 @@ async def test_the_third_rejection_in_an_hour_is_reported_once_an_hour(
     other_failure = await ledger.reserve(
         JobSpec(Requester(USER, GUILD), "generate", "dall-e-2", 1, "256x256", None)
     )
-    await ledger.refund(other_failure.job_id, "RateLimited: busy")  # not a rejection
+    await ledger.refund(other_failure.job_id, "busy", failure="RateLimited")  # not a rejection
     clock.now += timedelta(minutes=20)
     second = await reject(ledger)
     assert await moderation.rejection_report(GUILD, USER) is None

@@ -1,0 +1,1 @@
+"""The database's migrations: numbered .sql files shipped with the bot as package data."""
