@@ -2,17 +2,33 @@
 
 Deliberately written without bot.core.catalogue or bot.wisgate.payload: two independent
 implementations of the API's rules check each other (the property tests feed one into the other).
+
+Rules live in a `ModelRegistry`. The module-level `check_generation` / `check_edit` use
+`DEFAULT_REGISTRY`, which holds the four built-in models (`KNOWN_MODELS`) and is sealed. To try
+a model the API gained later, derive it from a known one where it cannot leak into other tests:
+on one fake's registry (`fake.rules`, or `fake.add_model`, which also serves it), or on the
+default registry for the length of a `restoring()` block:
+
+    fake.rules.derive("gpt-image-2.5-flare", like="gpt-image-2", transparent=True)
+    with image_rules.restoring():
+        image_rules.derive("gpt-image-2.5-flare", like="gpt-image-2", transparent=True)
+
+Per-model rules include `transparent`: gpt-image-2 refuses `background: "transparent"` (December
+2026) with the API's 400 "Transparent background is not supported for this model."
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import io
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
@@ -79,23 +95,123 @@ class _Rules:
     gpt: bool = False
     takes_style: bool = False
     takes_fidelity: bool = False
+    transparent: bool = False  # takes background "transparent" (gpt-image-2 no longer does)
 
 
 _GPT_SIZES = frozenset({"1024x1024", "1536x1024", "1024x1536", "auto"})
 _GPT_QUALITY = frozenset({"auto", "low", "medium", "high"})
 _DALLE3_SIZES = frozenset({"1024x1024", "1792x1024", "1024x1792"})
 _DALLE2_SIZES = frozenset({"256x256", "512x512", "1024x1024"})
-_RULES = {
-    "gpt-image-2": _Rules(
-        32000, 10, _GPT_SIZES, _GPT_QUALITY, any_size=True, edit_inputs=16, gpt=True
-    ),
-    "gpt-image-1": _Rules(
-        32000, 10, _GPT_SIZES, _GPT_QUALITY, edit_inputs=16, gpt=True, takes_fidelity=True
-    ),
-    "dall-e-3": _Rules(4000, 1, _DALLE3_SIZES, frozenset({"standard", "hd"}), takes_style=True),
-    "dall-e-2": _Rules(1000, 10, _DALLE2_SIZES, frozenset({"standard"}), edit_inputs=1),
-}
+# The built-in models, read-only: registries copy them.
+_RULES: Mapping[str, _Rules] = MappingProxyType(
+    {
+        "gpt-image-2": _Rules(
+            32000, 10, _GPT_SIZES, _GPT_QUALITY, any_size=True, edit_inputs=16, gpt=True
+        ),
+        "gpt-image-1": _Rules(
+            32000,
+            10,
+            _GPT_SIZES,
+            _GPT_QUALITY,
+            edit_inputs=16,
+            gpt=True,
+            takes_fidelity=True,
+            transparent=True,
+        ),
+        "dall-e-3": _Rules(4000, 1, _DALLE3_SIZES, frozenset({"standard", "hd"}), takes_style=True),
+        "dall-e-2": _Rules(1000, 10, _DALLE2_SIZES, frozenset({"standard"}), edit_inputs=1),
+    }
+)
 KNOWN_MODELS: frozenset[str] = frozenset(_RULES)
+TRANSPARENCY_REFUSED = "Transparent background is not supported for this model."
+
+
+def model_not_found(model: str) -> RuleViolation:
+    """The API's answer for a model it does not serve (or does not know)."""
+    return RuleViolation(
+        f"The model `{model}` does not exist or you do not have access to it.",
+        param=None,
+        code="model_not_found",
+        status=404,
+    )
+
+
+class ModelRegistry:
+    """Per-model rules by name: the built-in models plus any derived from them at run time.
+
+    Each FakeWisGate holds its own (`fake.rules`), so what one test derives stays in that test.
+    A sealed registry (`DEFAULT_REGISTRY`) refuses `derive` outside `restoring()`.
+    """
+
+    def __init__(self, rules: Mapping[str, _Rules] = _RULES, *, sealed: bool = False) -> None:
+        self._rules: dict[str, _Rules] = dict(rules)
+        self.sealed = sealed
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every model this registry has rules for."""
+        return frozenset(self._rules)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._rules
+
+    def rules(self, name: str) -> _Rules:
+        """The rules for `name`; KeyError if there are none."""
+        return self._rules[name]
+
+    def derive(self, name: str, *, like: str, **changes: Any) -> _Rules:
+        """Give `name` the rules of `like` with `changes` (fields of _Rules), and return them.
+
+        Replaces any rules `name` had (so a built-in model can change its mind, too).
+        """
+        if self.sealed:
+            raise RuntimeError(
+                "this registry is sealed: derive inside image_rules.restoring(), or on a fake's"
+                " own registry (FakeWisGate.rules / add_model)"
+            )
+        if like not in self._rules:
+            raise KeyError(f"no rules for {like!r} to derive {name!r} from")
+        rules = dataclasses.replace(self._rules[like], **changes)  # TypeError for unknown fields
+        self._rules[name] = rules
+        return rules
+
+    def copy(self) -> ModelRegistry:
+        """An unsealed registry with the same rules, independent from this one."""
+        return ModelRegistry(self._rules)
+
+    def check_generation(self, body: Mapping[str, Any]) -> None:
+        """Raise RuleViolation unless the JSON body of POST /images/generations is acceptable."""
+        check_generation(body, registry=self)
+
+    def check_edit(self, fields: Mapping[str, str], files: Sequence[FilePart]) -> None:
+        """Raise RuleViolation unless a multipart POST /images/edits is acceptable."""
+        check_edit(fields, files, registry=self)
+
+
+# The four built-in models; what the module-level checks (and the property tests) use.
+DEFAULT_REGISTRY = ModelRegistry(sealed=True)
+
+
+def derive(
+    name: str, *, like: str, registry: ModelRegistry | None = None, **changes: Any
+) -> _Rules:
+    """`registry.derive(...)`, by default on DEFAULT_REGISTRY (only inside `restoring()`)."""
+    return (registry or DEFAULT_REGISTRY).derive(name, like=like, **changes)
+
+
+@contextlib.contextmanager
+def restoring(registry: ModelRegistry | None = None) -> Iterator[ModelRegistry]:
+    """Let `derive` change a registry (DEFAULT_REGISTRY by default) until the block ends.
+
+    The rules (and the seal) it had before come back afterwards, even if the block raises.
+    """
+    target = registry or DEFAULT_REGISTRY
+    saved, sealed = dict(target._rules), target.sealed
+    target.sealed = False
+    try:
+        yield target
+    finally:
+        target._rules, target.sealed = saved, sealed
 
 
 def _openapi_to_json_schema(node: Any) -> Any:
@@ -162,21 +278,16 @@ def _check_schema(instance: Mapping[str, Any], schema_name: str) -> None:
     raise RuleViolation(f"Invalid request: {error.message}", param=param, code=code)
 
 
-def _rules_for(params: Mapping[str, Any]) -> tuple[str, _Rules]:
+def _rules_for(params: Mapping[str, Any], registry: ModelRegistry) -> tuple[str, _Rules]:
     model = params.get("model")
     if model is None:
         # The API would fall back to a default model; the bot must always name one.
         raise RuleViolation(
             "Missing required parameter: 'model'.", param="model", code="missing_required_parameter"
         )
-    if model not in _RULES:
-        raise RuleViolation(
-            f"The model '{model}' does not exist.",
-            param="model",
-            code="model_not_found",
-            status=404,
-        )
-    return model, _RULES[model]
+    if model not in registry:
+        raise model_not_found(model)
+    return model, registry.rules(model)
 
 
 def _size_allowed(rules: _Rules, size: str) -> bool:
@@ -240,16 +351,21 @@ def _check_extras(model: str, rules: _Rules, params: Mapping[str, Any]) -> None:
         raise RuleViolation(
             "output_compression needs output_format jpeg or webp.", param="output_compression"
         )
+    if params.get("background") == "transparent" and not rules.transparent:
+        raise RuleViolation(TRANSPARENCY_REFUSED, param="background")
     if params.get("background") == "transparent" and output_format not in ("png", "webp"):
         raise RuleViolation("Transparent background needs png or webp.", param="background")
 
 
-def check_generation(body: Mapping[str, Any]) -> None:
-    """Raise RuleViolation unless the JSON body of POST /images/generations is acceptable."""
+def check_generation(body: Mapping[str, Any], *, registry: ModelRegistry | None = None) -> None:
+    """Raise RuleViolation unless the JSON body of POST /images/generations is acceptable.
+
+    Models are those of `registry` (DEFAULT_REGISTRY unless given).
+    """
     if not isinstance(body, Mapping):
         raise RuleViolation("The body must be a JSON object.", code="invalid_json")
     _check_schema(body, "CreateImageRequest")
-    model, rules = _rules_for(body)
+    model, rules = _rules_for(body, registry or DEFAULT_REGISTRY)
     _check_common(model, rules, {key: value for key, value in body.items() if value is not None})
 
 
@@ -336,8 +452,16 @@ def _check_mask(mask: _Decoded, first: _Decoded) -> None:
         raise RuleViolation("The mask and the image must have the same dimensions.", param="mask")
 
 
-def check_edit(fields: Mapping[str, str], files: Sequence[FilePart]) -> None:
-    """Raise RuleViolation unless a multipart POST /images/edits (fields + files) is acceptable."""
+def check_edit(
+    fields: Mapping[str, str],
+    files: Sequence[FilePart],
+    *,
+    registry: ModelRegistry | None = None,
+) -> None:
+    """Raise RuleViolation unless a multipart POST /images/edits (fields + files) is acceptable.
+
+    Models are those of `registry` (DEFAULT_REGISTRY unless given).
+    """
     unknown = [part.field for part in files if part.field not in ("image", "image[]", "mask")]
     if unknown:
         raise RuleViolation(
@@ -354,7 +478,7 @@ def check_edit(fields: Mapping[str, str], files: Sequence[FilePart]) -> None:
     if any(part.field == "mask" for part in files):
         instance["mask"] = "<file>"
     _check_schema(instance, "CreateImageEditRequest")
-    model, rules = _rules_for(params)
+    model, rules = _rules_for(params, registry or DEFAULT_REGISTRY)
     if not rules.edit_inputs:
         raise RuleViolation(f"{model} does not support image edits.", param="model")
     if "input_fidelity" in params and not rules.takes_fidelity:

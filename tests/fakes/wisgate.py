@@ -4,6 +4,15 @@
         client = WisGateClient(session, base_url=fake.base_url, api_key=SecretStr(TEST_API_KEY))
         fake.fail("rate_limit", times=2, retry_after="0")
 
+Models: each fake has its own rules (`fake.rules`, the four built-in models to start with) and
+serves every model it has rules for unless told otherwise. `GET /v1/models` lists what it serves;
+a generation or edit naming any other model gets the API's 404 model_not_found.
+
+        fake.add_model("gpt-image-2.5-flare", like="gpt-image-2", transparent=True)
+        fake.serve("gpt-image-2", "gpt-image-2.5-flare")   # replace the served set
+        fake.withdraw("gpt-image-2")                        # stop serving one
+        fake.models_listing = "error"                       # or "malformed", "missing"
+
 `bench/client.py` runs one in a subprocess with a precomputed answer (`fixed_body`).
 """
 
@@ -13,7 +22,7 @@ import asyncio
 import collections
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,7 +32,7 @@ from aiohttp import web
 from aiohttp.multipart import BodyPartReader
 
 from tests.fakes import image_rules
-from tests.fakes.image_rules import FilePart, RuleViolation
+from tests.fakes.image_rules import FilePart, ModelRegistry, RuleViolation
 from tests.fakes.images import make_image
 
 TEST_API_KEY = "sk-test-0123456789abcdef"
@@ -33,6 +42,8 @@ FaultKind = Literal[
     "stream_error",
 ]  # fmt: skip
 DownloadMode = Literal["normal", "chunked", "endless"]
+# How GET /v1/models answers: the served models, or a listing the client cannot use.
+ModelsListing = Literal["ok", "error", "malformed", "missing", "shapeless"]
 
 # Error answers: status, message, type, code, param. The first three come before validation.
 _ERRORS: dict[str, tuple[int, str, str, str | None, str | None]] = {
@@ -104,6 +115,16 @@ class FakeWisGate:
     ignore_stream (plain JSON to a stream request), stream_error (an `error` event).
     With `prompt_contains`, only requests whose prompt contains that text take the fault (the
     others pass it by), so concurrent jobs each get their own faults, in order.
+    Queued faults are for image requests: `GET /v1/models` never takes one.
+
+    Models: `rules` (a ModelRegistry of its own) says what each model accepts; `served` (all
+    models with rules unless `serve`d otherwise) is what `GET /v1/models` lists and what
+    generations and edits may name; any other model gets 404 model_not_found before any other
+    rule. `add_model(name, like=..., **changes)` derives rules and serves the model;
+    `serve(*names)` replaces the served set (names without rules are listed, but refused like
+    unknown models); `withdraw(*names)` stops serving some.
+    `models_listing` makes the listing unusable: "error" (500), "malformed" (200, cut-off JSON),
+    "missing" (404, as if the gateway had no such route), "shapeless" (200 JSON without `data`).
     """
 
     def __init__(
@@ -113,6 +134,7 @@ class FakeWisGate:
         noisy: bool = True,
         latency: float = 0.0,
         fixed_body: bytes | None = None,
+        served: Iterable[str] | None = None,
     ) -> None:
         self.api_key = api_key
         self.noisy = noisy  # noisy images compress like photos: a 1024x1024 PNG is ~2 MB
@@ -120,6 +142,9 @@ class FakeWisGate:
         self.fixed_body = fixed_body  # served to every generation as is (benchmarks)
         self.requests: list[RecordedRequest] = []
         self.downloads: list[DownloadRecord] = []
+        self.rules: ModelRegistry = image_rules.DEFAULT_REGISTRY.copy()
+        self.models_listing: ModelsListing = "ok"
+        self._served: set[str] | None = None if served is None else set(served)
         self.port = 0
         self._faults: collections.deque[Fault] = collections.deque()
         self._files: dict[str, tuple[bytes, DownloadMode]] = {}
@@ -175,6 +200,26 @@ class FakeWisGate:
         fault = Fault(kind, status, retry_after, delay, download, prompt_contains)
         self._faults.extend([fault] * times)
 
+    @property
+    def served(self) -> frozenset[str]:
+        """The models this fake serves: listed by GET /v1/models, accepted by the image API."""
+        return self.rules.names if self._served is None else frozenset(self._served)
+
+    def serve(self, *names: str) -> None:
+        """Serve exactly these models from now on (none, if no names)."""
+        self._served = set(names)
+
+    def withdraw(self, *names: str) -> None:
+        """Stop serving these models (their rules stay, for when they come back)."""
+        self._served = set(self.served) - set(names)
+
+    def add_model(self, name: str, *, like: str, **changes: Any) -> image_rules._Rules:
+        """Derive rules for `name` from `like` (see ModelRegistry.derive), serve it, return them."""
+        rules = self.rules.derive(name, like=like, **changes)
+        if self._served is not None:
+            self._served.add(name)
+        return rules
+
     def _take_fault(self, record: RecordedRequest) -> Fault | None:
         """The first queued fault meant for this request (by its prompt), removed from the queue."""
         prompt = str((record.json or {}).get("prompt") or record.fields.get("prompt") or "")
@@ -198,7 +243,8 @@ class FakeWisGate:
             return web.Response(body=self.fixed_body, content_type="application/json")
         assert record.json is not None
         try:
-            image_rules.check_generation(record.json)
+            self._check_served(record.json)
+            self.rules.check_generation(record.json)
         except RuleViolation as violation:
             return _json(orjson.dumps(violation.body()), violation.status)
         return await self._answer(request, fault, record.json, "image_generation", 0)
@@ -218,16 +264,34 @@ class FakeWisGate:
         if refused is not None:
             return refused
         try:
-            image_rules.check_edit(record.fields, record.files)
+            self._check_served(record.fields)
+            self.rules.check_edit(record.fields, record.files)
         except RuleViolation as violation:
             return _json(orjson.dumps(violation.body()), violation.status)
         return await self._answer(request, fault, record.fields, "image_edit", len(record.files))
 
+    def _check_served(self, params: Mapping[str, Any]) -> None:
+        model = params.get("model")
+        if isinstance(model, str) and model not in self.served:
+            raise image_rules.model_not_found(model)
+
     async def _models(self, request: web.Request) -> web.StreamResponse:
-        refused, _ = await self._gate(request, self._record(request))
+        refused, _ = await self._gate(request, self._record(request), faults=False)
         if refused is not None:
             return refused
-        models = [{"id": name, "object": "model"} for name in sorted(image_rules.KNOWN_MODELS)]
+        if self.models_listing == "error":
+            return _error(*_ERRORS["server_error"])
+        if self.models_listing == "malformed":
+            return _json(b'{"object": "list", "data": [{"id": "gpt-im', 200)
+        if self.models_listing == "missing":
+            message = "Invalid URL (GET /v1/models)"
+            return _error(404, message, "invalid_request_error", None)
+        if self.models_listing == "shapeless":
+            return _json(orjson.dumps({"object": "list", "models": sorted(self.served)}), 200)
+        models = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "wisgate"}
+            for name in sorted(self.served)
+        ]
         return _json(orjson.dumps({"object": "list", "data": models}), 200)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
@@ -260,9 +324,9 @@ class FakeWisGate:
         return record
 
     async def _gate(
-        self, request: web.Request, record: RecordedRequest
+        self, request: web.Request, record: RecordedRequest, *, faults: bool = True
     ) -> tuple[web.StreamResponse | None, Fault | None]:
-        """Authentication, latency and the faults that come before validation."""
+        """Authentication, latency and (unless `faults` is false) the faults before validation."""
         if not record.authorized:
             # A careless gateway echoes the key it got; the client must not pass that on.
             presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
@@ -270,7 +334,7 @@ class FakeWisGate:
             return _error(401, message, "invalid_request_error", "invalid_api_key"), None
         if self.latency:
             await asyncio.sleep(self.latency)
-        fault = self._take_fault(record)
+        fault = self._take_fault(record) if faults else None
         if fault is None or fault.kind not in _EARLY:
             return None, fault
         if fault.kind == "slow":

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from typing import Any
 
 import pytest
 from PIL import Image
 
+from tests.fakes import image_rules
 from tests.fakes.image_rules import (
+    DEFAULT_REGISTRY,
     KNOWN_MODELS,
+    TRANSPARENCY_REFUSED,
     FilePart,
+    ModelRegistry,
     RuleViolation,
     check_edit,
     check_generation,
@@ -110,7 +115,11 @@ def test_valid_generation_bodies(body: dict[str, Any]) -> None:
             "output_compression",
             "invalid_value",
         ),
-        ({"background": "transparent", "output_format": "jpeg"}, "background", "invalid_value"),
+        (
+            {"model": "gpt-image-1", "background": "transparent", "output_format": "jpeg"},
+            "background",
+            "invalid_value",
+        ),
         ({"model": None}, "model", "missing_required_parameter"),
         ({"prompt": None}, "prompt", "invalid_type"),
     ],
@@ -140,7 +149,9 @@ def test_sizes(model: str, size: str, ok: bool) -> None:
 
 def test_unknown_model_is_404() -> None:
     error = violation(gen, model="gpt-image-9")
-    assert (error.status, error.code, error.param) == (404, "model_not_found", "model")
+    assert (error.status, error.code, error.param) == (404, "model_not_found", None)
+    message = "The model `gpt-image-9` does not exist or you do not have access to it."
+    assert error.body()["error"]["message"] == message
     error = violation(check_edit, {"model": "dall-e-9", "prompt": "x"}, [part()])
     assert (error.status, error.code) == (404, "model_not_found")
     assert violation(check_generation, ["not", "an", "object"]).code == "invalid_json"
@@ -248,3 +259,96 @@ def test_mask_rules() -> None:
     edit([part(field="image[]"), second, part(make_mask(64, 64), field="mask")])
     error = violation(edit, [second, part(field="image[]"), part(make_mask(64, 64), field="mask")])
     assert error.param == "mask"
+
+
+# --- transparency and models derived at run time ---------------------------------------------
+
+
+def test_gpt_image_2_refuses_transparency_in_generations_and_edits() -> None:
+    expected = {
+        "error": {
+            "message": "Transparent background is not supported for this model.",
+            "type": "invalid_request_error",
+            "param": "background",
+            "code": "invalid_value",
+        }
+    }
+    for output_format in ("png", "webp", "jpeg"):
+        error = violation(gen, background="transparent", output_format=output_format)
+        assert (error.status, error.body()) == (400, expected)
+    fields = {"model": "gpt-image-2", "prompt": "x", "background": "transparent"}
+    error = violation(check_edit, fields, [part()])
+    assert (error.status, error.body()) == (400, expected)
+    gen(background="opaque")
+    gen(background="auto")
+    edit(background="transparent", output_format="webp")  # gpt-image-1 still takes it
+
+
+def test_transparency_is_a_rule_per_model() -> None:
+    assert TRANSPARENCY_REFUSED == "Transparent background is not supported for this model."
+    assert [
+        DEFAULT_REGISTRY.rules(name).transparent for name in ("gpt-image-1", "gpt-image-2")
+    ] == [
+        True,
+        False,
+    ]
+    # dall-e models refuse `background` altogether, with their own message.
+    error = violation(check_generation, {"model": "dall-e-3", "prompt": "x", "background": "auto"})
+    assert "not supported with dall-e-3" in error.message
+
+
+FLARE = "gpt-image-2.5-flare"
+
+
+def test_a_derived_model_is_checked_like_its_parent_with_its_changes() -> None:
+    registry = ModelRegistry()
+    rules = registry.derive(FLARE, like="gpt-image-2", transparent=True)
+    assert rules == dataclasses.replace(registry.rules("gpt-image-2"), transparent=True)
+    assert FLARE in registry and registry.names == KNOWN_MODELS | {FLARE}
+    body = {"model": FLARE, "prompt": "x", "background": "transparent", "size": "3840x2160"}
+    registry.check_generation(body)
+    check_generation(body, registry=registry)
+    fields = {"model": FLARE, "prompt": "x", "background": "transparent", "output_format": "webp"}
+    registry.check_edit(fields, [part()])
+    # Same rules as gpt-image-2 otherwise: png/webp for transparency, no input_fidelity.
+    error = violation(registry.check_generation, {**body, "output_format": "jpeg"})
+    assert (error.param, error.message) == (
+        "background",
+        "Transparent background needs png or webp.",
+    )
+    error = violation(registry.check_edit, {**fields, "input_fidelity": "high"}, [part()])
+    assert error.param == "input_fidelity"
+    # The default registry never saw it.
+    assert violation(check_generation, body).code == "model_not_found"
+
+
+def test_derive_refuses_what_it_cannot_do() -> None:
+    registry = ModelRegistry()
+    with pytest.raises(KeyError):
+        registry.derive(FLARE, like="gpt-image-9")
+    with pytest.raises(TypeError):
+        registry.derive(FLARE, like="gpt-image-2", sparkles=True)
+    assert FLARE not in registry
+    # A registry's copy is independent of it.
+    copy = registry.copy()
+    copy.derive(FLARE, like="gpt-image-2")
+    assert FLARE in copy and FLARE not in registry
+
+
+def test_the_default_registry_is_sealed_and_restoring_scopes_changes() -> None:
+    with pytest.raises(RuntimeError, match="sealed"):
+        image_rules.derive(FLARE, like="gpt-image-2", transparent=True)
+    body = {"model": FLARE, "prompt": "x", "background": "transparent"}
+    with image_rules.restoring() as registry:
+        assert registry is DEFAULT_REGISTRY
+        image_rules.derive(FLARE, like="gpt-image-2", transparent=True)
+        image_rules.derive("gpt-image-2", like="gpt-image-2", transparent=True)
+        check_generation(body)
+        gen(background="transparent")
+    assert DEFAULT_REGISTRY.names == KNOWN_MODELS and DEFAULT_REGISTRY.sealed
+    assert violation(check_generation, body).status == 404
+    assert violation(gen, background="transparent").message == TRANSPARENCY_REFUSED
+    with pytest.raises(ZeroDivisionError), image_rules.restoring():
+        image_rules.derive(FLARE, like="gpt-image-2")
+        raise ZeroDivisionError
+    assert DEFAULT_REGISTRY.names == KNOWN_MODELS and DEFAULT_REGISTRY.sealed
