@@ -9,9 +9,12 @@ import sys
 
 from bot.app import run_bot
 from bot.cli.check import run_check
+from bot.cli.models import run_models
 from bot.cli.stats import run_stats
 from bot.config import ConfigError, load_settings
-from bot.core.prices import PriceFileError, load_prices
+from bot.core.catalogue import CatalogueError, load_models
+from bot.core.prices import PriceFileError
+from bot.core.profile_files import ModelsFileError
 from bot.logs import configure_logging
 
 log = logging.getLogger("bot")
@@ -23,9 +26,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "command",
         nargs="?",
         default="run",
-        choices=("run", "check", "sync", "stats"),
+        choices=("run", "check", "sync", "stats", "models"),
         help="run the bot (default), check the setup, sync slash commands globally, "
-        "or print today's figures from the database",
+        "print today's figures from the database, or the models and their availability",
     )
     return parser.parse_args(argv)
 
@@ -35,8 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     try:
         settings = load_settings()
-        load_prices(settings.prices_file)  # a bad price file stops us here, readably
-    except (ConfigError, PriceFileError) as error:
+        load_models(
+            settings.models_file,
+            settings.enabled_models,
+            settings.default_model,
+            settings.prices_file,
+        )  # a bad models or price file stops us here, readably
+    except (ConfigError, ModelsFileError, CatalogueError, PriceFileError) as error:
         print(error, file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format, settings.discord_log_level)
@@ -45,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(run_check(settings))
         if args.command == "stats":
             return asyncio.run(run_stats(settings))
+        if args.command == "models":
+            return asyncio.run(run_models(settings))
         asyncio.run(run_bot(settings, sync_globally=args.command == "sync"))
     except KeyboardInterrupt:
         log.info("stopped")

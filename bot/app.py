@@ -15,14 +15,15 @@ from typing import Any
 import aiohttp
 
 from bot.config import Settings
-from bot.core.catalogue import Catalogue
-from bot.core.prices import load_prices, to_micros
+from bot.core.catalogue import load_models
+from bot.core.prices import to_micros
 from bot.discord.client import ImageBot
 from bot.discord.redelivery import redeliver_all
 from bot.discord.reporter import InteractionReporter
 from bot.images.intake import IntakeLimits
 from bot.images.memory import keep_freed_memory
 from bot.images.store import ResultStore
+from bot.jobs.gateway import follow_gateway, read_listing
 from bot.jobs.job import JobEvents
 from bot.jobs.recovery import recover, sweep_results
 from bot.jobs.runner import Runner
@@ -60,8 +61,9 @@ async def build_bot(
     **bot_options: Any,
 ) -> AsyncIterator[ImageBot]:
     """Yield an ImageBot wired to its session, database, ledger and runner; close all after."""
-    prices = load_prices(settings.prices_file)
-    catalogue = Catalogue(settings.enabled_models, settings.default_model)
+    catalogue, prices = load_models(
+        settings.models_file, settings.enabled_models, settings.default_model, settings.prices_file
+    )
     async with (
         aiohttp.ClientSession(read_bufsize=WISGATE_READ_BUFFER) as session,
         open_database(settings.database_path) as conn,
@@ -89,6 +91,7 @@ async def build_bot(
                 ledger=ledger,
                 results=results,
                 spool=spool,
+                catalogue=catalogue,
                 events=events,
                 max_concurrent=settings.max_concurrent_jobs,
                 max_per_member=settings.max_jobs_per_member,
@@ -118,9 +121,12 @@ async def build_bot(
 
 
 async def start_up(bot: ImageBot) -> None:
-    """Before taking any job: charge what a process that is gone had made and kept, refund the
-    rest; once connected, deliver what was charged but not delivered and tell the members of
-    refunds nobody told; sweep the results store hourly."""
+    """Before taking any job: read which models WisGate serves (and again every few hours);
+    charge what a process that is gone had made and kept, refund the rest; once connected,
+    deliver what was charged but not delivered and tell the members of refunds nobody told;
+    sweep the results store hourly."""
+    bot.catalogue.update_listing(await read_listing(bot.wisgate))
+    bot.in_background(follow_gateway(bot.wisgate, bot.catalogue), "model-listing")
     recovered = await recover(bot.ledger, bot.results)
     if recovered.to_deliver:
         bot.in_background(redeliver_all(bot, recovered.to_deliver), "re-delivery")

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-KNOWN_MODELS = ("gpt-image-2", "gpt-image-1", "dall-e-3", "dall-e-2")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 OFF_WORDS = frozenset({"off", "none", "no"})  # a cap set to one of these is switched off
 MAX_CAP_USD = Decimal(1_000_000)
@@ -47,9 +46,12 @@ class Settings(BaseSettings):
     )
     database_path: Path = Field(default=Path("data/bot.sqlite3"), validation_alias="DATABASE_PATH")
     default_model: str = Field(default="gpt-image-2", validation_alias="DEFAULT_MODEL")
-    enabled_models: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=KNOWN_MODELS, validation_alias="ENABLED_MODELS"
+    # Blank: every model with a profile (built in, or from MODELS_FILE) that is not disabled.
+    enabled_models: Annotated[tuple[str, ...] | None, NoDecode] = Field(
+        default=None, validation_alias="ENABLED_MODELS"
     )
+    # TOML adding, changing or hiding model profiles (see models.example.toml).
+    models_file: Path | None = Field(default=None, validation_alias="MODELS_FILE")
     request_timeout: float = Field(default=600.0, gt=0, validation_alias="REQUEST_TIMEOUT")
     max_retries: int = Field(default=3, ge=0, le=10, validation_alias="MAX_RETRIES")
     max_concurrent_jobs: int = Field(default=8, ge=1, validation_alias="MAX_CONCURRENT_JOBS")
@@ -157,15 +159,11 @@ class Settings(BaseSettings):
 
     @field_validator("enabled_models")
     @classmethod
-    def _known_models(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in value if name not in KNOWN_MODELS]
-        if unknown:
-            raise ValueError(
-                f"has unknown model(s) {', '.join(unknown)}; known: {', '.join(KNOWN_MODELS)}"
-            )
-        if not value:
+    def _some_models(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        # Which names have a profile is checked once the profiles are read (bot.app).
+        if value is not None and not value:
             raise ValueError("must name at least one model")
-        return tuple(dict.fromkeys(value))
+        return None if value is None else tuple(dict.fromkeys(value))
 
     @field_validator("log_level", "discord_log_level")
     @classmethod
@@ -183,7 +181,7 @@ class Settings(BaseSettings):
 
     def model_post_init(self, __context: Any) -> None:
         """Check rules that span two variables."""
-        if self.default_model not in self.enabled_models:
+        if self.enabled_models is not None and self.default_model not in self.enabled_models:
             raise ValueError(
                 f"DEFAULT_MODEL {self.default_model} is not in ENABLED_MODELS "
                 f"({', '.join(self.enabled_models)})"

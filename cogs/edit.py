@@ -15,7 +15,14 @@ from bot.discord.client import ImageBot
 from bot.discord.inputs import Input, inputs_of_message
 from bot.discord.intake import submit_request
 from bot.discord.replies import report_error
-from cogs._options import BACKGROUNDS, FORMATS, PROMPT_MAX, QUALITIES, offer_models, suggest_sizes
+from cogs._options import (
+    BACKGROUNDS,
+    FORMATS,
+    PROMPT_MAX,
+    suggest_models,
+    suggest_qualities,
+    suggest_sizes,
+)
 
 MAX_MENU_IMAGES = 16
 
@@ -60,10 +67,6 @@ class Edit(commands.Cog):
 
     def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
-        offer_models(
-            self.edit,
-            [m for m in bot.catalogue.enabled if bot.catalogue.spec(m).can_edit],
-        )
         self.menu = app_commands.ContextMenu(
             name="Edit images",
             callback=self.edit_menu,
@@ -91,17 +94,17 @@ class Edit(commands.Cog):
         image3="A third image",
         image4="A fourth image",
         mask="PNG whose transparent pixels mark where to edit (same size as the first image)",
-        model="Image model",
+        model="Image model: the list shows those that edit",
         size="Output size as WIDTHxHEIGHT",
-        quality="Quality: auto/low/medium/high",
+        quality="Quality: the list follows the model",
         n="How many images",
         background="Transparent or opaque background",
         output_format="File format",
         private="Only you see the result",
         prompt_file="A UTF-8 .txt file holding the prompt, for prompts over 6,000 characters",
     )
-    @app_commands.choices(quality=QUALITIES, background=BACKGROUNDS, output_format=FORMATS)
-    @app_commands.autocomplete(size=suggest_sizes)
+    @app_commands.choices(background=BACKGROUNDS, output_format=FORMATS)
+    @app_commands.autocomplete(model=suggest_models, size=suggest_sizes, quality=suggest_qualities)
     async def edit(
         self,
         interaction: Interaction[ImageBot],

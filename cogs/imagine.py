@@ -13,9 +13,9 @@ from cogs._options import (
     BACKGROUNDS,
     FORMATS,
     PROMPT_MAX,
-    QUALITIES,
     STYLES,
-    offer_models,
+    suggest_models,
+    suggest_qualities,
     suggest_sizes,
 )
 
@@ -25,7 +25,6 @@ class Imagine(commands.Cog):
 
     def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
-        offer_models(self.imagine, bot.catalogue.enabled)
 
     @app_commands.command(name="imagine")
     @app_commands.allowed_installs(guilds=True, users=True)
@@ -33,19 +32,17 @@ class Imagine(commands.Cog):
     @app_commands.describe(
         prompt="What to draw (or attach prompt_file for a longer prompt)",
         prompt_file="A UTF-8 .txt file holding the prompt, for prompts over 6,000 characters",
-        model="Image model (default set by the server)",
+        model="Image model: the list shows what each can do",
         size="Size as WIDTHxHEIGHT; suggestions follow the model",
-        quality="Quality: auto/low/medium/high (GPT), standard/hd (dall-e-3)",
+        quality="Quality: the list follows the model",
         n="How many images (dall-e-3 makes one)",
         background="Transparent or opaque background (GPT image models)",
         output_format="File format (GPT image models)",
         style="vivid or natural (dall-e-3)",
         private="Only you see the result",
     )
-    @app_commands.choices(
-        quality=QUALITIES, background=BACKGROUNDS, output_format=FORMATS, style=STYLES
-    )
-    @app_commands.autocomplete(size=suggest_sizes)
+    @app_commands.choices(background=BACKGROUNDS, output_format=FORMATS, style=STYLES)
+    @app_commands.autocomplete(model=suggest_models, size=suggest_sizes, quality=suggest_qualities)
     async def imagine(
         self,
         interaction: Interaction[ImageBot],

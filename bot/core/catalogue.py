@@ -1,10 +1,17 @@
-"""The enabled models and every rule a member's options and files must pass: a valid
-ImageRequest, or an InvalidRequest saying what to change, before anything costs anything."""
+"""The models members may use now, and every rule a member's options and files must pass: a
+valid ImageRequest, or an InvalidRequest saying what to change, before anything costs anything.
+
+A model is available when the operator enabled it, it has a profile, and the gateway lists it
+(when the gateway gives no usable listing, the configured list stands). A model WisGate says
+it does not know (404 model_not_found) is unavailable until a later listing shows it again.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from bot.core.errors import or_list, refuse, shown
 from bot.core.input_files import (
@@ -17,20 +24,19 @@ from bot.core.input_files import (
     check_square,
     mask_mismatch,
 )
-from bot.core.models import ImageFormat, ImageRequest, JobKind
+from bot.core.models import ImageRequest, JobKind
+from bot.core.option_rules import Rules
+from bot.core.prices import PriceTable, load_prices
+from bot.core.profile_files import load_profiles
 from bot.core.profiles import (
-    BACKGROUNDS,
-    INPUT_FIDELITIES,
-    MODELS,
-    MODERATIONS,
-    OUTPUT_FORMATS,
     SMALL_MAX_BYTES,
-    ModelSpec,
+    ModelProfile,
     free_size_problem,
-    models_with,
     parse_size,
     suggest_size,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_CHOICES = 25  # Discord's cap on autocomplete choices
 
@@ -52,37 +58,142 @@ class RawOptions:
     input_fidelity: str | None = None
 
 
+def load_models(
+    models_file: Path | None,
+    enabled: Sequence[str] | None,
+    default: str,
+    prices_file: Path | None = None,
+) -> tuple[Catalogue, PriceTable]:
+    """The model profiles (built in, then MODELS_FILE), the catalogue of the enabled ones, and
+    their prices (then PRICES_FILE). Raises ModelsFileError, CatalogueError or PriceFileError,
+    each one readable paragraph."""
+    profiles = load_profiles(models_file)
+    return Catalogue(profiles, enabled, default), load_prices(prices_file, profiles)
+
+
+class CatalogueError(ValueError):
+    """The enabled models or the default do not match the profiles (a configuration error)."""
+
+
 class Catalogue:
-    """The enabled models and every rule a request must pass before it costs anything."""
+    """The models members may use now, and the checks of a request against its model."""
 
-    def __init__(self, enabled: Sequence[str], default: str) -> None:
-        unknown = [name for name in enabled if name not in MODELS]
-        if unknown or not enabled:
-            raise ValueError(f"unknown or no models enabled: {unknown}; known: {list(MODELS)}")
-        if default not in enabled:
-            raise ValueError(f"default model {default} is not enabled")
-        self.enabled: tuple[str, ...] = tuple(dict.fromkeys(enabled))
-        self.default = default
+    def __init__(
+        self, profiles: Mapping[str, ModelProfile], enabled: Sequence[str] | None, default: str
+    ) -> None:
+        names = list(enabled) if enabled is not None else [
+            name for name, profile in profiles.items() if profile.enabled
+        ]  # fmt: skip
+        unknown = [name for name in names if name not in profiles]
+        if unknown:
+            raise CatalogueError(
+                f"ENABLED_MODELS names {', '.join(unknown)}, which no profile describes: add "
+                f"them to MODELS_FILE or choose among {', '.join(profiles)}"
+            )
+        if not names:
+            raise CatalogueError("no model is enabled: check ENABLED_MODELS and MODELS_FILE")
+        if default not in names:
+            raise CatalogueError(f"DEFAULT_MODEL {default} is not enabled ({', '.join(names)})")
+        self.profiles = dict(profiles)
+        self.enabled: tuple[str, ...] = tuple(dict.fromkeys(names))
+        self.configured_default = default
+        self.listed: frozenset[str] | None = None  # the gateway's listing; None: none usable
+        self.unavailable: set[str] = set()  # said model_not_found since the last listing
+        self.unprofiled: frozenset[str] = frozenset()  # listed by the gateway, no profile here
+        self._said_default: str | None = None
 
-    def spec(self, name: str) -> ModelSpec:
-        """The spec of an enabled model; refuses any other name."""
-        if name not in self.enabled:
-            choose = or_list(self.enabled)
+    # -- what members may use now ---------------------------------------------------------
+
+    @property
+    def available(self) -> tuple[str, ...]:
+        """Enabled, profiled, listed by the gateway (if it lists), not refused since."""
+        return tuple(
+            name
+            for name in self.enabled
+            if (self.listed is None or name in self.listed) and name not in self.unavailable
+        )
+
+    @property
+    def default(self) -> str:
+        """The configured default if available, else the first available model (logged once)."""
+        available = self.available
+        if self.configured_default in available or not available:
+            return self.configured_default
+        if self._said_default != available[0]:
+            self._said_default = available[0]
+            log.warning(
+                "default model %s is unavailable: %s serves instead",
+                self.configured_default,
+                available[0],
+            )
+        return available[0]
+
+    def update_listing(self, listed: Collection[str] | None) -> None:
+        """What the gateway serves now (None: no usable listing, the configured list stands)."""
+        self.listed = None if listed is None else frozenset(listed)
+        self.unavailable -= set(listed or ())
+        if listed is None:
+            return
+        unprofiled = frozenset(name for name in listed if name not in self.profiles)
+        for name in sorted(unprofiled - self.unprofiled):
+            log.info(
+                "WisGate serves %s, which has no profile here: add it to MODELS_FILE (like = "
+                '"gpt-image-2", for example) to offer it',
+                name,
+            )
+        self.unprofiled = unprofiled
+        missing = [name for name in self.enabled if name not in listed]
+        if missing:
+            log.warning("WisGate does not list %s: not offered until it does", ", ".join(missing))
+
+    def mark_unavailable(self, name: str) -> None:
+        """WisGate said it does not know this model: stop offering it until it is listed."""
+        if name not in self.unavailable:
+            self.unavailable.add(name)
+            log.warning("WisGate does not know model %s: unavailable until listed again", name)
+
+    def spec(self, name: str) -> ModelProfile:
+        """The profile of an available model; refuses any other name."""
+        available = self.available
+        if name not in available:
+            choose = or_list(available) if available else "none is available right now"
             refuse("model", f"Model {shown(name)} is not available here: choose {choose}.")
-        return MODELS[name]
+        return self.profiles[name]
+
+    def model_choices(self, typed: str, *, edits: bool = False) -> list[tuple[str, str]]:
+        """Autocomplete for the model option: (name, summary) of available models matching."""
+        text = typed.strip().lower()
+        found = [
+            (name, self.profiles[name].summary())
+            for name in self.available
+            if text in name.lower() and (not edits or self.profiles[name].can_edit)
+        ]
+        return found[:MAX_CHOICES]
 
     def size_choices(self, model: str | None, typed: str) -> list[str]:
         """Autocomplete for the size option: the model's sizes matching what was typed."""
-        spec = MODELS[model if model is not None and model in self.enabled else self.default]
+        spec = self._profile_or_default(model)
         text = typed.strip().lower()
         choices = [size for size in spec.sizes if text in size]
-        parsed = parse_size(text) if spec.free_sizes else None
-        if parsed is not None:
+        parsed = parse_size(text) if spec.free_size is not None else None
+        if parsed is not None and spec.free_size is not None:
             exact = f"{parsed[0]}x{parsed[1]}"
-            offer = exact if free_size_problem(*parsed) is None else suggest_size(*parsed)
+            fine = free_size_problem(spec.free_size, *parsed) is None
+            offer = exact if fine else suggest_size(spec.free_size, *parsed)
             if offer is not None and offer not in choices:
                 choices.insert(0, offer)
         return choices[:MAX_CHOICES]
+
+    def quality_choices(self, model: str | None, typed: str) -> list[str]:
+        """Autocomplete for the quality option: the model's qualities matching what was typed."""
+        text = typed.strip().lower()
+        return [quality for quality in self._profile_or_default(model).qualities if text in quality]
+
+    def _profile_or_default(self, model: str | None) -> ModelProfile:
+        available = self.available
+        return self.profiles[model if model in available else self.default]
+
+    # -- the checks -------------------------------------------------------------------------
 
     def precheck(
         self,
@@ -98,12 +209,13 @@ class Catalogue:
         before anything is downloaded).
         """
         request = self._options(options, kind)
-        spec = MODELS[request.model]
-        _check_counts(spec, kind, len(files), mask is not None)
+        spec = self.profiles[request.model]
+        self._rules(spec).counts(kind, len(files), mask is not None)
+        edit = spec.edit
         for declared in files:
-            check_declared(declared, spec.edit_max_bytes, "image")
+            check_declared(declared, edit.max_bytes if edit else SMALL_MAX_BYTES, "image")
             check_declared_format(spec, declared)
-            if spec.edit_square and declared.width is not None and declared.height is not None:
+            if edit and edit.square and declared.width is not None and declared.height is not None:
                 check_square(spec, declared.filename, declared.width, declared.height)
         if mask is not None:
             check_declared(mask, SMALL_MAX_BYTES, "mask")
@@ -122,30 +234,34 @@ class Catalogue:
     ) -> ImageRequest:
         """Check options and sniff each file's bytes with Pillow into an ImageRequest.
 
-        Synchronous CPU work (full image decodes): async callers run it via `asyncio.to_thread`.
+        Synchronous CPU work (full image decodes): async callers run it on a thread.
         """
         request = self._options(options, kind)
-        spec = MODELS[request.model]
-        _check_counts(spec, kind, len(images), mask is not None)
+        spec = self.profiles[request.model]
+        self._rules(spec).counts(kind, len(images), mask is not None)
         inputs = tuple(check_input(spec, upload) for upload in images)
         sniffed_mask = check_mask(mask, inputs[0]) if mask is not None else None
         return replace(request, images=inputs, mask=sniffed_mask)
 
+    def _rules(self, spec: ModelProfile) -> Rules:
+        return Rules(spec, [self.profiles[name] for name in self.available])
+
     def _options(self, options: RawOptions, kind: JobKind) -> ImageRequest:
         spec = self.spec(self.default if options.model is None else options.model)
         if kind == "edit" and not spec.can_edit:
-            editors = [name for name in self.enabled if MODELS[name].can_edit]
-            fix = f"choose {or_list(editors)} for /edit" if editors else "no enabled model can"
+            editors = [name for name in self.available if self.profiles[name].can_edit]
+            fix = f"choose {or_list(editors)} for /edit" if editors else "no model here can"
             refuse("model", f"{spec.name} cannot edit images: {fix}.")
-        # Checked in the order a member reads the options, so the first complaint is the first one.
+        rules = self._rules(spec)
+        # Checked in the order a member reads the options: the first complaint comes first.
         prompt, n, size = (
-            _prompt(spec, options.prompt),
-            _count(spec, options.n),
-            _size(spec, options.size),
+            rules.prompt(options.prompt),
+            rules.count(options.n),
+            rules.size(options.size),
         )
-        quality = _choice(spec, "quality", options.quality, spec.qualities)
-        style = _style(spec, options.style)
-        output_format, compression = _output(spec, options)
+        quality = rules.choice("quality", options.quality, spec.qualities)
+        style = rules.style(options.style)
+        output_format, compression = rules.output(options.output_format, options.output_compression)
         return ImageRequest(
             kind=kind,
             model=spec.name,
@@ -154,137 +270,10 @@ class Catalogue:
             size=size,
             quality=quality,
             style=style,
-            background=_background(spec, options.background, output_format),
+            background=rules.background(options.background, output_format),
             output_format=output_format,
             output_compression=compression,
-            moderation=_moderation(spec, options.moderation, kind),
-            input_fidelity=_fidelity(spec, options.input_fidelity, kind),
+            moderation=rules.moderation(options.moderation, kind),
+            input_fidelity=rules.fidelity(options.input_fidelity, kind),
+            profile=spec,
         )
-
-
-def _prompt(spec: ModelSpec, prompt: str) -> str:
-    text = prompt.strip()
-    if not text:
-        refuse("prompt", "Write a prompt: it cannot be empty.")
-    if len(text) > spec.prompt_max:
-        over = len(text) - spec.prompt_max
-        refuse(
-            "prompt",
-            f"The prompt has {len(text):,} characters but {spec.name} takes at most "
-            f"{spec.prompt_max:,}: shorten it by {over:,}.",
-        )
-    return text
-
-
-def _count(spec: ModelSpec, n: int | None) -> int:
-    if n is None:
-        return 1
-    if spec.n_min <= n <= spec.n_max:
-        return int(n)  # a bool is an int too; send a plain number
-    if spec.n_max == 1:
-        refuse("n", f"{spec.name} makes one image at a time: set n to 1.")
-    low, high = spec.n_min, spec.n_max
-    refuse(
-        "n", f"{spec.name} makes {low} to {high} images per request: set n from {low} to {high}."
-    )
-
-
-def _size(spec: ModelSpec, size: str | None) -> str | None:
-    if size is None:
-        return None
-    parsed = parse_size(size)
-    canonical = f"{parsed[0]}x{parsed[1]}" if parsed else size.strip().lower()
-    if canonical in spec.sizes:
-        return canonical
-    choose = or_list(spec.sizes)
-    if not spec.free_sizes:
-        refuse("size", f"Size {shown(size)} is not available on {spec.name}: choose {choose}.")
-    if parsed is None:
-        hint = f"write WIDTHxHEIGHT (like 1536x864) or choose {choose}"
-        refuse("size", f"Size {shown(size)} is not a size: {hint}.")
-    problem = free_size_problem(*parsed)
-    if problem is not None:
-        suggestion = suggest_size(*parsed)
-        hint = f" (try {suggestion})" if suggestion else ""
-        refuse("size", f"Size {canonical} is not allowed: {problem}{hint}.")
-    return canonical
-
-
-def _choice(spec: ModelSpec, field: str, value: str | None, allowed: Sequence[str]) -> str | None:
-    if value is None:
-        return None
-    text = value.strip().lower()
-    if text not in allowed:
-        choose = or_list(allowed)
-        refuse(field, f"{field} {shown(value)} is not available on {spec.name}: choose {choose}.")
-    return text
-
-
-def _only_for(spec: ModelSpec, field: str, value: object, flag: str) -> None:
-    if value is not None and not getattr(spec, flag):
-        takers = or_list(models_with(flag))
-        refuse(field, f"{field} only works with {takers}: leave it unset for {spec.name}.")
-
-
-def _style(spec: ModelSpec, style: str | None) -> str | None:
-    _only_for(spec, "style", style, "styles")
-    return _choice(spec, "style", style, spec.styles)
-
-
-def _output(spec: ModelSpec, options: RawOptions) -> tuple[ImageFormat | None, int | None]:
-    _only_for(spec, "output_format", options.output_format, "gpt_extras")
-    _only_for(spec, "output_compression", options.output_compression, "gpt_extras")
-    name = _choice(spec, "output_format", options.output_format, tuple(OUTPUT_FORMATS))
-    fmt = OUTPUT_FORMATS[name] if name is not None else None
-    compression = options.output_compression
-    if compression is None:
-        return fmt, None
-    if not 0 <= compression <= 100:
-        refuse("output_compression", f"output_compression must be 0 to 100, not {compression}.")
-    if fmt not in ("jpeg", "webp"):
-        refuse(
-            "output_compression",
-            "output_compression only works with jpeg or webp output: set output_format to "
-            "jpeg or webp, or leave output_compression unset.",
-        )
-    return fmt, int(compression)
-
-
-def _background(spec: ModelSpec, background: str | None, fmt: ImageFormat | None) -> str | None:
-    _only_for(spec, "background", background, "gpt_extras")
-    value = _choice(spec, "background", background, BACKGROUNDS)
-    if value == "transparent" and fmt == "jpeg":
-        refuse(
-            "output_format",
-            "A transparent background needs png or webp output: set output_format to png or webp.",
-        )
-    return value
-
-
-def _moderation(spec: ModelSpec, moderation: str | None, kind: JobKind) -> str | None:
-    _only_for(spec, "moderation", moderation, "gpt_extras")
-    if moderation is not None and kind == "edit":
-        # The edit endpoint has no moderation parameter (OpenAI's published schema).
-        refuse("moderation", "moderation only applies to new images: leave it unset for /edit.")
-    return _choice(spec, "moderation", moderation, MODERATIONS)
-
-
-def _fidelity(spec: ModelSpec, fidelity: str | None, kind: JobKind) -> str | None:
-    if fidelity is not None and kind != "edit":
-        refuse("input_fidelity", "input_fidelity only applies to /edit: leave it unset.")
-    _only_for(spec, "input_fidelity", fidelity, "input_fidelity")
-    return _choice(spec, "input_fidelity", fidelity, INPUT_FIDELITIES)
-
-
-def _check_counts(spec: ModelSpec, kind: JobKind, count: int, has_mask: bool) -> None:
-    if kind == "generate":
-        if count or has_mask:
-            refuse("image", "Attachments are only for /edit: use /edit to change an image.")
-        return
-    if count == 0:
-        refuse("image", "Attach at least one image to edit.")
-    most = spec.max_edit_images
-    if count > most:
-        fix = "attach a single image" if most == 1 else f"remove {count - most}"
-        images = "image" if most == 1 else "images"
-        refuse("image", f"{spec.name} takes at most {most} {images} per edit: {fix}.")

@@ -15,7 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from bot.core.errors import InvalidRequest, or_list, refuse, shown
 from bot.core.models import ImageFormat, InputImage
-from bot.core.profiles import MB, SMALL_MAX_BYTES, ModelSpec
+from bot.core.profiles import MB, SMALL_MAX_BYTES, ModelProfile
 
 # The most pixels an input image may have: a 24-megapixel photo (6000x4000) passes, while a
 # small file declaring or holding more is refused before Pillow decodes it (a 347 KB PNG can
@@ -107,31 +107,38 @@ def check_declared(declared: DeclaredFile, max_bytes: int, field: str) -> None:
         _too_many_pixels(name, field, width, height)
 
 
-def check_declared_format(spec: ModelSpec, declared: DeclaredFile) -> None:
+def _edit_formats(spec: ModelProfile) -> tuple[ImageFormat, ...]:
+    return spec.edit.formats if spec.edit is not None else ()
+
+
+def check_declared_format(spec: ModelProfile, declared: DeclaredFile) -> None:
     """A declared image type the model does not edit (dall-e-2: PNG only); bytes decide later."""
     content_type = (declared.content_type or "").split(";")[0].strip().lower()
     fmt = content_type.removeprefix("image/")
-    if content_type in _IMAGE_TYPES and fmt not in spec.edit_formats:
+    if content_type in _IMAGE_TYPES and fmt not in _edit_formats(spec):
         name = shown(declared.filename) or "The attachment"
-        formats = or_list([item.upper() for item in spec.edit_formats])
+        formats = or_list([item.upper() for item in _edit_formats(spec)])
         refuse("image", f"{spec.name} edits {formats} only; {name} is a {fmt.upper()}: convert it.")
 
 
-def check_square(spec: ModelSpec, filename: str, width: int, height: int) -> None:
+def check_square(spec: ModelProfile, filename: str, width: int, height: int) -> None:
+    """The model edits square images only (dall-e-2)."""
     if width != height:
         name = shown(filename) or "the attachment"
         refuse("image", f"{spec.name} needs a square image; {name} is {width}x{height}: crop it.")
 
 
-def check_input(spec: ModelSpec, upload: UploadedFile) -> InputImage:
+def check_input(spec: ModelProfile, upload: UploadedFile) -> InputImage:
+    """An input's real bytes: within the model's size limit, a format it edits, sniffed."""
     name = shown(upload.filename) or "The attachment"
-    check_bytes(name, len(upload.data), spec.edit_max_bytes, "image")
+    limit = spec.edit.max_bytes if spec.edit is not None else SMALL_MAX_BYTES
+    check_bytes(name, len(upload.data), limit, "image")
     image = sniff_image(upload.data, upload.filename)
-    if image.format not in spec.edit_formats:
-        formats = or_list([fmt.upper() for fmt in spec.edit_formats])
+    if image.format not in _edit_formats(spec):
+        formats = or_list([fmt.upper() for fmt in _edit_formats(spec)])
         found = image.format.upper()
         refuse("image", f"{spec.name} edits {formats} only; {name} is a {found}: convert it.")
-    if spec.edit_square:
+    if spec.edit is not None and spec.edit.square:
         check_square(spec, upload.filename, image.width, image.height)
     return image
 

@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from bot.core.profiles import ImageFormat, ModelProfile
+
+__all__ = ["ImageFormat", "JobKind"]
+
 JobKind = Literal["generate", "edit"]
-ImageFormat = Literal["png", "jpeg", "webp"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,9 @@ class ImageRequest:
     input_fidelity: str | None = None
     images: tuple[InputImage, ...] = ()
     mask: InputImage | None = None
+    # The model's profile, as the catalogue found it: the client and the fitting read what
+    # the model takes from here (None only in tests that build a request by hand).
+    profile: ModelProfile | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Prices in USD: per image by model, quality and size, and per token for GPT image models.
 
-The defaults are OpenAI's list prices. An operator overrides them with a JSON file named by
-the PRICES_FILE setting, merged over the defaults key by key (models, qualities and sizes
+The defaults are the model profiles' prices (bot/core/models.toml, OpenAI's list prices, and
+the operator's MODELS_FILE). An operator may still override them with a JSON file named by
+the PRICES_FILE setting, merged over them key by key (models, qualities and sizes
 not named keep their defaults; new ones are added)::
 
     {
@@ -36,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.models import Usage
+from bot.core.profile_files import builtin_profiles
+from bot.core.profiles import ModelProfile, TokenPrices
 
 log = logging.getLogger(__name__)
 
@@ -57,55 +60,6 @@ ImageTable = dict[str, dict[str, dict[str, Decimal]]]
 
 class PriceFileError(Exception):
     """The PRICES_FILE cannot be used; the message names the file and the problem."""
-
-
-@dataclass(frozen=True, slots=True)
-class TokenPrices:
-    """USD per million tokens (equal to micro-dollars per token)."""
-
-    text_input: Decimal
-    image_input: Decimal
-    image_output: Decimal
-
-
-def _d(text: str) -> Decimal:
-    return Decimal(text)
-
-
-def _square_and_wide(square: str, wide: str, wide_sizes: tuple[str, str]) -> dict[str, Decimal]:
-    return {"1024x1024": _d(square), **{size: _d(wide) for size in wide_sizes}}
-
-
-_GPT_WIDE = ("1536x1024", "1024x1536")
-_GPT_IMAGE_TABLE = {
-    "low": _square_and_wide("0.011", "0.016", _GPT_WIDE),
-    "medium": _square_and_wide("0.042", "0.063", _GPT_WIDE),
-    "high": _square_and_wide("0.167", "0.25", _GPT_WIDE),
-}
-_DALLE3_WIDE = ("1792x1024", "1024x1792")
-
-
-def default_image_table() -> ImageTable:
-    """OpenAI's list prices per image; gpt-image-2 reuses gpt-image-1's as a safe default."""
-    return {
-        "gpt-image-2": {q: dict(sizes) for q, sizes in _GPT_IMAGE_TABLE.items()},
-        "gpt-image-1": {q: dict(sizes) for q, sizes in _GPT_IMAGE_TABLE.items()},
-        "dall-e-3": {
-            "standard": _square_and_wide("0.04", "0.08", _DALLE3_WIDE),
-            "hd": _square_and_wide("0.08", "0.12", _DALLE3_WIDE),
-        },
-        "dall-e-2": {
-            "standard": {"256x256": _d("0.016"), "512x512": _d("0.018"), "1024x1024": _d("0.02")}
-        },
-    }
-
-
-def default_token_table() -> dict[str, TokenPrices]:
-    """Token prices in USD per million: text input, image input, image output."""
-    return {
-        "gpt-image-1": TokenPrices(_d("5"), _d("10"), _d("40")),
-        "gpt-image-2": TokenPrices(_d("5"), _d("8"), _d("30")),
-    }
 
 
 def to_micros(usd: Decimal) -> int:
@@ -193,14 +147,32 @@ class PriceTable:
         return math.ceil(micros)
 
 
+def prices_of(profiles: Mapping[str, ModelProfile]) -> PriceTable:
+    """The prices the model profiles give (bot/core/models.toml and MODELS_FILE)."""
+    images: ImageTable = {
+        name: {quality: dict(sizes) for quality, sizes in profile.image_prices.items()}
+        for name, profile in profiles.items()
+        if profile.image_prices
+    }
+    tokens = {
+        name: profile.token_prices
+        for name, profile in profiles.items()
+        if profile.token_prices is not None
+    }
+    return PriceTable(images, tokens)
+
+
 def default_prices() -> PriceTable:
-    """The built-in price table."""
-    return PriceTable(default_image_table(), default_token_table())
+    """The built-in models' prices."""
+    return prices_of(builtin_profiles())
 
 
-def load_prices(path: Path | None) -> PriceTable:
-    """The defaults merged with the operator's JSON file, if any; raise PriceFileError if bad."""
-    prices = default_prices()
+def load_prices(
+    path: Path | None, profiles: Mapping[str, ModelProfile] | None = None
+) -> PriceTable:
+    """The profiles' prices merged with the operator's PRICES_FILE, if any (PriceFileError if
+    it is bad); without profiles, the built-in ones."""
+    prices = prices_of(profiles) if profiles is not None else default_prices()
     if path is None:
         return prices
     where = f"PRICES_FILE {path}"

@@ -1,144 +1,136 @@
-"""The image models as data: what each accepts (sizes, qualities, counts, edits, extras).
+"""The image models as data: what each accepts (sizes, qualities, counts, edits, extras, prices).
 
-The four models of WisGate's documentation; every rule a request is checked by reads these.
+A `ModelProfile` is read from TOML (bot/core/models.toml, then the operator's MODELS_FILE; see
+bot/core/profile_files.py). Every rule a request is checked by reads a profile: no code asks
+which model it is by name.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
 
-from bot.core.models import ImageFormat
+ImageFormat = Literal["png", "jpeg", "webp"]
 
 MB = 1024 * 1024
+SMALL_MAX_BYTES = 4 * MB  # every mask must be strictly smaller (the API's rule for masks)
 
-INPUT_MAX_BYTES = 50 * MB  # GPT image model inputs must be strictly smaller
-
-SMALL_MAX_BYTES = 4 * MB  # dall-e-2 inputs and every mask must be strictly smaller
-
-# gpt-image-2 takes any WxH within OpenAI's published limits.
-FREE_STEP = 16
-
-FREE_MAX_RATIO = 3
-
-FREE_MAX_EDGE = 3840
-
-FREE_MAX_PIXELS = 3840 * 2160
-
-FREE_MIN_PIXELS = 655_360  # the API's pixel floor (1024x640)
-
-GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
-
-GPT_QUALITIES = ("auto", "low", "medium", "high")
-
+# The words the API knows for each option; a profile says which of them a model takes.
 BACKGROUNDS = ("transparent", "opaque", "auto")
-
 MODERATIONS = ("auto", "low")
-
 INPUT_FIDELITIES = ("low", "high")
-
-STYLES = ("vivid", "natural")
-
 OUTPUT_FORMATS: dict[str, ImageFormat] = dict(png="png", jpeg="jpeg", jpg="jpeg", webp="webp")
-
+# Parameters beyond the common ones that a profile may list as accepted.
+PARAMS = ("background", "moderation", "output_compression", "input_fidelity", "partial_images")
 _SIZE_RE = re.compile(r"(\d{1,6})\s*[x×]\s*(\d{1,6})")
-
-GPT_IMAGE_PREFIX = "gpt-image"
-
-
-def is_gpt_image(model: str) -> bool:
-    """GPT image models always answer base64 and reject `response_format`."""
-    return model.startswith(GPT_IMAGE_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
-class ModelSpec:
-    """What one model accepts (docs/architecture.md, The models)."""
+class FreeSize:
+    """Any WxH within these bounds (gpt-image-2's rule), beside the listed sizes."""
+
+    step: int
+    max_ratio: float
+    max_edge: int
+    min_pixels: int
+    max_pixels: int
+
+
+@dataclass(frozen=True, slots=True)
+class EditRules:
+    """What /images/edits takes with this model."""
+
+    max_images: int
+    formats: tuple[ImageFormat, ...]
+    max_bytes: int  # each input strictly smaller
+    square: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPrices:
+    """USD per million tokens (equal to micro-dollars per token)."""
+
+    text_input: Decimal
+    image_input: Decimal
+    image_output: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ModelProfile:
+    """What one model accepts, and what it costs (docs/architecture.md, The models)."""
 
     name: str
+    description: str
     prompt_max: int
+    n_min: int
     n_max: int
     sizes: tuple[str, ...]
+    largest: tuple[int, int]  # the largest picture a listed size or "auto" gives
     qualities: tuple[str, ...]
-    free_sizes: bool = False  # any WxH within the FREE_* limits
-    max_edit_images: int = 0  # 0: the model cannot edit
-    edit_formats: tuple[ImageFormat, ...] = ("png", "jpeg", "webp")
-    edit_max_bytes: int = INPUT_MAX_BYTES
-    edit_square: bool = False
+    free_size: FreeSize | None = None
+    edit: EditRules | None = None
+    transparent: bool = False
+    output_formats: tuple[ImageFormat, ...] = ()  # () : the model chooses (no output_format)
     styles: tuple[str, ...] = ()
-    gpt_extras: bool = False  # background, output_format, output_compression, moderation
-    input_fidelity: bool = False
-    n_min: int = 1
+    params: frozenset[str] = frozenset()
+    response_format: bool = False  # must ask for base64 (dall-e answers a URL by default)
+    image_prices: Mapping[str, Mapping[str, Decimal]] | None = None  # quality -> size -> USD
+    token_prices: TokenPrices | None = None
+    enabled: bool = True
 
     @property
     def can_edit(self) -> bool:
         """Whether /images/edits takes this model."""
-        return self.max_edit_images > 0
+        return self.edit is not None
 
+    def takes(self, param: str) -> bool:
+        """Whether the model accepts this extra parameter (see PARAMS)."""
+        return param in self.params
 
-MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec(
-            "gpt-image-2", prompt_max=32000, n_max=10, sizes=GPT_SIZES, qualities=GPT_QUALITIES,
-            free_sizes=True, max_edit_images=16, gpt_extras=True,
-        ),
-        ModelSpec(
-            "gpt-image-1", prompt_max=32000, n_max=10, sizes=GPT_SIZES, qualities=GPT_QUALITIES,
-            max_edit_images=16, gpt_extras=True, input_fidelity=True,
-        ),
-        ModelSpec(
-            "dall-e-3", prompt_max=4000, n_max=1, sizes=("1024x1024", "1792x1024", "1024x1792"),
-            qualities=("standard", "hd"), styles=STYLES,
-        ),
-        ModelSpec(
-            "dall-e-2", prompt_max=1000, n_max=10, sizes=("256x256", "512x512", "1024x1024"),
-            qualities=("standard",), max_edit_images=1, edit_formats=("png",),
-            edit_max_bytes=SMALL_MAX_BYTES, edit_square=True,
-        ),
-    )
-}  # fmt: skip
-
-
-def models_with(flag: str) -> list[str]:
-    return [name for name, spec in MODELS.items() if getattr(spec, flag)]
+    def summary(self) -> str:
+        """Capabilities in short, for the model option's autocomplete and `bot models`."""
+        return self.description or self.name
 
 
 def parse_size(text: str) -> tuple[int, int] | None:
+    """`1536x1024` (or `1536 × 1024`) as numbers; None if it is not a size."""
     match = _SIZE_RE.fullmatch(text.strip().lower())
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def free_size_problem(width: int, height: int) -> str | None:
-    """Why gpt-image-2 refuses WxH, or None when it is fine."""
+def free_size_problem(rule: FreeSize, width: int, height: int) -> str | None:
+    """Why the free-size rule refuses WxH, or None when it is fine."""
     long, short = max(width, height), min(width, height)
     if short <= 0:
         return "width and height must be above 0"
-    if width % FREE_STEP or height % FREE_STEP:
-        return "width and height must be multiples of 16"
-    if long > FREE_MAX_RATIO * short:
-        return "the aspect ratio must be between 1:3 and 3:1"
-    if long > FREE_MAX_EDGE:
-        return "the longest side can be at most 3840 pixels"
-    if width * height > FREE_MAX_PIXELS:
-        return "it can have at most 3840x2160 (8,294,400) pixels"
-    if width * height < FREE_MIN_PIXELS:
-        return "it needs at least 655,360 pixels, as 1024x640 has"
+    if width % rule.step or height % rule.step:
+        return f"width and height must be multiples of {rule.step}"
+    if long > rule.max_ratio * short:
+        return f"the aspect ratio must be between 1:{rule.max_ratio:g} and {rule.max_ratio:g}:1"
+    if long > rule.max_edge:
+        return f"the longest side can be at most {rule.max_edge} pixels"
+    if width * height > rule.max_pixels:
+        return f"it can have at most {rule.max_pixels:,} pixels"
+    if width * height < rule.min_pixels:
+        return f"it needs at least {rule.min_pixels:,} pixels"
     return None
 
 
-def suggest_size(width: int, height: int) -> str | None:
-    """A close WxH that gpt-image-2 accepts, keeping the aspect ratio, or None."""
+def suggest_size(rule: FreeSize, width: int, height: int) -> str | None:
+    """A close WxH that the free-size rule accepts, keeping the aspect ratio, or None."""
     if min(width, height) <= 0:
         return None
     pixels = width * height
-    scale = min(1.0, math.sqrt(FREE_MAX_PIXELS / pixels), FREE_MAX_EDGE / max(width, height))
-    if pixels < FREE_MIN_PIXELS:
-        scale = math.sqrt(FREE_MIN_PIXELS / pixels)
-    w, h = width * scale / FREE_STEP, height * scale / FREE_STEP
+    scale = min(1.0, math.sqrt(rule.max_pixels / pixels), rule.max_edge / max(width, height))
+    if pixels < rule.min_pixels:
+        scale = math.sqrt(rule.min_pixels / pixels)
+    w, h = width * scale / rule.step, height * scale / rule.step
     for rounding in (lambda x: math.floor(x + 0.5), math.floor, math.ceil):
-        candidate = (max(1, rounding(w)) * FREE_STEP, max(1, rounding(h)) * FREE_STEP)
-        if free_size_problem(*candidate) is None:
+        candidate = (max(1, rounding(w)) * rule.step, max(1, rounding(h)) * rule.step)
+        if free_size_problem(rule, *candidate) is None:
             return f"{candidate[0]}x{candidate[1]}"
     return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.core.errors import InvalidRequest
 from bot.core.input_files import DeclaredFile
-from bot.core.profiles import ModelSpec
+from bot.core.profiles import ModelProfile
 
 UTF8_BOM = b"\xef\xbb\xbf"
 MAX_BYTES_PER_CHAR = 4  # UTF-8 needs at most four bytes for one character
@@ -35,12 +35,12 @@ def one_prompt(prompt: str | None, has_file: bool) -> None:
         )
 
 
-def max_file_bytes(spec: ModelSpec) -> int:
+def max_file_bytes(spec: ModelProfile) -> int:
     """The largest file that could hold a prompt the model accepts (plus a byte-order mark)."""
     return MAX_BYTES_PER_CHAR * spec.prompt_max + len(UTF8_BOM)
 
 
-def check_declared(declared: DeclaredFile, spec: ModelSpec) -> None:
+def check_declared(declared: DeclaredFile, spec: ModelProfile) -> None:
     """Refuse, before downloading, a file that is not text or is too big for any prompt."""
     name = _shown(declared.filename)
     content_type = (declared.content_type or "").split(";")[0].strip().lower()
@@ -59,7 +59,7 @@ def check_declared(declared: DeclaredFile, spec: ModelSpec) -> None:
         )
 
 
-def decode(data: bytes, filename: str, spec: ModelSpec) -> str:
+def decode(data: bytes, filename: str, spec: ModelProfile) -> str:
     """The prompt in a downloaded file: UTF-8 (a byte-order mark is dropped), text, in limits."""
     name = _shown(filename)
     try:

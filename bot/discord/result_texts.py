@@ -16,7 +16,7 @@ import discord
 
 from bot.core.catalogue import Catalogue, RawOptions
 from bot.core.models import ImageRequest
-from bot.core.profiles import MODELS, OUTPUT_FORMATS
+from bot.core.profiles import OUTPUT_FORMATS
 from bot.core.text import format_duration, shorten
 from bot.discord.texts import DESCRIPTION_EMBED_MAX, EMBED_COLOUR, FIELD_VALUE_MAX, safe_text
 from bot.discord.wording import discord_timestamp, format_usd
@@ -105,14 +105,15 @@ def status_words(record: JobRecord) -> str:
 
 
 def edit_model(catalogue: Catalogue, model: str) -> str:
-    """The model for editing a result: the job's own if it can edit, else an enabled editor.
+    """The model for editing a result: the job's own if it can edit, else an available editor.
 
-    With none enabled the job's model comes back, and the catalogue refuses it in its words.
+    With none available the job's model comes back, and the catalogue refuses it in its words.
     """
-    enabled = catalogue.enabled
-    if model in enabled and MODELS[model].can_edit:
+    available = catalogue.available
+    profiles = catalogue.profiles
+    if model in available and profiles[model].can_edit:
         return model
-    editors = [name for name in enabled if MODELS[name].can_edit]
+    editors = [name for name in available if profiles[name].can_edit]
     if catalogue.default in editors:
         return catalogue.default
     return editors[0] if editors else model

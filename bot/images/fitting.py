@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bot.core.models import GeneratedImage, ImageFormat, ImageRequest, JobKind
-from bot.core.profiles import is_gpt_image
+from bot.core.profile_files import profile_for
 from bot.core.text import shorten
 from bot.images import packing
 from bot.images.encoding import bytes_per_pixel, reencode_to_fit
@@ -44,10 +44,6 @@ MAX_PNG_MESSAGES = 4
 # (default 100; higher is larger), read here as the encoder's quality: the same tables apply.
 # 100 is left out: about twice the bytes of 95 for no visible gain.
 LOSSY_QUALITIES = (95, 90, 85, 80, 75, 70, 60, 50)
-# The largest picture "auto" (or no size) can give: auto picks among the standard sizes, so
-# gpt-image-2 sizes beyond 1536x1024 only come when the member names them (matched above).
-LARGEST_SIZE = {"gpt-image-1": (1536, 1024), "gpt-image-2": (1536, 1024)}
-LARGEST_UNKNOWN = (3840, 2160)  # a newer gpt-image model: assume the biggest we know
 _SIZE = re.compile(r"(\d{2,5})x(\d{2,5})")
 _EXTENSIONS = {"png": "png", "jpeg": "jpg", "jpg": "jpg", "webp": "webp"}
 _PREFIXES = {"generate": "imagine", "edit": "edit"}
@@ -63,23 +59,29 @@ def upload_budget(limit: int, overhead: int = MESSAGE_OVERHEAD) -> int:
 def choose_output(
     request: ImageRequest, upload_limit: int, *, max_messages: int = MAX_PNG_MESSAGES
 ) -> ImageRequest:
-    """Ask a GPT image model for a format and compression likely to fit `upload_limit`.
+    """Ask the model for a format and compression likely to fit `upload_limit`, where its
+    profile lets us choose (output_formats and output_compression).
 
     The cheapest fit happens upstream: the API encodes at no cost to us, while re-encoding
     here costs a decode plus 5 ms-2 s per attempt. Explicit choices are kept; a lossy format
-    the member chose without a compression gets one. dall-e models have no such option.
+    the member chose without a compression gets one.
     """
+    profile = profile_for(request)
+    formats = profile.output_formats
     # A compression without a format is the member's call too, left to the catalogue.
     explicit = request.output_format == "png" or request.output_compression is not None
-    if not is_gpt_image(request.model) or explicit:
+    if not formats or not profile.takes("output_compression") or explicit:
         return request
-    pixels = _worst_case_pixels(request)
+    pixels = _worst_case_pixels(request, profile.largest)
     alpha = wants_alpha(request)
     budget = upload_budget(upload_limit) * FIT_MARGIN
     png_fits = _fits("png", None, pixels, alpha, budget, request.n, max_messages)
     if request.output_format is None and png_fits:
         return dataclasses.replace(request, output_format="png")
-    fmt: ImageFormat = request.output_format or ("webp" if alpha else "jpeg")
+    wanted: ImageFormat = "webp" if alpha else "jpeg"
+    fmt: ImageFormat = request.output_format or (wanted if wanted in formats else formats[0])
+    if fmt == "png":
+        return request  # no lossy format to ask for: the result is fitted after, if need be
     quality = _lossy_quality(fmt, pixels, alpha, budget, request.n, max_messages)
     log.debug("asking %s for %s q%d (limit %d)", request.model, fmt, quality, upload_limit)
     return dataclasses.replace(request, output_format=fmt, output_compression=quality)
@@ -113,12 +115,11 @@ def _fits(
     return math.ceil(n / per_message) <= max_messages
 
 
-def _worst_case_pixels(request: ImageRequest) -> int:
+def _worst_case_pixels(request: ImageRequest, largest: tuple[int, int]) -> int:
     match = _SIZE.fullmatch(request.size or "")
     if match:
         return int(match[1]) * int(match[2])
-    width, height = LARGEST_SIZE.get(request.model, LARGEST_UNKNOWN)
-    return width * height
+    return largest[0] * largest[1]  # "auto" or no size: the largest the model gives for it
 
 
 def wants_alpha(request: ImageRequest) -> bool:

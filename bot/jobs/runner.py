@@ -22,7 +22,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.core.errors import BotError, our_fault
+from bot.core.catalogue import Catalogue
+from bot.core.errors import BotError, or_list, our_fault
 from bot.core.models import GeneratedImage, ImageResult
 from bot.images.store import ResultStore
 from bot.jobs.job import Delivered, Job, JobEvents, JobTimes
@@ -38,6 +39,7 @@ from bot.jobs.queue import (
 from bot.jobs.spool import InputSpool
 from bot.ledger.facade import JobSpec, Ledger, Reservation, Settlement
 from bot.wisgate.client import WisGateClient
+from bot.wisgate.errors import UnknownModel
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class Runner:
         ledger: Ledger,
         results: ResultStore,
         spool: InputSpool,
+        catalogue: Catalogue,
         max_concurrent: int,
         max_per_member: int | None = None,
         max_per_guild: int | None = None,
@@ -76,6 +79,7 @@ class Runner:
         self._ledger = ledger
         self._results = results
         self._spool = spool
+        self._catalogue = catalogue  # told when WisGate does not know a model
         limits = QueueLimits(max_concurrent, max_per_member, max_per_guild)
         self._queue: FairQueue[_Queued] = FairQueue(
             limits, on_moved=self._moved, renumber_after=RENUMBER_AFTER
@@ -158,6 +162,8 @@ class Runner:
             outcome = f"{status if status != 'failed' else 'refunded'} ({type(error).__name__})"
             failure = type(error).__name__
             text, reason = error.user_message, _reason(error)
+            if isinstance(error, UnknownModel):
+                text = self._model_gone(job.spec.model, text)
             if await self._refund(job, job_id, text, reason=reason, status=status, failure=failure):
                 await self._after_refund(job_id, job.spec, error)
         except asyncio.CancelledError:
@@ -311,6 +317,12 @@ class Runner:
         """The queue renumbered a waiting job: record its place (the reporter shows it)."""
         queued = ticket.item
         queued.job.reporter.progress("queued", ticket.position, job_id=queued.job_id)
+
+    def _model_gone(self, model: str, text: str) -> str:
+        """WisGate does not know the model: stop offering it; say which ones remain."""
+        self._catalogue.mark_unavailable(model)
+        available = self._catalogue.available
+        return f"{text} Models you can use now: {or_list(available)}." if available else text
 
     async def _after_refund(self, job_id: int, spec: JobSpec, error: BotError) -> None:
         """Tell the events of a refund; their failure is logged and never changes the job's end."""

@@ -13,7 +13,7 @@ import orjson
 from pydantic import SecretStr
 
 from bot.core.models import GeneratedImage, ImageRequest, ImageResult
-from bot.core.profiles import is_gpt_image
+from bot.core.profile_files import profile_for
 from bot.wisgate.errors import (
     BadRequest,
     MalformedResponse,
@@ -161,7 +161,7 @@ class WisGateClient(Transport):
 
     def _may_stream(self, request: ImageRequest) -> bool:
         # Several images in one stream would make usage per completed event ambiguous.
-        if request.n != 1 or not is_gpt_image(request.model):
+        if request.n != 1 or not profile_for(request).takes("partial_images"):
             return False
         return self._streaming == "on" or (self._streaming == "auto" and self._stream_supported)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.models import ImageRequest, InputImage
-from bot.core.profiles import is_gpt_image
+from bot.core.profile_files import profile_for
 
 
 def _common_fields(request: ImageRequest, *, stream: bool, partial_images: int) -> dict[str, Any]:
@@ -23,11 +23,11 @@ def _common_fields(request: ImageRequest, *, stream: bool, partial_images: int) 
         "input_fidelity": request.input_fidelity,
     }
     body.update({key: value for key, value in optional.items() if value is not None})
-    if is_gpt_image(request.model):
-        if stream:
-            body["stream"] = True
-            body["partial_images"] = partial_images
-    else:
+    profile = profile_for(request)
+    if stream and profile.takes("partial_images"):
+        body["stream"] = True
+        body["partial_images"] = partial_images
+    if profile.response_format:
         # dall-e answers a 60-minute URL by default; ask for the bytes to skip a second download.
         body["response_format"] = "b64_json"
     return body

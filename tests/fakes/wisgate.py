@@ -125,6 +125,7 @@ class FakeWisGate:
     unknown models); `withdraw(*names)` stops serving some.
     `models_listing` makes the listing unusable: "error" (500), "malformed" (200, cut-off JSON),
     "missing" (404, as if the gateway had no such route), "shapeless" (200 JSON without `data`).
+    Records: `requests` (image calls), `listings` (`GET /v1/models`), `downloads` (image URLs).
     """
 
     def __init__(
@@ -140,7 +141,8 @@ class FakeWisGate:
         self.noisy = noisy  # noisy images compress like photos: a 1024x1024 PNG is ~2 MB
         self.latency = latency
         self.fixed_body = fixed_body  # served to every generation as is (benchmarks)
-        self.requests: list[RecordedRequest] = []
+        self.requests: list[RecordedRequest] = []  # image calls (generations, edits)
+        self.listings: list[RecordedRequest] = []  # GET /v1/models, apart: the bot lists often
         self.downloads: list[DownloadRecord] = []
         self.rules: ModelRegistry = image_rules.DEFAULT_REGISTRY.copy()
         self.models_listing: ModelsListing = "ok"
@@ -276,7 +278,8 @@ class FakeWisGate:
             raise image_rules.model_not_found(model)
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
-        refused, _ = await self._gate(request, self._record(request), faults=False)
+        record = self._record(request, into=self.listings)
+        refused, _ = await self._gate(request, record, faults=False)
         if refused is not None:
             return refused
         if self.models_listing == "error":
@@ -314,13 +317,15 @@ class FakeWisGate:
         record.completed = True
         return response
 
-    def _record(self, request: web.Request) -> RecordedRequest:
+    def _record(
+        self, request: web.Request, into: list[RecordedRequest] | None = None
+    ) -> RecordedRequest:
         headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
         authorized = request.headers.get("Authorization") == f"Bearer {self.api_key}"
         record = RecordedRequest(
             request.method, request.path, headers, time.monotonic(), authorized
         )
-        self.requests.append(record)
+        (self.requests if into is None else into).append(record)
         return record
 
     async def _gate(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import KNOWN_MODELS, ConfigError, load_settings
+from bot.config import ConfigError, load_settings
 
 VARIABLES = (
     "DISCORD_TOKEN",
@@ -40,7 +40,7 @@ def test_defaults_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.wisgate_base_url == "https://api.wisgate.ai/v1"
     assert settings.database_path == Path("data/bot.sqlite3")
     assert settings.default_model == "gpt-image-2"
-    assert settings.enabled_models == KNOWN_MODELS
+    assert settings.enabled_models is None  # every model with a profile
     assert settings.request_timeout == 600
     assert settings.streaming_previews == "auto"
     assert settings.dev_guild_id is None
@@ -77,11 +77,6 @@ def test_missing_values_name_the_variables() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        (
-            "ENABLED_MODELS",
-            "gpt-image-1,midjourney",
-            "ENABLED_MODELS has unknown model(s) midjourney",
-        ),
         ("REQUEST_TIMEOUT", "-5", "REQUEST_TIMEOUT"),
         ("WISGATE_BASE_URL", "api.wisgate.ai", "WISGATE_BASE_URL must start with https://"),
         ("LOG_LEVEL", "chatty", "LOG_LEVEL must be one of"),
@@ -150,4 +145,12 @@ def test_env_example_loads_once_secrets_are_filled() -> None:
     settings = load_settings(
         _env_file=str(REPO / ".env.example"), discord_token="t", wisgate_api_key="k"
     )
-    assert settings.enabled_models == KNOWN_MODELS
+    assert settings.enabled_models is None  # every model with a profile
+
+
+def test_an_enabled_model_without_a_profile_is_named() -> None:
+    from bot.core.catalogue import CatalogueError, load_models
+
+    with pytest.raises(CatalogueError, match="ENABLED_MODELS names midjourney") as caught:
+        load_models(None, ("gpt-image-1", "midjourney"), "gpt-image-1")
+    assert "MODELS_FILE" in str(caught.value)

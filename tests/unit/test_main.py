@@ -56,7 +56,7 @@ async def test_check_passes_against_a_working_gateway(tmp_path: Path) -> None:
             WISGATE_BASE_URL=fake.base_url,
             DATABASE_PATH=str(tmp_path / "db" / "bot.sqlite3"),
         )
-        assert [r.path for r in fake.requests] == ["/v1/models"]
+        assert [r.path for r in fake.listings] == ["/v1/models"] and not fake.requests
     assert code == 0, out + err
     assert "settings: ok" in out
     assert "database: ok" in out and "schema version" in out

@@ -15,17 +15,19 @@ from bot.core.catalogue import Catalogue, RawOptions
 from bot.core.errors import InvalidRequest
 from bot.core.input_files import DeclaredFile, UploadedFile, sniff_image
 from bot.core.models import ImageRequest
-from bot.core.profiles import MODELS
+from bot.core.profile_files import builtin_profiles
+from bot.core.profiles import EditRules
 from tests.fakes.images import make_image, make_mask
 
 ALL = ("gpt-image-2", "gpt-image-1", "dall-e-3", "dall-e-2")
+MODELS = builtin_profiles()
 MB = 1024 * 1024
 PNG = make_image(64, 64)
 
 
 @pytest.fixture
 def cat() -> Catalogue:
-    return Catalogue(ALL, "gpt-image-2")
+    return Catalogue(MODELS, ALL, "gpt-image-2")
 
 
 def gen(cat: Catalogue, **options: Any) -> ImageRequest:
@@ -62,10 +64,10 @@ def padded(data: bytes, total: int) -> bytes:
 
 
 def test_enabled_order_default_and_specs() -> None:
-    cat = Catalogue(["dall-e-2", "gpt-image-1"], "gpt-image-1")
+    cat = Catalogue(MODELS, ["dall-e-2", "gpt-image-1"], "gpt-image-1")
     assert cat.enabled == ("dall-e-2", "gpt-image-1")
     assert cat.default == "gpt-image-1"
-    assert cat.spec("dall-e-2").max_edit_images == 1
+    assert cat.spec("dall-e-2").edit == EditRules(1, ("png",), 4 * MB, square=True)
     refused(lambda: cat.spec("dall-e-3"), "model", "choose dall-e-2 or gpt-image-1")
     assert gen(cat).model == "gpt-image-1"
     refused(lambda: gen(cat, model="gpt-image-9"), "model", "gpt-image-9", "not available")
@@ -74,9 +76,9 @@ def test_enabled_order_default_and_specs() -> None:
 @pytest.mark.parametrize(("enabled", "default"), [(["gpt-image-9"], "gpt-image-9"), ([], "x")])
 def test_bad_configuration_is_a_value_error(enabled: list[str], default: str) -> None:
     with pytest.raises(ValueError):
-        Catalogue(enabled, default)
+        Catalogue(MODELS, enabled, default)
     with pytest.raises(ValueError, match="not enabled"):
-        Catalogue(["dall-e-2"], "dall-e-3")
+        Catalogue(MODELS, ["dall-e-2"], "dall-e-3")
 
 
 @pytest.mark.parametrize(("model", "limit"), [(m, MODELS[m].prompt_max) for m in ALL])
@@ -193,11 +195,11 @@ def test_gpt_extras_refused_on_dalle(cat: Catalogue, model: str, field: str, val
 @pytest.mark.parametrize("model", ["gpt-image-2", "gpt-image-1"])
 def test_gpt_extras_accepted(cat: Catalogue, model: str) -> None:
     request = gen(
-        cat, model=model, background="transparent", output_format="webp", output_compression=0,
+        cat, model=model, background="opaque", output_format="webp", output_compression=0,
         moderation="low",
     )  # fmt: skip
     assert (request.background, request.output_format, request.output_compression) == (
-        "transparent", "webp", 0,
+        "opaque", "webp", 0,
     )  # fmt: skip
     assert request.moderation == "low"
     assert (
@@ -222,12 +224,26 @@ def test_output_compression_rules(cat: Catalogue) -> None:
 
 
 def test_transparent_background_needs_png_or_webp(cat: Catalogue) -> None:
-    assert gen(cat, background="transparent").output_format is None  # the API's default: png
-    assert gen(cat, background="transparent", output_format="png").background == "transparent"
+    one = "gpt-image-1"
+    assert gen(cat, model=one, background="transparent").output_format is None  # png
+    assert gen(cat, model=one, background="transparent", output_format="png").background == (
+        "transparent"
+    )
     refused(
-        lambda: gen(cat, background="transparent", output_format="jpeg"),
+        lambda: gen(cat, model=one, background="transparent", output_format="jpeg"),
         "output_format", "set output_format to png or webp",
     )  # fmt: skip
+
+
+def test_transparency_is_refused_where_the_profile_lacks_it_naming_who_has_it(
+    cat: Catalogue,
+) -> None:
+    # gpt-image-2's transparent backgrounds were shut on 2026-09-30 (the API answers 400).
+    message = refused(lambda: gen(cat, background="transparent"), "background")
+    assert message == (
+        "gpt-image-2 cannot make transparent backgrounds: choose gpt-image-1 for one, or leave "
+        "background unset."
+    )
 
 
 def test_unset_options_stay_none(cat: Catalogue) -> None:
@@ -244,8 +260,8 @@ def test_edit_needs_an_editing_model(cat: Catalogue) -> None:
         message
         == "dall-e-3 cannot edit images: choose gpt-image-2, gpt-image-1 or dall-e-2 for /edit."
     )
-    only = Catalogue(["dall-e-3"], "dall-e-3")
-    refused(lambda: edit(only, [up(PNG)]), "model", "no enabled model can")
+    only = Catalogue(MODELS, ["dall-e-3"], "dall-e-3")
+    refused(lambda: edit(only, [up(PNG)]), "model", "no model here can")
 
 
 def test_edit_image_counts(cat: Catalogue) -> None:

@@ -24,14 +24,15 @@ from bot.core.catalogue import Catalogue, RawOptions
 from bot.core.errors import InvalidRequest
 from bot.core.input_files import DeclaredFile, UploadedFile
 from bot.core.models import ImageRequest, InputImage, JobKind
+from bot.core.profile_files import builtin_profiles
 from bot.images.fitting import choose_output
 from bot.wisgate.payload import edit_fields, edit_files, generation_body
 from tests.fakes.image_rules import FilePart, RuleViolation, check_edit, check_generation
 from tests.fakes.images import make_image, make_mask
 
 MODELS = ("gpt-image-2", "gpt-image-1", "dall-e-3", "dall-e-2")
-EVERYTHING = Catalogue(MODELS, "gpt-image-2")
-SOME = Catalogue(("dall-e-2", "gpt-image-1"), "dall-e-2")
+EVERYTHING = Catalogue(builtin_profiles(), MODELS, "gpt-image-2")
+SOME = Catalogue(builtin_profiles(), ("dall-e-2", "gpt-image-1"), "dall-e-2")
 KINDS: tuple[JobKind, ...] = ("generate", "edit")
 MIB = 1024 * 1024
 SETTINGS = settings(max_examples=60, deadline=None)

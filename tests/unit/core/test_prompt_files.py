@@ -6,9 +6,10 @@ import pytest
 
 from bot.core.errors import InvalidRequest
 from bot.core.input_files import DeclaredFile
-from bot.core.profiles import MODELS
+from bot.core.profile_files import builtin_profiles
 from bot.core.prompt_files import check_declared, decode, max_file_bytes, one_prompt
 
+MODELS = builtin_profiles()
 GPT, DALLE3 = MODELS["gpt-image-2"], MODELS["dall-e-3"]
 
 

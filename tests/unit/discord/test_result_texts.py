@@ -10,6 +10,7 @@ import discord
 import pytest
 
 from bot.core.catalogue import Catalogue, RawOptions
+from bot.core.profile_files import builtin_profiles
 from bot.discord.result_buttons import RESULT_BUTTONS, result_view
 from bot.discord.result_texts import (
     DETAILS_PROMPT_MAX,
@@ -101,7 +102,7 @@ def test_reroll_ignores_malformed_stored_values() -> None:
 
 
 def test_edit_keeps_the_model_and_its_options_but_asks_for_one_image() -> None:
-    catalogue = Catalogue(["gpt-image-1", "dall-e-3"], "gpt-image-1")
+    catalogue = Catalogue(builtin_profiles(), ["gpt-image-1", "dall-e-3"], "gpt-image-1")
     options = edit_options(catalogue, record(), "make it snow")
     assert options == RawOptions(
         prompt="make it snow",
@@ -114,14 +115,19 @@ def test_edit_keeps_the_model_and_its_options_but_asks_for_one_image() -> None:
 
 
 def test_edit_of_a_model_that_cannot_edit_moves_to_an_editor_with_the_prompt_only() -> None:
-    catalogue = Catalogue(["dall-e-3", "gpt-image-2", "gpt-image-1"], "dall-e-3")
+    catalogue = Catalogue(
+        builtin_profiles(), ["dall-e-3", "gpt-image-2", "gpt-image-1"], "dall-e-3"
+    )
     row = record(model="dall-e-3", params={"prompt": "p", "size": "1792x1024", "style": "vivid"})
     assert edit_options(catalogue, row, "q") == RawOptions(prompt="q", model="gpt-image-2", n=1)
-    assert edit_model(Catalogue(["gpt-image-1", "dall-e-3"], "gpt-image-1"), "dall-e-3") == (
-        "gpt-image-1"
-    )
+    assert edit_model(
+        Catalogue(builtin_profiles(), ["gpt-image-1", "dall-e-3"], "gpt-image-1"), "dall-e-3"
+    ) == ("gpt-image-1")
     # No editor enabled: the job's model, which the catalogue then refuses in its own words.
-    assert edit_model(Catalogue(["dall-e-3"], "dall-e-3"), "dall-e-3") == "dall-e-3"
+    assert (
+        edit_model(Catalogue(builtin_profiles(), ["dall-e-3"], "dall-e-3"), "dall-e-3")
+        == "dall-e-3"
+    )
 
 
 @pytest.mark.parametrize("kind", ["generate", "edit"])

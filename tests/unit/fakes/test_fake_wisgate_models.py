@@ -103,7 +103,7 @@ async def test_listing_serves_every_model_with_rules_by_default(
 ) -> None:
     assert fake.served == image_rules.KNOWN_MODELS
     assert await listed(fake, session) == BUILT_IN
-    record = fake.requests[-1]
+    record = fake.listings[-1]
     assert (record.method, record.path, record.authorized) == ("GET", "/v1/models", True)
     assert "Authorization" not in record.headers and "authorization" not in record.headers
 
@@ -113,7 +113,7 @@ async def test_listing_needs_the_key_and_records_the_attempt(
 ) -> None:
     status, body = await listing(fake, session, {"Authorization": "Bearer sk-wrong"})
     assert status == 401 and orjson.loads(body)["error"]["code"] == "invalid_api_key"
-    assert [(r.path, r.authorized) for r in fake.requests] == [("/v1/models", False)]
+    assert [(r.path, r.authorized) for r in fake.listings] == [("/v1/models", False)]
 
 
 async def test_serve_replaces_withdraw_removes_add_model_adds(
@@ -160,7 +160,7 @@ async def test_the_listing_can_be_made_unusable(
         assert "data" not in orjson.loads(body)
     else:
         assert "error" in orjson.loads(body)
-    assert fake.requests[-1].path == "/v1/models" and fake.requests[-1].authorized
+    assert fake.listings[-1].path == "/v1/models" and fake.listings[-1].authorized
     # Image requests are not affected.
     assert (await generate(fake, session))[0] == 200
     fake.models_listing = "ok"

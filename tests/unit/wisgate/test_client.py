@@ -210,7 +210,7 @@ async def test_check_lists_models(wisgate_client: WisGateClient, fake_wisgate: F
     models = await wisgate_client.check()
 
     assert set(models) == {"gpt-image-2", "gpt-image-1", "dall-e-3", "dall-e-2"}
-    assert fake_wisgate.requests[0].path == "/v1/models"
+    assert fake_wisgate.listings[0].path == "/v1/models" and not fake_wisgate.requests
 
 
 async def test_check_with_a_wrong_key_fails_once(
@@ -224,7 +224,7 @@ async def test_check_with_a_wrong_key_fails_once(
         await client.check()
 
     assert caught.value.status == 401
-    assert len(fake_wisgate.requests) == 1
+    assert len(fake_wisgate.listings) == 1
 
 
 async def test_from_settings_uses_the_configured_gateway(

@@ -1,0 +1,185 @@
+"""Each option's rule, read from the model's profile; a refusal says what to change.
+
+A capability the chosen model lacks is refused naming the models (among those available) that
+have it, so the member knows where to go: "background transparent only works with ...".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.core.errors import or_list, refuse, shown
+from bot.core.models import ImageFormat, JobKind
+from bot.core.profiles import (
+    BACKGROUNDS,
+    INPUT_FIDELITIES,
+    MODERATIONS,
+    OUTPUT_FORMATS,
+    ModelProfile,
+    free_size_problem,
+    parse_size,
+    suggest_size,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """One request's rules: the chosen model, and the others available (for the messages)."""
+
+    spec: ModelProfile
+    available: Sequence[ModelProfile]
+
+    def takers(self, has: Callable[[ModelProfile], bool]) -> str:
+        """The available models with a capability, as `a, b or c` (or `no model here`)."""
+        names = [profile.name for profile in self.available if has(profile)]
+        return or_list(names) if names else "no model available here"
+
+    def only_for(self, field: str, value: object, has: Callable[[ModelProfile], bool]) -> None:
+        """Refuse an option the chosen model does not take, naming the ones that do."""
+        if value is not None and not has(self.spec):
+            refuse(
+                field,
+                f"{field} only works with {self.takers(has)}: leave it unset for {self.spec.name}.",
+            )
+
+    def prompt(self, prompt: str) -> str:
+        """The prompt, stripped: not empty, within the model's limit."""
+        spec = self.spec
+        text = prompt.strip()
+        if not text:
+            refuse("prompt", "Write a prompt: it cannot be empty.")
+        if len(text) > spec.prompt_max:
+            over = len(text) - spec.prompt_max
+            refuse(
+                "prompt",
+                f"The prompt has {len(text):,} characters but {spec.name} takes at most "
+                f"{spec.prompt_max:,}: shorten it by {over:,}.",
+            )
+        return text
+
+    def count(self, n: int | None) -> int:
+        """How many images: 1 unless asked, within the model's range."""
+        spec = self.spec
+        if n is None:
+            return 1
+        if spec.n_min <= n <= spec.n_max:
+            return int(n)  # a bool is an int too; send a plain number
+        if spec.n_max == 1:
+            refuse("n", f"{spec.name} makes one image at a time: set n to 1.")
+        low, high = spec.n_min, spec.n_max
+        refuse(
+            "n",
+            f"{spec.name} makes {low} to {high} images per request: set n from {low} to {high}.",
+        )
+
+    def size(self, size: str | None) -> str | None:
+        """A listed size, or (with a free-size rule) any WxH it allows, as `WxH`."""
+        spec = self.spec
+        if size is None:
+            return None
+        parsed = parse_size(size)
+        canonical = f"{parsed[0]}x{parsed[1]}" if parsed else size.strip().lower()
+        if canonical in spec.sizes:
+            return canonical
+        choose = or_list(spec.sizes)
+        if spec.free_size is None:
+            refuse("size", f"Size {shown(size)} is not available on {spec.name}: choose {choose}.")
+        if parsed is None:
+            hint = f"write WIDTHxHEIGHT (like 1536x864) or choose {choose}"
+            refuse("size", f"Size {shown(size)} is not a size: {hint}.")
+        problem = free_size_problem(spec.free_size, *parsed)
+        if problem is not None:
+            suggestion = suggest_size(spec.free_size, *parsed)
+            hint = f" (try {suggestion})" if suggestion else ""
+            refuse("size", f"Size {canonical} is not allowed: {problem}{hint}.")
+        return canonical
+
+    def choice(self, field: str, value: str | None, allowed: Sequence[str]) -> str | None:
+        """One of the allowed words (any case), or a refusal listing them."""
+        if value is None:
+            return None
+        text = value.strip().lower()
+        if text not in allowed:
+            choose = or_list(allowed)
+            refuse(
+                field,
+                f"{field} {shown(value)} is not available on {self.spec.name}: choose {choose}.",
+            )
+        return text
+
+    def style(self, style: str | None) -> str | None:
+        """A style the model has (dall-e-3's vivid or natural)."""
+        self.only_for("style", style, lambda profile: bool(profile.styles))
+        return self.choice("style", style, self.spec.styles)
+
+    def output(
+        self, output_format: str | None, compression: int | None
+    ) -> tuple[ImageFormat | None, int | None]:
+        """The file format and compression, where the model lets the member choose them."""
+        spec = self.spec
+        self.only_for("output_format", output_format, lambda profile: bool(profile.output_formats))
+        self.only_for(
+            "output_compression", compression, lambda profile: profile.takes("output_compression")
+        )
+        offered = [name for name, fmt in OUTPUT_FORMATS.items() if fmt in spec.output_formats]
+        name = self.choice("output_format", output_format, offered)
+        fmt = OUTPUT_FORMATS[name] if name is not None else None
+        if compression is None:
+            return fmt, None
+        if not 0 <= compression <= 100:
+            refuse("output_compression", f"output_compression must be 0 to 100, not {compression}.")
+        if fmt not in ("jpeg", "webp"):
+            refuse(
+                "output_compression",
+                "output_compression only works with jpeg or webp output: set output_format to "
+                "jpeg or webp, or leave output_compression unset.",
+            )
+        return fmt, int(compression)
+
+    def background(self, background: str | None, fmt: ImageFormat | None) -> str | None:
+        """opaque, auto, or (for models that support it) transparent, then png or webp."""
+        self.only_for("background", background, lambda profile: profile.takes("background"))
+        value = self.choice("background", background, BACKGROUNDS)
+        if value == "transparent" and not self.spec.transparent:
+            takers = self.takers(lambda profile: profile.transparent)
+            refuse(
+                "background",
+                f"{self.spec.name} cannot make transparent backgrounds: choose {takers} for "
+                "one, or leave background unset.",
+            )
+        if value == "transparent" and fmt == "jpeg":
+            refuse(
+                "output_format",
+                "A transparent background needs png or webp output: set output_format to png "
+                "or webp.",
+            )
+        return value
+
+    def moderation(self, moderation: str | None, kind: JobKind) -> str | None:
+        """The moderation level, for new images only (the edit endpoint has none)."""
+        self.only_for("moderation", moderation, lambda profile: profile.takes("moderation"))
+        if moderation is not None and kind == "edit":
+            refuse("moderation", "moderation only applies to new images: leave it unset for /edit.")
+        return self.choice("moderation", moderation, MODERATIONS)
+
+    def fidelity(self, fidelity: str | None, kind: JobKind) -> str | None:
+        """How closely an edit keeps the input's details, where the model takes it."""
+        if fidelity is not None and kind != "edit":
+            refuse("input_fidelity", "input_fidelity only applies to /edit: leave it unset.")
+        self.only_for("input_fidelity", fidelity, lambda profile: profile.takes("input_fidelity"))
+        return self.choice("input_fidelity", fidelity, INPUT_FIDELITIES)
+
+    def counts(self, kind: JobKind, count: int, has_mask: bool) -> None:
+        """Attachments only for /edit, at least one there, and no more than the model takes."""
+        if kind == "generate":
+            if count or has_mask:
+                refuse("image", "Attachments are only for /edit: use /edit to change an image.")
+            return
+        if count == 0:
+            refuse("image", "Attach at least one image to edit.")
+        most = self.spec.edit.max_images if self.spec.edit is not None else 0
+        if count > most:
+            fix = "attach a single image" if most == 1 else f"remove {count - most}"
+            images = "image" if most == 1 else "images"
+            refuse("image", f"{self.spec.name} takes at most {most} {images} per edit: {fix}.")
