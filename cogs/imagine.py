@@ -35,10 +35,10 @@ class Imagine(commands.Cog):
         model="Image model: the list shows what each can do",
         size="Size as WIDTHxHEIGHT; suggestions follow the model",
         quality="Quality: the list follows the model",
-        n="How many images (dall-e-3 makes one)",
+        n="How many images (each model has its own limit)",
         background="Transparent or opaque background (GPT image models)",
         output_format="File format (GPT image models)",
-        style="vivid or natural (dall-e-3)",
+        style="vivid or natural, for models with styles",
         private="Only you see the result",
     )
     @app_commands.choices(background=BACKGROUNDS, output_format=FORMATS, style=STYLES)

@@ -127,10 +127,18 @@ def load_profiles(path: Path | None) -> dict[str, ModelProfile]:
         return base
     where = f"MODELS_FILE {path}"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
         raise ModelsFileError(f"{where} cannot be read: {reason}.") from None
+    return parse_profiles(text, where)
+
+
+def parse_profiles(text: str, where: str) -> dict[str, ModelProfile]:
+    """The built-in profiles with a models file's `text` on top (`where` names it in errors)."""
+    base = builtin_profiles()
+    try:
+        data = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as error:
         raise ModelsFileError(f"{where} is not valid TOML: {error}.") from None
     return {**base, **_profiles(data, base, where)}

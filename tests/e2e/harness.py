@@ -126,6 +126,7 @@ async def running_bot(
     wisgate_noisy: bool = False,
     wisgate_options: dict[str, Any] | None = None,
     setup: Callable[[FakeDiscord, FakeGuild], None] | None = None,
+    wisgate_setup: Callable[[FakeWisGate], None] | None = None,
     **settings: Any,
 ) -> AsyncIterator[World]:
     """The production bot, connected and synced to a fake guild, with alice and bob in it."""
@@ -140,6 +141,8 @@ async def running_bot(
         guild.add_member(bob)
         if setup is not None:
             setup(discord_fake, guild)
+        if wisgate_setup is not None:
+            wisgate_setup(wisgate_fake)  # before the bot starts: it reads the model listing
         defaults: dict[str, Any] = {
             "discord_token": DISCORD_TOKEN,
             "wisgate_api_key": TEST_API_KEY,

@@ -61,9 +61,31 @@ async def test_check_passes_against_a_working_gateway(tmp_path: Path) -> None:
     assert "settings: ok" in out
     assert "database: ok" in out and "schema version" in out
     assert "wisgate: ok" in out
+    assert "models: 4 available (gpt-image-2, gpt-image-1, dall-e-3, dall-e-2)" in out
     assert (tmp_path / "db" / "bot.sqlite3").exists()
     for secret in (TEST_API_KEY, DISCORD_TOKEN):
         assert secret not in out + err
+
+
+async def test_check_and_models_say_what_the_gateway_serves(tmp_path: Path) -> None:
+    async with FakeWisGate(api_key=TEST_API_KEY, noisy=False) as fake:
+        fake.serve("gpt-image-1", "dall-e-2", "gpt-image-3")
+        env = {"WISGATE_BASE_URL": fake.base_url, "DATABASE_PATH": str(tmp_path / "b.sqlite3")}
+        code, out, err = await run_check(tmp_path, **env)
+        assert code == 0, out + err
+        assert "models: 2 available (gpt-image-1, dall-e-2)" in out
+        assert "models: note: gpt-image-2: enabled yes, listed no, available no" in out
+        assert "gpt-image-3: listed by WisGate, no profile (add it to MODELS_FILE" in out
+        settings = {"DISCORD_TOKEN": DISCORD_TOKEN, "WISGATE_API_KEY": TEST_API_KEY, **env}
+        code, out, err = await run_bot_command(tmp_path, "models", **settings)
+        assert code == 0, out + err
+        lines = out.splitlines()
+        assert lines[0].startswith("gpt-image-2: enabled yes, listed no, available no; n 1-10,")
+        assert "free sizes to 3840px" in lines[0] and "tokens $5/$8/$30 per M" in lines[0]
+        assert lines[2].startswith("dall-e-3: enabled yes, listed no") and "styles" in lines[2]
+        fake.models_listing = "missing"  # a gateway without the route: only the list is missing
+        code, out, err = await run_check(tmp_path, **env)
+        assert code == 0 and "models: WisGate gave no usable model list" in out, out + err
 
 
 async def test_check_fails_readably_on_a_wrong_key(tmp_path: Path) -> None:

@@ -24,15 +24,27 @@ from bot.core.catalogue import Catalogue, RawOptions
 from bot.core.errors import InvalidRequest
 from bot.core.input_files import DeclaredFile, UploadedFile
 from bot.core.models import ImageRequest, InputImage, JobKind
-from bot.core.profile_files import builtin_profiles
+from bot.core.profile_files import parse_profiles
 from bot.images.fitting import choose_output
 from bot.wisgate.payload import edit_fields, edit_files, generation_body
-from tests.fakes.image_rules import FilePart, RuleViolation, check_edit, check_generation
+from tests.fakes.image_rules import (
+    DEFAULT_REGISTRY,
+    FilePart,
+    RuleViolation,
+    check_edit,
+    check_generation,
+)
 from tests.fakes.images import make_image, make_mask
 
 MODELS = ("gpt-image-2", "gpt-image-1", "dall-e-3", "dall-e-2")
-EVERYTHING = Catalogue(builtin_profiles(), MODELS, "gpt-image-2")
-SOME = Catalogue(builtin_profiles(), ("dall-e-2", "gpt-image-1"), "dall-e-2")
+# A model from an operator's file, as the fake serves it: gpt-image-2 with transparency.
+FLARE = "gpt-image-2.5-flare"
+PROFILES = parse_profiles(f'[models."{FLARE}"]\nlike = "gpt-image-2"\ntransparent = true\n', "test")
+RULES = DEFAULT_REGISTRY.copy()
+RULES.derive(FLARE, like="gpt-image-2", transparent=True)
+MODELS = (*MODELS, FLARE)
+EVERYTHING = Catalogue(PROFILES, MODELS, "gpt-image-2")
+SOME = Catalogue(PROFILES, ("dall-e-2", "gpt-image-1"), "dall-e-2")
 KINDS: tuple[JobKind, ...] = ("generate", "edit")
 MIB = 1024 * 1024
 SETTINGS = settings(max_examples=60, deadline=None)
@@ -48,8 +60,11 @@ GPT: dict[str, list[Any]] = {
     "moderation": ["auto", "low"],
     "input_fidelity": ["low", "high"],
 }
+FREE = [*GPT["size"], "1536x864", "2160x3840", "3840x2160"]
 VALID: dict[str, dict[str, list[Any]]] = {
-    "gpt-image-2": {**GPT, "size": [*GPT["size"], "1536x864", "2160x3840", "3840x2160"]},
+    # Transparent backgrounds were shut for gpt-image-2 (2026-09-30); its successor has them.
+    "gpt-image-2": {**GPT, "size": FREE, "background": ["opaque", "auto"]},
+    "gpt-image-2.5-flare": {**GPT, "size": FREE},
     "gpt-image-1": GPT,
     "dall-e-3": {
         "quality": ["standard", "hd"],
@@ -58,7 +73,8 @@ VALID: dict[str, dict[str, list[Any]]] = {
     },
     "dall-e-2": {"quality": ["standard"], "size": ["256x256", "512x512", "1024x1024"]},
 }
-VALID["gpt-image-2"]["n"] = VALID["gpt-image-1"]["n"] = VALID["dall-e-2"]["n"] = [1, 2, 10]
+for name in ("gpt-image-2", "gpt-image-2.5-flare", "gpt-image-1", "dall-e-2"):
+    VALID[name]["n"] = [1, 2, 10]
 VALID["dall-e-3"]["n"] = [1]
 # Every value worth trying per field: valid for some model, near a boundary, or plain wrong.
 ANY_VALUES: dict[str, list[Any]] = {
@@ -202,10 +218,12 @@ def _check_body(request: ImageRequest, case: Case) -> None:
     stream, partial = case.stream, case.partial_images
     try:
         if request.kind == "generate":
-            check_generation(generation_body(request, stream=stream, partial_images=partial))
+            body = generation_body(request, stream=stream, partial_images=partial)
+            check_generation(body, registry=RULES)
         else:
             fields = dict(edit_fields(request, stream=stream, partial_images=partial))
-            check_edit(fields, [_part(name, image) for name, image in edit_files(request)])
+            files = [_part(name, image) for name, image in edit_files(request)]
+            check_edit(fields, files, registry=RULES)
     except RuleViolation as violation:
         message = f"accepted {request!r} but the API would refuse: {violation.body()}"
         raise AssertionError(message) from violation
