@@ -34,6 +34,7 @@ from bot.ledger.facade import Ledger, OperatorCaps
 from bot.ledger.moderation import LedgerModeration
 from bot.wisgate.client import WisGateClient
 from bot.wisgate.decoder import decoder_thread
+from bot.wisgate.pacer import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,10 @@ async def build_bot(
         intake_limits(INTAKE_BYTES) as intake,
         result_store(settings) as results,
     ):
+        # One pacer for the key's rate limit, shared by every job (bot/wisgate/pacer.py).
+        pacer = Pacer(settings.max_concurrent_jobs)
         wisgate = WisGateClient.from_settings(
-            session, settings, decoder=decoder, **(wisgate_options or {})
+            session, settings, decoder=decoder, pacer=pacer, **(wisgate_options or {})
         )
         ledger = Ledger(
             conn,

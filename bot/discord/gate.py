@@ -18,6 +18,7 @@ import discord
 from bot.core.terms import BlockedTerm
 from bot.discord.servers import quota_guild_id, refuse_unlisted_guild
 from bot.ledger.facade import CapReached, JobSpec
+from bot.wisgate.errors import UpstreamQuotaExhausted
 
 if TYPE_CHECKING:
     from bot.discord.client import ImageBot
@@ -30,6 +31,10 @@ async def check_before_download(
 ) -> None:
     """Refuse now what the hold would refuse; `prompt` (None: not known yet) against terms."""
     refuse_unlisted_guild(bot.settings.allowed_guilds, interaction)
+    pacer = bot.wisgate.pacer
+    if pacer is not None and pacer.out_of_credit() > 0:
+        # The key's credit is gone: sending this request would only fail and be refunded.
+        raise UpstreamQuotaExhausted("refused before sending: the key's credit is gone")
     async with guard_caps(bot, quota_guild_id(interaction)):
         await bot.ledger.check(spec, prompt)
 

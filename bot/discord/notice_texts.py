@@ -89,3 +89,16 @@ def restart_text(records: Sequence[JobRecord], *, in_channel: bool) -> str:
         if isinstance(record.params.get("prompt"), str)
     ]
     return "\n".join([text, *prompts])[:2000]
+
+
+def account_alert_text(kind: str) -> str:
+    """The moderators' note that the bot's image service account cannot serve anyone."""
+    what = (
+        "has run out of credit, so new image requests are refused and refunded"
+        if kind == "upstream_credit"
+        else "refused the bot's API key, so every image request fails and is refunded"
+    )
+    return (
+        f"**Image service:** the bot's WisGate account {what}. Only the bot's owner can fix "
+        "this (WisGate's dashboard, then WISGATE_API_KEY). Members are told nothing was charged."
+    )

@@ -18,6 +18,7 @@ import discord
 
 from bot.core.errors import BotError
 from bot.discord.notice_texts import (
+    account_alert_text,
     budget_alert_text,
     cap_alert_text,
     rejection_report_text,
@@ -26,7 +27,7 @@ from bot.discord.notice_texts import (
 from bot.discord.replies import NO_PINGS
 from bot.ledger.facade import CapReached, JobRecord, JobSpec, Ledger, Settlement
 from bot.ledger.moderation import LedgerModeration
-from bot.wisgate.errors import ContentRejected
+from bot.wisgate.errors import AuthenticationFailed, ContentRejected, UpstreamQuotaExhausted
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,12 @@ class Notices:
             )
 
     async def refunded(self, spec: JobSpec, error: BotError) -> None:
-        """After a refund: report a member's third safety rejection within an hour."""
+        """After a refund: report a member's third safety rejection within an hour; tell the
+        log channel once when WisGate refuses the key or its credit is gone."""
         guild_id = spec.requester.guild_id
+        if isinstance(error, UpstreamQuotaExhausted | AuthenticationFailed):
+            await self._account_trouble(error, guild_id)
+            return
         if not isinstance(error, ContentRejected) or guild_id is None:
             return  # DMs and user installs have no log channel to report to
         report = await self._moderation.rejection_report(guild_id, spec.requester.user_id)
@@ -99,6 +104,20 @@ class Notices:
                 report.user_id,
                 report.rejections,
             )
+
+    async def _account_trouble(
+        self, error: UpstreamQuotaExhausted | AuthenticationFailed, guild_id: int | None
+    ) -> None:
+        """The bot's WisGate account cannot serve anyone: the owner must act. Once an hour
+        per server (and in the log)."""
+        kind = "upstream_credit" if isinstance(error, UpstreamQuotaExhausted) else "upstream_key"
+        hour = self._ledger.now().strftime("%Y-%m-%dT%H")
+        if not await self._ledger.first_alert(kind, hour, guild_id):
+            return
+        log.error("WisGate %s: %s", "has no credit left" if kind == "upstream_credit"
+                  else "refused the API key", error)  # fmt: skip
+        if guild_id is not None:
+            await self.post_to_log(guild_id, account_alert_text(kind))
 
     async def cap_reached(self, error: CapReached, guild_id: int | None) -> None:
         """One of the owner's caps refused a request: tell the log and the log channel, once

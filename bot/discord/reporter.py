@@ -77,7 +77,7 @@ class InteractionReporter:
         """Seconds between status edits: every few seconds near the front of the queue, rarer
         further back, so a long queue costs Discord (and us) about ten edits a second at most.
         """
-        if self._stage == "queued" and self._position is not None:
+        if self._stage != "generating" and self._position is not None:
             return max(self._interval, self._position * QUEUE_EDIT_SECONDS_PER_PLACE)
         return self._interval
 
@@ -100,7 +100,7 @@ class InteractionReporter:
     async def _edit_status(self) -> None:
         """The status line; while queued, with the Cancel button (taken away once generating)."""
         text = status_line(self._stage, self._clock() - self._born, self._position)
-        job_id = self._job_id if self._stage == "queued" else None
+        job_id = self._job_id if self._stage != "generating" else None
         if job_id is not None:
             await self._edit(content=text, view=cancel_view(job_id))
         elif self._cancel_shown:

@@ -33,14 +33,16 @@ def clip_content(text: str) -> str:
 
 
 def status_line(
-    state: Literal["queued", "generating"], elapsed: float, position: int | None
+    state: Literal["queued", "paced", "generating"], elapsed: float, position: int | None
 ) -> str:
-    """The progress line: `⏳ Queued — position 3 · 12 s` or `🎨 Generating… 45 s`."""
+    """The progress line: `⏳ Queued — position 3 · 12 s`, `⏳ Waiting for WisGate's rate
+    limit — position 3 · 40 s` or `🎨 Generating… 45 s`."""
     took = format_duration(elapsed)
     if state == "generating":
         return f"🎨 Generating… {took}"
     where = f" — position {position}" if position is not None else ""
-    return f"⏳ Queued{where} · {took}"
+    waiting = "Waiting for WisGate's rate limit" if state == "paced" else "Queued"
+    return f"⏳ {waiting}{where} · {took}"
 
 
 def result_embed(

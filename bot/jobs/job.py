@@ -9,7 +9,8 @@ from bot.core.errors import BotError
 from bot.core.models import GeneratedImage, ImageRequest, ImageResult
 from bot.ledger.facade import JobSpec, Settlement
 
-Stage = Literal["queued", "generating"]
+# Waiting for a slot; waiting again because WisGate's rate limit paused calls; generating.
+Stage = Literal["queued", "paced", "generating"]
 
 
 class JobEvents(Protocol):

@@ -9,6 +9,10 @@ running or waiting: no credit for the time they were away, no penalty for arrivi
 others took free slots. A member held back by their own cap (or their guild's) is skipped
 and keeps their early round for when a slot of theirs frees.
 
+A `Gate` (the pacer toward WisGate, bot/wisgate/pacer.py) may hold every admission back
+beyond the caps (a rate limit's pause, a lowered allowance) and says when to look again; a job
+that met the rate limit goes back to the head of its member's line (`requeue`), its round kept.
+
 Pure asyncio bookkeeping, no task of its own: every change (join, release, withdraw, new
 limits) admits what it can at once, synchronously, so nothing races between a decision and
 its effect. Places in line are only news for the members' status messages (edited every
@@ -22,7 +26,7 @@ import asyncio
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from bot.core.errors import BotError
 from bot.core.text import format_duration
@@ -67,6 +71,19 @@ class QueueInterrupted(LeftQueue):
 
     def __init__(self) -> None:
         super().__init__("The bot restarted before your images were ready. Nothing was charged.")
+
+
+class Gate(Protocol):
+    """What may hold admissions back beyond the caps (the pacer toward WisGate)."""
+
+    def allows(self, running: int) -> bool:
+        """May one more job start now, with `running` admitted?"""
+
+    def admitted(self) -> None:
+        """One more job was admitted (it will call WisGate)."""
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` when more jobs may start."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +141,12 @@ class FairQueue(Generic[T]):
         *,
         on_moved: Callable[[Ticket[T]], None] | None = None,
         renumber_after: float | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self._limits = limits
+        self._gate = gate
+        if gate is not None:
+            gate.subscribe(self._admit)
         self._renumber_after = renumber_after  # None: places are updated at every change
         self._renumber_timer: asyncio.TimerHandle | None = None
         self._lines: dict[int, deque[Ticket[T]]] = {}  # member -> waiting tickets, oldest first
@@ -186,6 +207,17 @@ class FairQueue(Generic[T]):
             raise TimeoutError
         ticket.admitted.result()
 
+    def requeue(self, ticket: Ticket[T]) -> None:
+        """An admitted job must wait again (a rate limit): first in its member's line, its
+        round kept, so it starts before their later jobs and in its old turn among others."""
+        if ticket.state != "running":
+            return
+        self._running.add(ticket, -1)
+        ticket.state = "waiting"
+        ticket.admitted = asyncio.get_running_loop().create_future()
+        self._lines.setdefault(ticket.member, deque()).appendleft(ticket)
+        self._admit()
+
     def withdraw(self, ticket: Ticket[T], error: BaseException) -> bool:
         """Take a waiting ticket out of line; its waiter raises `error`. False if not waiting."""
         if ticket.state != "waiting":
@@ -236,12 +268,15 @@ class FairQueue(Generic[T]):
 
     def _admit(self) -> None:
         """Start tickets while there is room, each time the earliest eligible one."""
-        while self._running.total < self._limits.total:
+        while self._running.total < self._limits.total and self._gate_allows():
             ticket = self._next_ticket()
             if ticket is None:
                 break
             self._start(ticket)
         self._places_changed()
+
+    def _gate_allows(self) -> bool:
+        return self._gate is None or self._gate.allows(self._running.total)
 
     def _next_ticket(self) -> Ticket[T] | None:
         """The earliest (round, arrival) among members' oldest jobs that the caps allow."""
@@ -270,6 +305,8 @@ class FairQueue(Generic[T]):
         ticket.state = "running"
         ticket.position = None
         self._running.add(ticket, 1)
+        if self._gate is not None:
+            self._gate.admitted()
         ticket.admitted.set_result(None)
 
     def order(self) -> list[Ticket[T]]:

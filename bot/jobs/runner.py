@@ -26,7 +26,7 @@ from bot.core.catalogue import Catalogue
 from bot.core.errors import BotError, or_list, our_fault
 from bot.core.models import GeneratedImage, ImageResult
 from bot.images.store import ResultStore
-from bot.jobs.job import Delivered, Job, JobEvents, JobTimes
+from bot.jobs.job import Delivered, Job, JobEvents, JobTimes, Stage
 from bot.jobs.queue import (
     FairQueue,
     LeftQueue,
@@ -39,7 +39,7 @@ from bot.jobs.queue import (
 from bot.jobs.spool import InputSpool
 from bot.ledger.facade import JobSpec, Ledger, Reservation, Settlement
 from bot.wisgate.client import WisGateClient
-from bot.wisgate.errors import UnknownModel
+from bot.wisgate.errors import RateLimited, UnknownModel
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,10 @@ class Runner:
         self._spool = spool
         self._catalogue = catalogue  # told when WisGate does not know a model
         limits = QueueLimits(max_concurrent, max_per_member, max_per_guild)
+        # The pacer toward WisGate holds admissions back while its rate limit wants it.
+        self._pacer = wisgate.pacer
         self._queue: FairQueue[_Queued] = FairQueue(
-            limits, on_moved=self._moved, renumber_after=RENUMBER_AFTER
+            limits, on_moved=self._moved, renumber_after=RENUMBER_AFTER, gate=self._pacer
         )
         self._tickets: dict[int, Ticket[_Queued]] = {}  # job id -> ticket, while the job is open
         self._tasks: set[asyncio.Task[None]] = set()
@@ -290,33 +292,55 @@ class Runner:
     async def _call(
         self, job: Job, job_id: int, ticket: Ticket[_Queued], times: JobTimes
     ) -> ImageResult:
-        """Wait for a slot in the fair queue, mark the job running, and ask WisGate."""
+        """Wait for a slot in the fair queue, mark the job running, and ask WisGate; a rate
+        limit sends the job back to the head of its member's line until the pacer lets it go
+        again (never a failure, until MAX_QUEUE_WAIT since it was asked runs out)."""
         job.request = await self._spool.keep(job_id, job.request)
+        while True:
+            await self._wait_turn(ticket, times)
+            try:
+                return await self._ask(job, job_id, times)
+            except RateLimited:
+                if self._pacer is None:
+                    raise
+                log.info("job %d: WisGate's rate limit; back in line", job_id)
+                self._queue.requeue(ticket)
+                job.reporter.progress("paced", ticket.position, job_id=job_id)
+            finally:
+                self._queue.release(ticket)
+
+    async def _wait_turn(self, ticket: Ticket[_Queued], times: JobTimes) -> None:
+        """Until admitted: QueueExpired once MAX_QUEUE_WAIT has passed since it was asked."""
+        left = None
+        if self.max_queue_wait is not None:
+            left = max(0.0, times.submitted + self.max_queue_wait - self._clock())
         try:
-            await self._queue.wait(ticket, self.max_queue_wait)
+            await self._queue.wait(ticket, left)
         except TimeoutError:
             times.left = self._clock()
             raise QueueExpired(self.max_queue_wait or 0.0) from None
         except LeftQueue:
             times.left = self._clock()
             raise
-        try:
-            times.started = self._clock()
-            job.request = await self._spool.restore(job_id, job.request)
-            if not await self._ledger.start(job_id):
-                raise BotError("This request was cancelled. Nothing was charged.")
-            job.reporter.progress("generating", None, job_id=job_id)
-            call: Callable[..., Awaitable[ImageResult]] = (
-                self._wisgate.generate if job.request.kind == "generate" else self._wisgate.edit
-            )
-            return await call(job.request, on_partial=job.reporter.preview)
-        finally:
-            self._queue.release(ticket)
+
+    async def _ask(self, job: Job, job_id: int, times: JobTimes) -> ImageResult:
+        """Mark the job running and ask WisGate for its images."""
+        times.started = self._clock()
+        job.request = await self._spool.restore(job_id, job.request)
+        if not await self._ledger.start(job_id):
+            raise BotError("This request was cancelled. Nothing was charged.")
+        job.reporter.progress("generating", None, job_id=job_id)
+        call: Callable[..., Awaitable[ImageResult]] = (
+            self._wisgate.generate if job.request.kind == "generate" else self._wisgate.edit
+        )
+        return await call(job.request, on_partial=job.reporter.preview)
 
     def _moved(self, ticket: Ticket[_Queued]) -> None:
         """The queue renumbered a waiting job: record its place (the reporter shows it)."""
         queued = ticket.item
-        queued.job.reporter.progress("queued", ticket.position, job_id=queued.job_id)
+        paced = self._pacer is not None and self._pacer.paused() > 0
+        stage: Stage = "paced" if paced else "queued"
+        queued.job.reporter.progress(stage, ticket.position, job_id=queued.job_id)
 
     def _model_gone(self, model: str, text: str) -> str:
         """WisGate does not know the model: stop offering it; say which ones remain."""

@@ -293,10 +293,14 @@ class Ledger:
 
     async def first_cap_alert(self, error: CapReached, guild_id: int | None) -> bool:
         """True the first time this cap is reached in its period here (tell the log once)."""
+        return await self.first_alert(error.cap, error.period, guild_id)
+
+    async def first_alert(self, kind: str, period: str, guild_id: int | None) -> bool:
+        """True the first time this kind of news comes in this period here (told once)."""
         body = partial(
             ledger_sql.first_alert,
-            cap=error.cap,
-            period=error.period,
+            cap=kind,
+            period=period,
             scope=scope_of(guild_id),
             now=self.now(),
         )

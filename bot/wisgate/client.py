@@ -20,6 +20,7 @@ from bot.wisgate.errors import (
     error_from_event,
     rejects_streaming,
 )
+from bot.wisgate.pacer import Pacer
 from bot.wisgate.payload import edit_fields, edit_files, generation_body
 from bot.wisgate.stream import (
     ParsedResult,
@@ -64,6 +65,7 @@ class WisGateClient(Transport):
         download_schemes: frozenset[str] = frozenset({"https"}),
         partial_images: int = 2,
         decoder: Executor | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         if streaming not in ("auto", "on", "off"):
             raise ValueError("streaming must be 'auto', 'on' or 'off'")
@@ -77,6 +79,7 @@ class WisGateClient(Transport):
             backoff_cap=backoff_cap,
             max_download_bytes=max_download_bytes,
             download_schemes=download_schemes,
+            pacer=pacer,
         )
         self._streaming: StreamingMode = streaming
         self._stream_supported = True

@@ -27,6 +27,7 @@ from bot.wisgate.errors import (
     WisGateError,
     error_from_response,
 )
+from bot.wisgate.pacer import Pacer
 from bot.wisgate.stream import PendingUrl, sniff_image
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,12 @@ class Transport:
         backoff_cap: float,
         max_download_bytes: int,
         download_schemes: frozenset[str],
+        pacer: Pacer | None = None,
     ) -> None:
         self._session = session
+        # Fed by every answer; with one, rate limits are the pacer's (the job waits in the
+        # queue) and not retried here; without (a bare client), they are retried like 5xx.
+        self.pacer = pacer
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._max_retries = max(0, max_retries)
@@ -144,6 +149,8 @@ class Transport:
                 )
                 if response.status >= 400:
                     raise await self._http_error(response)
+                if self.pacer is not None:
+                    self.pacer.observe(response.status, response.headers)
                 return await read(response)
         except TimeoutError as error:
             if not responded and isinstance(error, aiohttp.ConnectionTimeoutError):
@@ -167,6 +174,10 @@ class Transport:
             if len(body) >= 64 * 1024:
                 break  # error bodies are small: do not wait for (or keep) a huge one
         error = error_from_response(response.status, bytes(body), secret=self._secret())
+        if self.pacer is not None:
+            self.pacer.observe(response.status, response.headers, error.code)
+            if isinstance(error, RateLimited):
+                return error  # the job waits for the pacer, without spending a retry
         if response.status >= 500 or isinstance(error, RateLimited):
             return _Retryable(error, _retry_after(response.headers))
         return error

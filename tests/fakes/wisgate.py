@@ -146,6 +146,13 @@ class FakeWisGate:
         self.downloads: list[DownloadRecord] = []
         self.rules: ModelRegistry = image_rules.DEFAULT_REGISTRY.copy()
         self.models_listing: ModelsListing = "ok"
+        # rate_limit(): images allowed per window, as a key's images-per-minute limit is.
+        self.window_images: int | None = None
+        self.window = 60.0
+        self.rate_limited = 0  # 429 rate-limit answers the window gave
+        self.window_log: list[tuple[float, int]] = []  # (time, images) of each admitted call
+        self._window_start = 0.0
+        self._window_used = 0
         self._served: set[str] | None = None if served is None else set(served)
         self.port = 0
         self._faults: collections.deque[Fault] = collections.deque()
@@ -168,6 +175,7 @@ class FakeWisGate:
     async def start(self, port: int = 0) -> None:
         """Listen on 127.0.0.1 (a random free port unless one is given)."""
         app = web.Application(client_max_size=1024**3)
+        app.on_response_prepare.append(self._rate_headers)
         app.router.add_post("/v1/images/generations", self._generations)
         app.router.add_post("/v1/images/edits", self._edits)
         app.router.add_get("/v1/models", self._models)
@@ -186,6 +194,47 @@ class FakeWisGate:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    def rate_limit(self, images: int, window: float) -> None:
+        """Allow at most `images` images per `window` seconds (fixed windows from the first
+        call); beyond, 429 rate_limit_exceeded with retry-after-ms and x-ratelimit-* headers,
+        which every image answer also carries."""
+        self.window_images, self.window = images, window
+        self._window_start, self._window_used = 0.0, 0
+
+    def _window_left(self) -> tuple[int, float]:
+        """Images left in the current window, and seconds until the next one begins."""
+        now = time.monotonic()
+        if self._window_start == 0.0 or now >= self._window_start + self.window:
+            self._window_start, self._window_used = now, 0
+        assert self.window_images is not None
+        left = self.window_images - self._window_used
+        return left, self._window_start + self.window - now
+
+    def _admit_to_window(self, record: RecordedRequest) -> web.Response | None:
+        """Count the call's images in the window, or refuse it with a rate-limit 429."""
+        if self.window_images is None:
+            return None
+        raw = (record.json or {}).get("n") or record.fields.get("n") or 1
+        images = int(raw)
+        left, reset = self._window_left()
+        if images > left:
+            self.rate_limited += 1
+            headers = {"retry-after-ms": str(int(reset * 1000) + 1)}
+            status, message, kind, code, param = _ERRORS["rate_limit"]
+            return _error(status, message, kind, code, param, headers)
+        self._window_used += images
+        self.window_log.append((time.monotonic(), images))
+        return None
+
+    async def _rate_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Every image answer says where the window stands, as OpenAI's do."""
+        if self.window_images is None or not request.path.startswith("/v1/images/"):
+            return
+        left, reset = self._window_left()
+        response.headers["x-ratelimit-limit-requests"] = str(self.window_images)
+        response.headers["x-ratelimit-remaining-requests"] = str(max(0, left))
+        response.headers["x-ratelimit-reset-requests"] = f"{reset:.3f}s"
 
     def fail(
         self,
@@ -337,6 +386,9 @@ class FakeWisGate:
             presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
             message = f"Incorrect API key provided: {presented}."
             return _error(401, message, "invalid_request_error", "invalid_api_key"), None
+        refused = self._admit_to_window(record) if faults else None
+        if refused is not None:
+            return refused, None
         if self.latency:
             await asyncio.sleep(self.latency)
         fault = self._take_fault(record) if faults else None

@@ -1,0 +1,179 @@
+"""One pacer toward WisGate, fed by every answer: how many calls may be in flight, and when.
+
+The key's rate limit is shared by every job, so it is kept in one place instead of each job
+retrying its own 429s against the others:
+- a 429 rate-limit answer pauses every admission until its Retry-After (or the
+  x-ratelimit-reset-* header) has passed, and halves the calls allowed in flight
+  (multiplicative decrease); each success lets one more through, up to the ceiling, once
+  as many successes as the current allowance have come back (additive increase);
+- the x-ratelimit-* headers give a budget: the calls left in the current window (each
+  admission spends one, each answer says how many the gateway still counts), refilled to the
+  window's limit when it resets; at 0, admissions pause until the reset, so the request that
+  would be refused is never sent;
+- it starts with one call in flight and grows from there (slow start): the first answers
+  teach it the window before a burst can overrun it;
+- `insufficient_quota` (the key's balance is gone) is no rate limit: no job waits for it,
+  but new requests are refused for a few minutes instead of each being sent to fail.
+The fair queue asks `allows(running)` before starting a job and is told (`subscribe`) when
+admissions may resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+
+log = logging.getLogger(__name__)
+
+OUT_OF_CREDIT_PAUSE = 300.0  # seconds new requests are refused after insufficient_quota
+DEFAULT_PAUSE = 2.0  # a 429 that says nothing about when to come back
+MAX_PAUSE = 120.0
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?"
+                       r"(?:(\d+(?:\.\d+)?)ms)?")  # fmt: skip
+
+
+class Pacer:
+    """Calls allowed in flight toward WisGate, and the time before which none may start."""
+
+    def __init__(self, ceiling: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ceiling = ceiling
+        self.limit = 1  # calls allowed in flight now: grows with successes (slow start)
+        self.paused_until = 0.0  # clock time; no call starts before it
+        self.out_of_credit_until = 0.0
+        self.rate_limited = 0  # 429 rate-limit answers seen, for logs and tests
+        self._clock = clock
+        self._successes = 0  # since the last increase
+        self._budget: int | None = None  # calls left in the gateway's window, if it says
+        self._window: int | None = None  # the window's size (x-ratelimit-limit-*)
+        self._window_resets = 0.0  # clock time the budget refills to the window's size
+        self._listeners: list[Callable[[], None]] = []
+        self._wake: asyncio.TimerHandle | None = None
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever more calls may start (a pause ended, the limit rose)."""
+        self._listeners.append(listener)
+
+    def allows(self, running: int) -> bool:
+        """May one more call start now, with `running` in flight?"""
+        now = self._clock()
+        if now < self.paused_until or running >= self.limit:
+            return False
+        if self._budget is not None and now >= self._window_resets and self._window:
+            self._budget = self._window  # a new window
+        return self._budget is None or self._budget > 0
+
+    def admitted(self) -> None:
+        """A call is about to start: it spends one of the window's budget."""
+        if self._budget is not None:
+            self._budget -= 1
+
+    def paused(self) -> float:
+        """Seconds until admissions resume (0 when they are open)."""
+        return max(0.0, self.paused_until - self._clock())
+
+    def out_of_credit(self) -> float:
+        """Seconds new requests are still refused after the key ran out of credit."""
+        return max(0.0, self.out_of_credit_until - self._clock())
+
+    def observe(self, status: int, headers: Mapping[str, str], code: str | None = None) -> None:
+        """Learn from one answer of WisGate (any status, its headers, its error code)."""
+        if status == 429 and code == "insufficient_quota":
+            self.out_of_credit_until = self._clock() + OUT_OF_CREDIT_PAUSE
+            log.error("WisGate: the key's credit is gone; refusing new requests for a while")
+            return
+        remaining, reset, window = _remaining(headers)
+        if remaining is not None:
+            self._budget = remaining if self._budget is None else min(self._budget, remaining)
+            self._window = window or self._window
+            self._window_resets = self._clock() + (reset if reset is not None else 0.0)
+        if status == 429:
+            self.rate_limited += 1
+            self._budget = 0 if self._budget is not None else None
+            self._slow_down(_wait_of(headers))
+            return
+        if status < 400:
+            self._speed_up()
+        if remaining is not None and remaining <= 0:
+            self._pause(reset if reset is not None else DEFAULT_PAUSE)
+
+    def _slow_down(self, wait: float) -> None:
+        self.limit = max(1, self.limit // 2)
+        self._successes = 0
+        log.warning(
+            "WisGate's rate limit: pausing %.1f s, at most %d call(s) at once", wait, self.limit
+        )
+        self._pause(wait)
+
+    def _speed_up(self) -> None:
+        if self.limit >= self.ceiling:
+            return
+        self._successes += 1
+        if self._successes >= self.limit:
+            self._successes = 0
+            self.limit += 1
+            self._notify()
+
+    def _pause(self, seconds: float) -> None:
+        until = self._clock() + min(MAX_PAUSE, max(0.0, seconds))
+        if until <= self.paused_until:
+            return
+        self.paused_until = until
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a unit test driving the clock by hand): nobody to wake
+        if self._wake is not None:
+            self._wake.cancel()
+        self._wake = loop.call_later(self.paused(), self._notify)
+
+    def _notify(self) -> None:
+        self._wake = None
+        for listener in self._listeners:
+            listener()
+
+
+def _wait_of(headers: Mapping[str, str]) -> float:
+    """Seconds a 429 asks us to wait: retry-after-ms, retry-after, else the reset headers."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is not None:
+            try:
+                return max(0.0, float(value) * scale)
+            except ValueError:
+                continue
+    _, reset, _ = _remaining(headers)
+    return reset if reset is not None else DEFAULT_PAUSE
+
+
+def _remaining(headers: Mapping[str, str]) -> tuple[int | None, float | None, int | None]:
+    """The fewest calls left among the x-ratelimit-remaining-* headers, when that window
+    resets, and its size (x-ratelimit-limit-*)."""
+    fewest: int | None = None
+    reset: float | None = None
+    size: int | None = None
+    for kind in ("requests", "images"):
+        value = headers.get(f"x-ratelimit-remaining-{kind}")
+        if value is None or not value.strip().isdigit():
+            continue
+        left = int(value)
+        if fewest is None or left < fewest:
+            fewest, reset = left, duration(headers.get(f"x-ratelimit-reset-{kind}", ""))
+            limit = headers.get(f"x-ratelimit-limit-{kind}", "").strip()
+            size = int(limit) if limit.isdigit() else None
+    return fewest, reset, size
+
+
+def duration(text: str) -> float | None:
+    """OpenAI's reset durations, e.g. `1s`, `250ms`, `6m0s`, `1h2m`; None if unreadable."""
+    text = text.strip()
+    match = _DURATION.fullmatch(text)
+    if not text or match is None or not any(match.groups()):
+        try:
+            return float(text)  # a plain number of seconds
+        except ValueError:
+            return None
+    hours, minutes, seconds, millis = (float(part or 0) for part in match.groups())
+    return hours * 3600 + minutes * 60 + seconds + millis / 1000
