@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -114,7 +115,7 @@ async def build_bot(
             results=results,
             intake=intake,
             make_runner=make_runner,
-            reporter_for=InteractionReporter,
+            reporter_for=partial(InteractionReporter, rate_limited=lambda: pacer.paused() > 0),
             start_up=start_up,
             sync_globally=sync_globally,
             **bot_options,

@@ -37,8 +37,10 @@ class InteractionReporter:
         *,
         edit_interval: float = EDIT_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        rate_limited: Callable[[], bool] = lambda: False,
     ) -> None:
         self._interaction = interaction
+        self._rate_limited = rate_limited  # is WisGate's rate limit holding every call back?
         self._private = deferred_privately(interaction)
         self._interval = edit_interval
         self._clock = clock
@@ -65,6 +67,7 @@ class InteractionReporter:
 
     def progress(self, stage: Stage, position: int | None, *, job_id: int | None = None) -> None:
         """Record the stage; a ticker edits the status line at most every few seconds."""
+        sent_back = self._stage == "generating" and stage == "queued"
         self._stage, self._position = stage, position
         if job_id is not None:
             self._job_id = job_id
@@ -72,6 +75,8 @@ class InteractionReporter:
             self._ticker = asyncio.create_task(self._tick())
         elif stage == "generating" and self._cancel_shown:
             self._wake.set()  # take the Cancel button away now: it is too late to cancel
+        elif sent_back:
+            self._wake.set()  # a rate limit sent it back in line: "Generating" is no longer true
 
     def _edit_interval(self) -> float:
         """Seconds between status edits: every few seconds near the front of the queue, rarer
@@ -99,7 +104,9 @@ class InteractionReporter:
 
     async def _edit_status(self) -> None:
         """The status line; while queued, with the Cancel button (taken away once generating)."""
-        text = status_line(self._stage, self._clock() - self._born, self._position)
+        paced = self._stage == "queued" and self._rate_limited()
+        shown = "paced" if paced else self._stage
+        text = status_line(shown, self._clock() - self._born, self._position)
         job_id = self._job_id if self._stage != "generating" else None
         if job_id is not None:
             await self._edit(content=text, view=cancel_view(job_id))

@@ -9,8 +9,7 @@ from bot.core.errors import BotError
 from bot.core.models import GeneratedImage, ImageRequest, ImageResult
 from bot.ledger.facade import JobSpec, Settlement
 
-# Waiting for a slot; waiting again because WisGate's rate limit paused calls; generating.
-Stage = Literal["queued", "paced", "generating"]
+Stage = Literal["queued", "generating"]
 
 
 class JobEvents(Protocol):

@@ -216,6 +216,9 @@ class FairQueue(Generic[T]):
         ticket.state = "waiting"
         ticket.admitted = asyncio.get_running_loop().create_future()
         self._lines.setdefault(ticket.member, deque()).appendleft(ticket)
+        # Its own place now (the member is told at once why it waits); the others' in a while.
+        ticket.position = self.order().index(ticket) + 1
+        self._places_changed()
         self._admit()
 
     def withdraw(self, ticket: Ticket[T], error: BaseException) -> bool:

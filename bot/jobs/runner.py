@@ -26,7 +26,7 @@ from bot.core.catalogue import Catalogue
 from bot.core.errors import BotError, or_list, our_fault
 from bot.core.models import GeneratedImage, ImageResult
 from bot.images.store import ResultStore
-from bot.jobs.job import Delivered, Job, JobEvents, JobTimes, Stage
+from bot.jobs.job import Delivered, Job, JobEvents, JobTimes
 from bot.jobs.queue import (
     FairQueue,
     LeftQueue,
@@ -305,7 +305,7 @@ class Runner:
                     raise
                 log.info("job %d: WisGate's rate limit; back in line", job_id)
                 self._queue.requeue(ticket)
-                job.reporter.progress("paced", ticket.position, job_id=job_id)
+                job.reporter.progress("queued", ticket.position, job_id=job_id)
             finally:
                 self._queue.release(ticket)
 
@@ -338,9 +338,7 @@ class Runner:
     def _moved(self, ticket: Ticket[_Queued]) -> None:
         """The queue renumbered a waiting job: record its place (the reporter shows it)."""
         queued = ticket.item
-        paced = self._pacer is not None and self._pacer.paused() > 0
-        stage: Stage = "paced" if paced else "queued"
-        queued.job.reporter.progress(stage, ticket.position, job_id=queued.job_id)
+        queued.job.reporter.progress("queued", ticket.position, job_id=queued.job_id)
 
     def _model_gone(self, model: str, text: str) -> str:
         """WisGate does not know the model: stop offering it; say which ones remain."""

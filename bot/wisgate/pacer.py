@@ -3,15 +3,17 @@
 The key's rate limit is shared by every job, so it is kept in one place instead of each job
 retrying its own 429s against the others:
 - a 429 rate-limit answer pauses every admission until its Retry-After (or the
-  x-ratelimit-reset-* header) has passed, and halves the calls allowed in flight
-  (multiplicative decrease); each success lets one more through, up to the ceiling, once
-  as many successes as the current allowance have come back (additive increase);
+  x-ratelimit-reset-* header) has passed, or, with neither, for half a second doubling with
+  each such 429 in a row; and it halves the calls allowed in flight (multiplicative
+  decrease), once per pause: the other 429s of the same burst are the same news. Each
+  success lets one more through, up to the ceiling, once as many successes as the current
+  allowance have come back (additive increase);
 - the x-ratelimit-* headers give a budget: the calls left in the current window (each
   admission spends one, each answer says how many the gateway still counts), refilled to the
   window's limit when it resets; at 0, admissions pause until the reset, so the request that
   would be refused is never sent;
-- it starts with one call in flight and grows from there (slow start): the first answers
-  teach it the window before a burst can overrun it;
+- it starts at the ceiling (MAX_CONCURRENT_JOBS): a key with room to spare loses nothing,
+  and a tight one costs a few 429s in its first window, after which the headers keep count;
 - `insufficient_quota` (the key's balance is gone) is no rate limit: no job waits for it,
   but new requests are refused for a few minutes instead of each being sent to fail.
 The fair queue asks `allows(running)` before starting a job and is told (`subscribe`) when
@@ -29,7 +31,9 @@ from collections.abc import Callable, Mapping
 log = logging.getLogger(__name__)
 
 OUT_OF_CREDIT_PAUSE = 300.0  # seconds new requests are refused after insufficient_quota
-DEFAULT_PAUSE = 2.0  # a 429 that says nothing about when to come back
+DEFAULT_PAUSE = 2.0  # a window whose length no answer told
+HINTLESS_PAUSE = 0.5  # a 429 that says nothing about when to come back: doubled in a row
+HINTLESS_CAP = 20.0
 MAX_PAUSE = 120.0
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?"
                        r"(?:(\d+(?:\.\d+)?)ms)?")  # fmt: skip
@@ -40,15 +44,17 @@ class Pacer:
 
     def __init__(self, ceiling: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.ceiling = ceiling
-        self.limit = 1  # calls allowed in flight now: grows with successes (slow start)
+        self.limit = ceiling  # calls allowed in flight now
         self.paused_until = 0.0  # clock time; no call starts before it
         self.out_of_credit_until = 0.0
         self.rate_limited = 0  # 429 rate-limit answers seen, for logs and tests
         self._clock = clock
         self._successes = 0  # since the last increase
+        self._hintless = 0  # 429s in a row that said nothing about when to come back
         self._budget: int | None = None  # calls left in the gateway's window, if it says
         self._window: int | None = None  # the window's size (x-ratelimit-limit-*)
         self._window_resets = 0.0  # clock time the budget refills to the window's size
+        self._period = 0.0  # the window's length, as far as we know: the longest reset heard
         self._listeners: list[Callable[[], None]] = []
         self._wake: asyncio.TimerHandle | None = None
 
@@ -62,7 +68,8 @@ class Pacer:
         if now < self.paused_until or running >= self.limit:
             return False
         if self._budget is not None and now >= self._window_resets and self._window:
-            self._budget = self._window  # a new window
+            # A new window: until an answer from it says when it ends, assume a whole one.
+            self._budget, self._window_resets = self._window, now + (self._period or DEFAULT_PAUSE)
         return self._budget is None or self._budget > 0
 
     def admitted(self) -> None:
@@ -89,23 +96,37 @@ class Pacer:
             self._budget = remaining if self._budget is None else min(self._budget, remaining)
             self._window = window or self._window
             self._window_resets = self._clock() + (reset if reset is not None else 0.0)
+            self._period = max(self._period, reset or 0.0)
         if status == 429:
             self.rate_limited += 1
             self._budget = 0 if self._budget is not None else None
-            self._slow_down(_wait_of(headers))
+            self._slow_down(self._wait_of(headers))
             return
         if status < 400:
+            self._hintless = 0
             self._speed_up()
         if remaining is not None and remaining <= 0:
             self._pause(reset if reset is not None else DEFAULT_PAUSE)
 
     def _slow_down(self, wait: float) -> None:
+        if self.paused() > 0:
+            self._pause(wait)  # sent before the pause began: the same burst, halved already
+            return
         self.limit = max(1, self.limit // 2)
         self._successes = 0
         log.warning(
             "WisGate's rate limit: pausing %.1f s, at most %d call(s) at once", wait, self.limit
         )
         self._pause(wait)
+
+    def _wait_of(self, headers: Mapping[str, str]) -> float:
+        """Seconds a 429 asks us to wait; without a word on it, a backoff doubling in a row."""
+        wait = _hinted_wait(headers)
+        if wait is not None:
+            self._hintless = 0
+            return wait
+        self._hintless += 1
+        return min(HINTLESS_CAP, HINTLESS_PAUSE * 2.0 ** (self._hintless - 1))
 
     def _speed_up(self) -> None:
         if self.limit >= self.ceiling:
@@ -135,7 +156,7 @@ class Pacer:
             listener()
 
 
-def _wait_of(headers: Mapping[str, str]) -> float:
+def _hinted_wait(headers: Mapping[str, str]) -> float | None:
     """Seconds a 429 asks us to wait: retry-after-ms, retry-after, else the reset headers."""
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         value = headers.get(name)
@@ -145,7 +166,7 @@ def _wait_of(headers: Mapping[str, str]) -> float:
             except ValueError:
                 continue
     _, reset, _ = _remaining(headers)
-    return reset if reset is not None else DEFAULT_PAUSE
+    return reset
 
 
 def _remaining(headers: Mapping[str, str]) -> tuple[int | None, float | None, int | None]:

@@ -170,6 +170,7 @@ def apply_body(
     message.attachments = message.attachments + uploads
     if "content" in body:
         message.content = body["content"] or ""
+        message.history.append(message.content)
     if "embeds" in body:
         message.embeds = [_stored_embed(e, message.attachments) for e in body["embeds"] or []]
     if "components" in body:

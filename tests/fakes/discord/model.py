@@ -241,6 +241,8 @@ class FakeMessage:
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     edited_at: dt.datetime | None = None
     edits: int = 0
+    # Every content the message has shown, in order (status lines a member saw go by).
+    history: list[str] = field(default_factory=list)
 
     @property
     def flags(self) -> int:

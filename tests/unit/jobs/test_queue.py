@@ -4,6 +4,7 @@ line."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -309,3 +310,60 @@ def test_no_member_gets_ahead_of_one_still_waiting(
                     assert starts[ticket.member] <= starts[other], (ticket, starts)
 
     asyncio.run(scenario())
+
+
+class Gate:
+    """A stand-in for the pacer (bot.wisgate.pacer.Pacer): closed or open, counting starts."""
+
+    def __init__(self) -> None:
+        self.open = True
+        self.started = 0
+        self.listeners: list[Callable[[], None]] = []
+
+    def allows(self, running: int) -> bool:
+        return self.open
+
+    def admitted(self) -> None:
+        self.started += 1
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        self.listeners.append(listener)
+
+    def reopen(self) -> None:
+        self.open = True
+        for listener in self.listeners:
+            listener()
+
+
+async def test_a_closed_gate_holds_everyone_until_it_reopens() -> None:
+    gate = Gate()
+    queue = Queue(QueueLimits(total=4), gate=gate)
+    a = join_all(queue, 1, 1)
+    gate.open = False
+    b = join_all(queue, 2, 2)
+    assert running([*a, *b]) == ["a1"] and gate.started == 1
+    gate.reopen()
+    assert running([*a, *b]) == ["a1", "b1", "b2"] and gate.started == 3
+
+
+async def test_a_requeued_job_goes_first_in_its_members_line_keeping_its_turn() -> None:
+    """b1 met a rate limit: it waits again, ahead of b2 and of c1 (who came after it)."""
+    gate = Gate()
+    queue = Queue(QueueLimits(total=1), gate=gate)
+    a = join_all(queue, 1, 1)
+    b = join_all(queue, 2, 2)
+    c = join_all(queue, 3, 1)
+    queue.release(a[0])
+    assert running(b) == ["b1"]
+    gate.open = False
+    queue.requeue(b[0])
+    assert b[0].state == "waiting" and b[0].position == 1
+    gate.reopen()
+    assert drain_one_slot(queue, [*b, *c]) == ["b1", "c1", "b2"]
+
+
+async def test_requeue_of_a_job_not_running_changes_nothing() -> None:
+    queue = Queue(QueueLimits(total=1))
+    [a1, a2] = join_all(queue, 1, 2)
+    queue.requeue(a2)  # still waiting: nothing to send back
+    assert (a1.state, a2.state, queue.running, queue.waiting) == ("running", "waiting", 1, 1)
