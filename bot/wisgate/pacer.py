@@ -5,7 +5,8 @@ retrying its own 429s against the others:
 - a 429 rate-limit answer pauses every admission until its Retry-After (or the
   x-ratelimit-reset-* header) has passed, or, with neither, for half a second doubling with
   each such 429 in a row; and it halves the calls allowed in flight (multiplicative
-  decrease), once per pause: the other 429s of the same burst are the same news. Each
+  decrease), once per round: 429s that may answer calls sent before the last decrease (no
+  more answers since than calls then allowed in flight) are the same news. Each
   success lets one more through, up to the ceiling, once as many successes as the current
   allowance have come back (additive increase);
 - the x-ratelimit-* headers give a budget: the calls left in the current window (each
@@ -50,6 +51,8 @@ class Pacer:
         self.rate_limited = 0  # 429 rate-limit answers seen, for logs and tests
         self._clock = clock
         self._successes = 0  # since the last increase
+        self._answers = 0  # since the last decrease
+        self._old_calls = 0  # calls that could be in flight at the last decrease
         self._hintless = 0  # 429s in a row that said nothing about when to come back
         self._budget: int | None = None  # calls left in the gateway's window, if it says
         self._window: int | None = None  # the window's size (x-ratelimit-limit-*)
@@ -91,6 +94,7 @@ class Pacer:
             self.out_of_credit_until = self._clock() + OUT_OF_CREDIT_PAUSE
             log.error("WisGate: the key's credit is gone; refusing new requests for a while")
             return
+        self._answers += 1
         remaining, reset, window = _remaining(headers)
         if remaining is not None:
             self._budget = remaining if self._budget is None else min(self._budget, remaining)
@@ -109,11 +113,12 @@ class Pacer:
             self._pause(reset if reset is not None else DEFAULT_PAUSE)
 
     def _slow_down(self, wait: float) -> None:
-        if self.paused() > 0:
-            self._pause(wait)  # sent before the pause began: the same burst, halved already
+        if self.paused() > 0 or self._answers <= self._old_calls:
+            # Sent before the last decrease could take effect: the same news, halved already.
+            self._pause(wait)
             return
-        self.limit = max(1, self.limit // 2)
-        self._successes = 0
+        self._old_calls, self.limit = self.limit, max(1, self.limit // 2)
+        self._successes = self._answers = 0
         log.warning(
             "WisGate's rate limit: pausing %.1f s, at most %d call(s) at once", wait, self.limit
         )

@@ -42,7 +42,12 @@ def test_starts_at_the_ceiling_and_grows_back_by_one_per_round_of_successes() ->
     pacer.observe(429, {"retry-after": "1"}, "rate_limit_exceeded")  # the same burst
     assert pacer.limit == 2
     clock.now += 1
-    pacer.observe(429, {"retry-after": "1"}, "rate_limit_exceeded")  # a new one
+    for _ in range(2):
+        pacer.observe(500, {})  # answers to calls that may have left before the decrease
+    pacer.observe(429, {"retry-after": "1"}, "rate_limit_exceeded")
+    assert pacer.limit == 2  # one of the four in flight then: still the same news
+    clock.now += 1
+    pacer.observe(429, {"retry-after": "1"}, "rate_limit_exceeded")  # news: a call sent since
     assert pacer.limit == 1
     clock.now += 1
     limits = []
@@ -99,6 +104,8 @@ def test_the_halving_never_goes_below_one() -> None:
     for _ in range(5):
         pacer.observe(429, {"retry-after": "1"}, "rate_limit_exceeded")
         clock.now += 1
+        for _ in range(8):
+            pacer.observe(500, {})
     assert pacer.limit == 1 and pacer.allows(0)
 
 
