@@ -164,6 +164,8 @@ class Driver:
             FakeDiscord(token=DISCORD_TOKEN, patch=False) as fake,
             FakeWisGate(api_key=TEST_API_KEY, noisy=False, latency=0.1) as api,
         ):
+            if self.plan.window is not None:
+                api.rate_limit(*self.plan.window)
             guild = fake.add_guild("Chaos", channels=("general", "art"))
             members = [guild.add_member(f"member{n:02d}").user for n in range(MEMBERS)]
             staff = Staff()

@@ -57,7 +57,7 @@ NOTICE = re.compile(r"The bot restarted before your (?:(\d+) image requests|\S+ 
 JOB_COLUMNS = (
     "id, user_id, guild_id, status, images_asked, images_held, images_charged, "
     "cost_held_micros, cost_charged_micros, cost_actual_micros, error, owner, day, month, "
-    "params, kind, delivery, images_sent"
+    "params, kind, delivery, images_sent, failure"
 )
 
 
@@ -83,6 +83,7 @@ class Job:
     kind: str
     delivery: str | None
     sent: int
+    failure: str | None  # the error's class, for refunded jobs
 
     @property
     def pid(self) -> int:
@@ -128,6 +129,7 @@ def check(run: Run) -> Report:
     _check_without_jobs(run, by_index, report)
     _check_ledger(run, jobs, files, report)
     _check_process(run, report)
+    report.tally["429s from the window"] = run.wisgate.rate_limited
     return report
 
 
@@ -192,6 +194,8 @@ def _check_jobs(
         if job.held or job.cost_held:
             report.fail(f"job {job.id} ({job.status}) still holds {job.held} images")
             continue
+        if job.failure == "RateLimited":
+            report.fail(f"job {job.id} failed on a 429: rate limits make jobs wait, never fail")
         if job.status == "succeeded":
             _check_charged(run, job, sent, killed_by.get(job.pid), report)
             continue

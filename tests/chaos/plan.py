@@ -97,6 +97,8 @@ class Plan:
     kills: tuple[Kill, ...]
     budget_usd: float
     channel_faults: tuple[ChannelFault, ...] = ()
+    # WisGate's images-per-window limit (images, seconds), as a low-tier key has; None: none.
+    window: tuple[int, float] | None = None
 
     def limit_of(self, member: int, in_dm: bool) -> int:
         """The daily limit the member should have: moderators' overrides apply in the guild."""

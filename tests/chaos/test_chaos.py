@@ -47,6 +47,7 @@ from tests.chaos.plan import (
 from tests.fakes.wisgate import Fault
 
 RUN_TIMEOUT = 120.0  # seconds: a run that hangs fails instead of stalling CI
+WINDOW = (5, 1.0)  # images per second WisGate allows in the rate-limited run
 CI_SEEDS = "1"
 
 
@@ -60,9 +61,23 @@ def seeds() -> list[int]:
 
 @pytest.mark.parametrize("seed", seeds())
 async def test_chaos(seed: int, tmp_path: Path) -> None:
+    await play(make_plan(seed), tmp_path)
+
+
+@pytest.mark.parametrize("seed", seeds())
+async def test_chaos_under_a_rate_limit(seed: int, tmp_path: Path) -> None:
+    """The same, with WisGate allowing only WINDOW images a second (about half of what the
+    run asks at its busiest): jobs wait for the window; none fails on a 429 (invariants)."""
+    run = await play(replace(make_plan(seed), window=WINDOW), tmp_path)
+    assert run.wisgate.windows_filled >= 3  # the limit bound: jobs had to wait for it
+
+
+async def play(plan: Plan, tmp_path: Path) -> Run:
+    """Run the plan, check every invariant, fail with the violations."""
+    seed = plan.seed
     started = time.monotonic()
     try:
-        run = await asyncio.wait_for(Driver(make_plan(seed), tmp_path).run(), RUN_TIMEOUT)
+        run = await asyncio.wait_for(Driver(plan, tmp_path).run(), RUN_TIMEOUT)
     except TimeoutError:
         pytest.fail(f"chaos seed {seed}: no end within {RUN_TIMEOUT:.0f} s (log: {tmp_path})")
     report = check(run)
@@ -75,6 +90,7 @@ async def test_chaos(seed: int, tmp_path: Path) -> None:
         f"{len(report.violations)} violations{f' ({more} not shown)' if more > 0 else ''}:\n"
         f"  {shown}\nbot log: {run.log}"
     )
+    return run
 
 
 # -- one kill at a chosen moment: the windows the chaos run hits only by chance -------------

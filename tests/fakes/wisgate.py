@@ -151,6 +151,7 @@ class FakeWisGate:
         self.window = 60.0
         self.rate_limited = 0  # 429 rate-limit answers the window gave
         self.window_log: list[tuple[float, int]] = []  # (time, images) of each admitted call
+        self.windows_filled = 0  # windows whose whole allowance was used: the limit bound
         self._window_start = 0.0
         self._window_used = 0
         self._served: set[str] | None = None if served is None else set(served)
@@ -224,6 +225,7 @@ class FakeWisGate:
             status, message, kind, code, param = _ERRORS["rate_limit"]
             return _error(status, message, kind, code, param, headers)
         self._window_used += images
+        self.windows_filled += self._window_used == self.window_images
         self.window_log.append((time.monotonic(), images))
         return None
 
