@@ -76,11 +76,11 @@ class QueueInterrupted(LeftQueue):
 class Gate(Protocol):
     """What may hold admissions back beyond the caps (the pacer toward WisGate)."""
 
-    def allows(self, running: int) -> bool:
-        """May one more job start now, with `running` admitted?"""
+    def allows(self, running: int, cost: int) -> bool:
+        """May one more job, asking `cost` images, start now with `running` admitted?"""
 
-    def admitted(self) -> None:
-        """One more job was admitted (it will call WisGate)."""
+    def admitted(self, cost: int) -> None:
+        """One more job, asking `cost` images, was admitted (it will call WisGate)."""
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         """Call `listener` when more jobs may start."""
@@ -112,6 +112,7 @@ class Ticket(Generic[T]):
     seq: int  # arrival order, to break ties within a round
     state: TicketState = "waiting"
     position: int | None = None  # last place announced to on_moved; None once running
+    cost: int = 1  # images it asks for: what a window counting images spends on it
 
 
 @dataclass(slots=True)
@@ -181,13 +182,13 @@ class FairQueue(Generic[T]):
         """How many of this member's tickets are admitted."""
         return self._running.members[member]
 
-    def join(self, item: T, *, member: int, guild: int | None) -> Ticket[T]:
-        """Put a job in line; it is admitted at once when the caps allow."""
+    def join(self, item: T, *, member: int, guild: int | None, cost: int = 1) -> Ticket[T]:
+        """Put a job (asking `cost` images) in line; admitted at once when the caps allow."""
         turn = max(self._current_round(), self._next_round.get(member, 0))
         self._next_round[member] = turn + 1
         self._seq += 1
         future = asyncio.get_running_loop().create_future()
-        ticket = Ticket(item, member, guild, future, round=turn, seq=self._seq)
+        ticket = Ticket(item, member, guild, future, round=turn, seq=self._seq, cost=cost)
         self._lines.setdefault(member, deque()).append(ticket)
         self._admit()
         return ticket
@@ -271,15 +272,15 @@ class FairQueue(Generic[T]):
 
     def _admit(self) -> None:
         """Start tickets while there is room, each time the earliest eligible one."""
-        while self._running.total < self._limits.total and self._gate_allows():
+        while self._running.total < self._limits.total:
             ticket = self._next_ticket()
-            if ticket is None:
-                break
+            if ticket is None or not self._gate_allows(ticket):
+                break  # the next in turn waits for the gate: nobody passes it meanwhile
             self._start(ticket)
         self._places_changed()
 
-    def _gate_allows(self) -> bool:
-        return self._gate is None or self._gate.allows(self._running.total)
+    def _gate_allows(self, ticket: Ticket[T]) -> bool:
+        return self._gate is None or self._gate.allows(self._running.total, ticket.cost)
 
     def _next_ticket(self) -> Ticket[T] | None:
         """The earliest (round, arrival) among members' oldest jobs that the caps allow."""
@@ -309,7 +310,7 @@ class FairQueue(Generic[T]):
         ticket.position = None
         self._running.add(ticket, 1)
         if self._gate is not None:
-            self._gate.admitted()
+            self._gate.admitted(ticket.cost)
         ticket.admitted.set_result(None)
 
     def order(self) -> list[Ticket[T]]:

@@ -115,7 +115,10 @@ class Runner:
         requester = job.spec.requester
         # Joined before the task starts: a Cancel pressed at once already finds the ticket.
         ticket = self._queue.join(
-            _Queued(job_id, job), member=requester.user_id, guild=requester.guild_id
+            _Queued(job_id, job),
+            member=requester.user_id,
+            guild=requester.guild_id,
+            cost=job.request.n,
         )
         self._tickets[job_id] = ticket
         task = asyncio.create_task(self._run(job, reservation, ticket, times), name=f"job-{job_id}")

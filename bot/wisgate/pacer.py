@@ -9,15 +9,15 @@ retrying its own 429s against the others:
   more answers since than calls then allowed in flight) are the same news. Each
   success lets one more through, up to the ceiling, once as many successes as the current
   allowance have come back (additive increase);
-- the x-ratelimit-* headers give a budget: the calls left in the current window (each
-  admission spends one, each answer says how many the gateway still counts), refilled to the
-  window's limit when it resets; at 0, admissions pause until the reset, so the request that
-  would be refused is never sent;
+- the x-ratelimit-* headers give a budget (bot/wisgate/budget.py): what is left of the
+  current window, spent by each admission (a request, or its images when the window counts
+  images), refilled when it resets; what does not fit waits, and at 0 admissions pause until
+  the reset, so the request that would be refused is never sent;
 - it starts at the ceiling (MAX_CONCURRENT_JOBS): a key with room to spare loses nothing,
   and a tight one costs a few 429s in its first window, after which the headers keep count;
 - `insufficient_quota` (the key's balance is gone) is no rate limit: no job waits for it,
   but new requests are refused for a few minutes instead of each being sent to fail.
-The fair queue asks `allows(running)` before starting a job and is told (`subscribe`) when
+The fair queue asks `allows(running, images)` before starting a job and is told (`subscribe`) when
 admissions may resume.
 """
 
@@ -25,19 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
+
+from bot.wisgate.budget import DEFAULT_PERIOD, Budget, read_window
 
 log = logging.getLogger(__name__)
 
 OUT_OF_CREDIT_PAUSE = 300.0  # seconds new requests are refused after insufficient_quota
-DEFAULT_PAUSE = 2.0  # a window whose length no answer told
 HINTLESS_PAUSE = 0.5  # a 429 that says nothing about when to come back: doubled in a row
 HINTLESS_CAP = 20.0
 MAX_PAUSE = 120.0
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?"
-                       r"(?:(\d+(?:\.\d+)?)ms)?")  # fmt: skip
 
 
 class Pacer:
@@ -49,15 +47,12 @@ class Pacer:
         self.paused_until = 0.0  # clock time; no call starts before it
         self.out_of_credit_until = 0.0
         self.rate_limited = 0  # 429 rate-limit answers seen, for logs and tests
+        self.budget = Budget()  # the gateway's window, from its headers
         self._clock = clock
         self._successes = 0  # since the last increase
         self._answers = 0  # since the last decrease
         self._old_calls = 0  # calls that could be in flight at the last decrease
         self._hintless = 0  # 429s in a row that said nothing about when to come back
-        self._budget: int | None = None  # calls left in the gateway's window, if it says
-        self._window: int | None = None  # the window's size (x-ratelimit-limit-*)
-        self._window_resets = 0.0  # clock time the budget refills to the window's size
-        self._period = 0.0  # the window's length, as far as we know: the longest reset heard
         self._listeners: list[Callable[[], None]] = []
         self._wake: asyncio.TimerHandle | None = None
 
@@ -65,20 +60,16 @@ class Pacer:
         """Call `listener` whenever more calls may start (a pause ended, the limit rose)."""
         self._listeners.append(listener)
 
-    def allows(self, running: int) -> bool:
-        """May one more call start now, with `running` in flight?"""
+    def allows(self, running: int, cost: int = 1) -> bool:
+        """May a call asking `cost` images start now, with `running` in flight?"""
         now = self._clock()
         if now < self.paused_until or running >= self.limit:
             return False
-        if self._budget is not None and now >= self._window_resets and self._window:
-            # A new window: until an answer from it says when it ends, assume a whole one.
-            self._budget, self._window_resets = self._window, now + (self._period or DEFAULT_PAUSE)
-        return self._budget is None or self._budget > 0
+        return self.budget.allows(cost, now)
 
-    def admitted(self) -> None:
-        """A call is about to start: it spends one of the window's budget."""
-        if self._budget is not None:
-            self._budget -= 1
+    def admitted(self, cost: int = 1) -> None:
+        """A call asking `cost` images is about to start: it spends from the window."""
+        self.budget.spend(cost)
 
     def paused(self) -> float:
         """Seconds until admissions resume (0 when they are open)."""
@@ -95,22 +86,19 @@ class Pacer:
             log.error("WisGate: the key's credit is gone; refusing new requests for a while")
             return
         self._answers += 1
-        remaining, reset, window = _remaining(headers)
-        if remaining is not None:
-            self._budget = remaining if self._budget is None else min(self._budget, remaining)
-            self._window = window or self._window
-            self._window_resets = self._clock() + (reset if reset is not None else 0.0)
-            self._period = max(self._period, reset or 0.0)
+        reading = read_window(headers)
+        if reading is not None:
+            self.budget.learn(reading, self._clock())
         if status == 429:
             self.rate_limited += 1
-            self._budget = 0 if self._budget is not None else None
+            self.budget.spent()
             self._slow_down(self._wait_of(headers))
             return
         if status < 400:
             self._hintless = 0
             self._speed_up()
-        if remaining is not None and remaining <= 0:
-            self._pause(reset if reset is not None else DEFAULT_PAUSE)
+        if reading is not None and reading.left <= 0:
+            self._pause(reading.reset if reading.reset is not None else DEFAULT_PERIOD)
 
     def _slow_down(self, wait: float) -> None:
         if self.paused() > 0 or self._answers <= self._old_calls:
@@ -170,36 +158,5 @@ def _hinted_wait(headers: Mapping[str, str]) -> float | None:
                 return max(0.0, float(value) * scale)
             except ValueError:
                 continue
-    _, reset, _ = _remaining(headers)
-    return reset
-
-
-def _remaining(headers: Mapping[str, str]) -> tuple[int | None, float | None, int | None]:
-    """The fewest calls left among the x-ratelimit-remaining-* headers, when that window
-    resets, and its size (x-ratelimit-limit-*)."""
-    fewest: int | None = None
-    reset: float | None = None
-    size: int | None = None
-    for kind in ("requests", "images"):
-        value = headers.get(f"x-ratelimit-remaining-{kind}")
-        if value is None or not value.strip().isdigit():
-            continue
-        left = int(value)
-        if fewest is None or left < fewest:
-            fewest, reset = left, duration(headers.get(f"x-ratelimit-reset-{kind}", ""))
-            limit = headers.get(f"x-ratelimit-limit-{kind}", "").strip()
-            size = int(limit) if limit.isdigit() else None
-    return fewest, reset, size
-
-
-def duration(text: str) -> float | None:
-    """OpenAI's reset durations, e.g. `1s`, `250ms`, `6m0s`, `1h2m`; None if unreadable."""
-    text = text.strip()
-    match = _DURATION.fullmatch(text)
-    if not text or match is None or not any(match.groups()):
-        try:
-            return float(text)  # a plain number of seconds
-        except ValueError:
-            return None
-    hours, minutes, seconds, millis = (float(part or 0) for part in match.groups())
-    return hours * 3600 + minutes * 60 + seconds + millis / 1000
+    reading = read_window(headers)
+    return None if reading is None else reading.reset

@@ -234,9 +234,9 @@ class FakeWisGate:
         if self.window_images is None or not request.path.startswith("/v1/images/"):
             return
         left, reset = self._window_left()
-        response.headers["x-ratelimit-limit-requests"] = str(self.window_images)
-        response.headers["x-ratelimit-remaining-requests"] = str(max(0, left))
-        response.headers["x-ratelimit-reset-requests"] = f"{reset:.3f}s"
+        response.headers["x-ratelimit-limit-images"] = str(self.window_images)
+        response.headers["x-ratelimit-remaining-images"] = str(max(0, left))
+        response.headers["x-ratelimit-reset-images"] = f"{reset:.3f}s"
 
     def fail(
         self,

@@ -317,14 +317,16 @@ class Gate:
 
     def __init__(self) -> None:
         self.open = True
+        self.room = 100  # images the window has left
         self.started = 0
         self.listeners: list[Callable[[], None]] = []
 
-    def allows(self, running: int) -> bool:
-        return self.open
+    def allows(self, running: int, cost: int) -> bool:
+        return self.open and cost <= self.room
 
-    def admitted(self) -> None:
+    def admitted(self, cost: int) -> None:
         self.started += 1
+        self.room -= cost
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         self.listeners.append(listener)
@@ -367,3 +369,16 @@ async def test_requeue_of_a_job_not_running_changes_nothing() -> None:
     [a1, a2] = join_all(queue, 1, 2)
     queue.requeue(a2)  # still waiting: nothing to send back
     assert (a1.state, a2.state, queue.running, queue.waiting) == ("running", "waiting", 1, 1)
+
+
+async def test_a_job_that_does_not_fit_the_window_waits_and_nobody_passes_it() -> None:
+    """a1 asks 3 images with 2 left in the window: b1 (1 image) waits behind it, in turn."""
+    gate = Gate()
+    gate.room = 2
+    queue = Queue(QueueLimits(total=4), gate=gate)
+    a1 = queue.join("a1", member=1, guild=1, cost=3)
+    b1 = queue.join("b1", member=2, guild=1, cost=1)
+    assert (a1.state, b1.state) == ("waiting", "waiting")
+    gate.room = 5
+    gate.reopen()
+    assert (a1.state, b1.state, gate.room) == ("running", "running", 1)

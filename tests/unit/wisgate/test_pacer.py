@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from bot.wisgate import pacer as pacer_module
-from bot.wisgate.pacer import Pacer, duration
+from bot.wisgate.budget import duration
+from bot.wisgate.pacer import Pacer
 
 OK = 200
 
@@ -195,3 +196,33 @@ def test_a_new_window_is_refilled_once_not_at_every_ask() -> None:
     assert not pacer.allows(0)
     clock.now += 30
     assert pacer.allows(0)
+
+
+def images_window(left: int, reset: str = "60s", size: int = 5) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit-images": str(size),
+        "x-ratelimit-remaining-images": str(left),
+        "x-ratelimit-reset-images": reset,
+        "x-ratelimit-remaining-requests": "100",  # roomier: the images window binds
+    }
+
+
+def test_a_window_counting_images_is_spent_by_the_images_asked() -> None:
+    pacer, clock = made()
+    pacer.observe(OK, images_window(left=4))
+    assert pacer.budget.unit == "images"
+    assert pacer.allows(0, cost=3)
+    pacer.admitted(3)
+    assert not pacer.allows(1, cost=2)  # one image left: a two-image call would be refused
+    assert pacer.allows(1, cost=1)
+    clock.now += 60
+    assert pacer.allows(1, cost=5)
+
+
+def test_a_call_bigger_than_the_window_goes_once_the_window_is_whole() -> None:
+    """Ten images against five a minute: refusing it forever would be worse than one 429."""
+    pacer, clock = made()
+    pacer.observe(OK, images_window(left=4))
+    assert not pacer.allows(0, cost=10)
+    clock.now += 60
+    assert pacer.allows(0, cost=10)
