@@ -130,6 +130,7 @@ def check(run: Run) -> Report:
     _check_ledger(run, jobs, files, report)
     _check_process(run, report)
     report.tally["429s from the window"] = run.wisgate.rate_limited
+    report.tally["windows filled"] = run.wisgate.windows_filled
     return report
 
 

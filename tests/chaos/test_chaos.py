@@ -47,7 +47,7 @@ from tests.chaos.plan import (
 from tests.fakes.wisgate import Fault
 
 RUN_TIMEOUT = 120.0  # seconds: a run that hangs fails instead of stalling CI
-WINDOW = (5, 1.0)  # images per second WisGate allows in the rate-limited run
+WINDOW = (10, 1.0)  # images a second WisGate allows in the rate-limited run: it binds
 CI_SEEDS = "1"
 
 
@@ -66,8 +66,9 @@ async def test_chaos(seed: int, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("seed", seeds())
 async def test_chaos_under_a_rate_limit(seed: int, tmp_path: Path) -> None:
-    """The same, with WisGate allowing only WINDOW images a second (about half of what the
-    run asks at its busiest): jobs wait for the window; none fails on a 429 (invariants)."""
+    """The same, with WisGate allowing only WINDOW images a second, less than the run asks
+    at its busiest (the summary counts the windows filled): jobs wait for the window, and
+    none fails on a 429 (the invariants check it)."""
     run = await play(replace(make_plan(seed), window=WINDOW), tmp_path)
     assert run.wisgate.windows_filled >= 3  # the limit bound: jobs had to wait for it
 
