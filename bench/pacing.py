@@ -24,10 +24,13 @@ import argparse
 import asyncio
 import math
 import statistics
+import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find tests
 
 from tests.e2e.harness import World, running_bot
 from tests.fakes.discord import FakeDiscord, FakeGuild
