@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.core.catalogue import load_models
 from bot.core.prices import to_micros
 from bot.discord.client import ImageBot
+from bot.discord.interrupted import answer_interrupted
 from bot.discord.redelivery import redeliver_all
 from bot.discord.reporter import InteractionReporter
 from bot.images.intake import IntakeLimits
@@ -26,7 +27,7 @@ from bot.images.memory import keep_freed_memory
 from bot.images.store import ResultStore
 from bot.jobs.gateway import follow_gateway, read_listing
 from bot.jobs.job import JobEvents
-from bot.jobs.recovery import recover, sweep_results
+from bot.jobs.recovery import recover, sweep_interactions, sweep_results
 from bot.jobs.runner import Runner
 from bot.jobs.spool import InputSpool
 from bot.ledger.admin import LedgerAdmin
@@ -126,18 +127,21 @@ async def build_bot(
 
 async def start_up(bot: ImageBot) -> None:
     """Before taking any job: read which models WisGate serves (and again every few hours);
-    charge what a process that is gone had made and kept, refund the rest; once connected,
-    deliver what was charged but not delivered and tell the members of refunds nobody told;
-    sweep the results store hourly."""
+    charge what a process that is gone had made and kept, refund the rest; tell the members
+    of refunds nobody told, on their interactions while the tokens live, else (once connected)
+    by a notice; deliver what was charged but not delivered; sweep the results store hourly,
+    and the interaction tokens past their life now and every few minutes."""
     bot.catalogue.update_listing(await read_listing(bot.wisgate))
     bot.in_background(follow_gateway(bot.wisgate, bot.catalogue), "model-listing")
     recovered = await recover(bot.ledger, bot.results)
     if recovered.to_deliver:
         bot.in_background(redeliver_all(bot, recovered.to_deliver), "re-delivery")
     bot.in_background(sweep_results(bot.ledger, bot.results), "results-sweep")
+    await bot.ledger.forget_interactions()  # past their life: never to be sent to Discord
+    bot.in_background(sweep_interactions(bot.ledger), "interaction-sweep")
     owed = await bot.ledger.owed_notices()
     if owed:
-        bot.notices.start_restart_notices(owed)
+        bot.notices.start_restart_notices(owed, lambda records: answer_interrupted(bot, records))
 
 
 @asynccontextmanager

@@ -30,11 +30,11 @@ from bot.core.models import ImageRequest, JobKind
 from bot.discord.downloads import read_attachment
 from bot.discord.gate import check_before_download, guard_caps, refuse_blocked_terms
 from bot.discord.inputs import Input, KeptInput, declared, fetch_kept
-from bot.discord.replies import defer
+from bot.discord.replies import PRIVATE_KEY, defer
 from bot.discord.servers import quota_guild_id
 from bot.images.fitting import choose_output
 from bot.jobs.job import Job
-from bot.ledger.facade import JobSpec, Requester
+from bot.ledger.facade import InteractionToken, JobSpec, Requester
 
 if TYPE_CHECKING:
     from bot.discord.client import ImageBot
@@ -227,7 +227,16 @@ def job_spec(
         params={key: value for key, value in params.items() if value not in (None, [])},
         input_images=len(inputs),
         partial_images=_partial_images(interaction, request),
+        interaction=_deferred(interaction),
     )
+
+
+def _deferred(interaction: discord.Interaction[Any]) -> InteractionToken | None:
+    """How to answer the interaction after a restart, once `defer` made it a "thinking..."
+    message (kept with the job while it is open: bot/discord/interrupted.py)."""
+    if PRIVATE_KEY not in interaction.extras:
+        return None
+    return InteractionToken(interaction.application_id, interaction.token, interaction.created_at)
 
 
 def _partial_images(interaction: discord.Interaction[Any], request: ImageRequest) -> int:

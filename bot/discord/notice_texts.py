@@ -91,6 +91,15 @@ def restart_text(records: Sequence[JobRecord], *, in_channel: bool) -> str:
     return "\n".join([text, *prompts])[:2000]
 
 
+def interrupted_text(record: JobRecord) -> str:
+    """Tell a member, on their own request's message, that a restart cut it off."""
+    return (
+        f"The bot restarted before this {COMMAND_NAMES.get(record.kind, 'image')} request "
+        "finished: it was interrupted by the restart and refunded, so nothing was charged and "
+        "you can ask again."
+    )
+
+
 def account_alert_text(kind: str) -> str:
     """The moderators' note that the bot's image service account cannot serve anyone."""
     what = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import discord
 
@@ -30,6 +30,10 @@ from bot.ledger.moderation import LedgerModeration
 from bot.wisgate.errors import AuthenticationFailed, ContentRejected, UpstreamQuotaExhausted
 
 log = logging.getLogger(__name__)
+
+# Tells members of refunds on their own interactions where it can (bot/discord/interrupted.py);
+# returns the jobs whose members it told, and marked so.
+AnswerFirst = Callable[[Sequence[JobRecord]], Awaitable[set[int]]]
 
 
 class Notices:
@@ -136,18 +140,34 @@ class Notices:
         except Exception:
             log.exception("could not report that cap %s was reached", error.cap)
 
-    def start_restart_notices(self, records: Sequence[JobRecord]) -> None:
-        """Tell (once connected) the members of these refunds, in the background."""
-        self.restart_task = asyncio.create_task(self._restart(records), name="restart-notices")
+    def start_restart_notices(
+        self, records: Sequence[JobRecord], answer_first: AnswerFirst | None = None
+    ) -> None:
+        """Tell the members of these refunds, in the background: through `answer_first` on
+        their interactions where it can, else (once connected) by a notice."""
+        self.restart_task = asyncio.create_task(
+            self._restart(records, answer_first), name="restart-notices"
+        )
 
-    async def _restart(self, records: Sequence[JobRecord]) -> None:
-        """Tell each member whose jobs were refunded by a restart: in the job's channel, else
-        by DM. Each group is marked sent in the ledger once tried, so a process stopped before
-        then leaves it owed to the next start (told twice at worst, never not at all)."""
+    async def _restart(
+        self, records: Sequence[JobRecord], answer_first: AnswerFirst | None
+    ) -> None:
+        """Tell each member whose jobs were refunded by a restart and not told on the
+        interaction: in the job's channel, else by DM. Each group is marked sent in the ledger
+        once tried, so a process stopped before then leaves it owed to the next start (told
+        twice at worst, never not at all)."""
+        answered: set[int] = set()
+        if answer_first is not None:
+            try:
+                # Before the gateway is up: the webhooks need none, and their tokens run out.
+                answered = await answer_first(records)
+            except Exception:
+                log.exception("answering interrupted requests failed; notices tell the members")
         await self._client.wait_until_ready()
         groups: dict[tuple[int, int | None, int | None], list[JobRecord]] = defaultdict(list)
         for record in records:
-            groups[(record.user_id, record.guild_id, record.channel_id)].append(record)
+            if record.id not in answered:
+                groups[(record.user_id, record.guild_id, record.channel_id)].append(record)
         told = 0
         for group in groups.values():
             try:

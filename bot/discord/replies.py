@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 # Members' text never pings anyone: no @everyone, no roles, no users unless we say so.
 NO_PINGS = discord.AllowedMentions.none()
 PRIVATE_KEY = "private"  # Interaction.extras key: True when the defer was ephemeral
+# What a public "thinking..." message says for the moment before it is deleted.
+RESOLVED_TEXT = "This request could not go ahead."
 
 
 async def defer(interaction: discord.Interaction, *, private: bool) -> None:
@@ -46,9 +48,7 @@ async def tell_privately(interaction: discord.Interaction, text: str) -> None:
             content=text, embed=None, attachments=[], view=None, allowed_mentions=NO_PINGS
         )
         return
-    await interaction.edit_original_response(
-        content="This request could not go ahead.", allowed_mentions=NO_PINGS
-    )
+    await interaction.edit_original_response(content=RESOLVED_TEXT, allowed_mentions=NO_PINGS)
     await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
     try:
         await interaction.delete_original_response()

@@ -3,8 +3,9 @@
 A job that reached WisGate and whose images were kept (bot/images/store.py) before the stop is
 charged for them and delivered, like any other; a job with no kept images is refunded and its
 member owed a restart notice. Charged jobs whose delivery a stop cut off are delivered again.
-Sending is the Discord layer's part (bot/discord/redelivery.py, bot/discord/notices.py): this
-only decides.
+Sending is the Discord layer's part (bot/discord/redelivery.py, bot/discord/interrupted.py,
+bot/discord/notices.py): this only decides. The sweeps below keep the results store and the
+open jobs' interaction tokens (secrets for 15 minutes) from outliving their use.
 """
 
 from __future__ import annotations
@@ -62,3 +63,14 @@ async def sweep_results(ledger: Ledger, results: ResultStore, every: float = 360
         except Exception:
             log.exception("results store sweep failed; trying again in an hour")
         await asyncio.sleep(every)
+
+
+async def sweep_interactions(ledger: Ledger, every: float = 300.0) -> None:
+    """Delete interaction tokens past their life every few minutes (start-up did it once):
+    those of jobs that outwaited them, and any a stop left behind."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await ledger.forget_interactions()
+        except Exception:
+            log.exception("interaction token sweep failed; trying again in %.0f s", every)

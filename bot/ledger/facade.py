@@ -17,10 +17,11 @@ aiosqlite behind an asyncio.Lock (the target is 1,000).
 Money is integer micro-dollars; periods are UTC days (images) and UTC months (budgets).
 The member-facing errors and data classes live in bot/ledger/models.py; the transaction
 bodies are module-level functions taking the sqlite3 connection, bound with functools.partial:
-bot/ledger/quotas.py (quotas, check, reserve) and bot/ledger/jobs.py (settle, refund,
-recovery, job records). Moderator operations are bot/ledger/admin.py (its SQL in
-bot/ledger/admin_sql.py), bot/ledger/moderation.py and bot/ledger/reports.py; usage
-statistics bot/ledger/stats.py; opening and migrating the database bot/ledger/database.py.
+bot/ledger/quotas.py (quotas, check, reserve), bot/ledger/jobs.py (settle, refund,
+recovery, job records) and bot/ledger/interactions.py (open jobs' interaction tokens).
+Moderator operations are bot/ledger/admin.py (its SQL in bot/ledger/admin_sql.py),
+bot/ledger/moderation.py and bot/ledger/reports.py; usage statistics bot/ledger/stats.py;
+opening and migrating the database bot/ledger/database.py.
 Prices are in bot/core/prices.py.
 """
 
@@ -42,13 +43,16 @@ import orjson
 
 from bot.core.models import Usage
 from bot.core.prices import Estimate, PriceTable
+from bot.ledger import interactions as ledger_interactions
 from bot.ledger import jobs as ledger_jobs
 from bot.ledger import quotas as ledger_sql
 from bot.ledger.models import (
     REFUND_STATUSES,
+    TOKEN_LIFETIME,
     BudgetExhausted,
     CapReached,
     Delivery,
+    InteractionToken,
     JobRecord,
     JobSpec,
     MemberBlocked,
@@ -66,6 +70,7 @@ from bot.ledger.models import (
 __all__ = [
     "BudgetExhausted",
     "CapReached",
+    "InteractionToken",
     "JobRecord",
     "JobSpec",
     "Ledger",
@@ -351,6 +356,19 @@ class Ledger:
     async def notices_sent(self, job_ids: list[int]) -> None:
         """Record that the member was told about these refunds (or that we tried)."""
         await self.transaction(partial(ledger_jobs.notices_sent, job_ids=job_ids))
+
+    async def interactions(self, job_ids: list[int]) -> dict[int, InteractionToken]:
+        """The stored interaction tokens of these jobs, by id (to answer them after a stop)."""
+        body = partial(ledger_interactions.load, job_ids=job_ids)
+        return await self.transaction(body, write=False)
+
+    async def forget_interactions(self) -> int:
+        """Delete the tokens of interactions older than Discord lets them live; how many."""
+        moment = self.now() - TOKEN_LIFETIME
+        removed = await self.transaction(partial(ledger_interactions.forget_before, moment=moment))
+        if removed:
+            log.info("deleted %d interaction token(s) past their life", removed)
+        return removed
 
     async def status(self, requester: Requester) -> MemberStatus:
         """The member's day: used, limit, granted, remaining, reset time, month spend, block."""

@@ -15,6 +15,7 @@ import orjson
 
 from bot.core.models import JobKind, Usage
 from bot.core.prices import PriceTable
+from bot.ledger import interactions
 from bot.ledger.models import (
     DM_SCOPE,
     OPEN_STATUSES,
@@ -133,6 +134,7 @@ def settle(
     month_charged, alerted_for = _move(
         db, row, images=images, charged=charged, overrun=actual - charged
     )
+    interactions.forget(db, [job_id])  # charged: no restart may now call it interrupted
     budget = _budget(db, scope)
     alert = _budget_alert(db, scope, month, month_charged, budget, alerted_for, now)
     return Settlement(job_id, final, images, charged, actual, alert, month_charged, budget)
@@ -182,7 +184,8 @@ def refund(
     """Release the whole hold and record why; False (and no change) if the job already ended.
 
     `owe_notice` marks the member as still to be told, until notices_sent clears it: a
-    process stopped in between leaves it for the next start's restart notice.
+    process stopped in between leaves it for the next start's restart notice. The job's
+    interaction token goes now, or (owing a notice) with the notice: it is what tells them.
     """
     row = _job_row(db, job_id)
     if row[3] not in OPEN_STATUSES:
@@ -193,6 +196,8 @@ def refund(
         (status, reason, failure or status.capitalize(), iso(now), int(owe_notice), job_id),
     )
     _move(db, row, images=0, charged=0, overrun=0)
+    if not owe_notice:
+        interactions.forget(db, [job_id])
     return True
 
 
@@ -327,5 +332,7 @@ def owed_notices(db: sqlite3.Connection) -> list[JobRecord]:
 
 
 def notices_sent(db: sqlite3.Connection, job_ids: list[int]) -> None:
-    """The member was told about these refunds (or we tried): no later start tells them again."""
+    """The member was told about these refunds (or we tried): no later start tells them again,
+    and their interaction tokens go."""
     db.executemany("UPDATE jobs SET notice_owed = 0 WHERE id = ?", [(i,) for i in job_ids])
+    interactions.forget(db, job_ids)

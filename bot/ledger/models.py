@@ -19,6 +19,8 @@ DM_SCOPE = 0  # guild_id stored for direct messages and user-installed contexts
 Delivery = Literal["pending", "delivered", "waiting"]
 # The operator's caps, by the names cap_alerts and the log use.
 CapName = Literal["operator_daily", "operator_monthly", "account_daily", "personal_monthly"]
+# How long Discord accepts an interaction's token (its webhook), from the interaction's creation.
+TOKEN_LIFETIME = timedelta(minutes=15)
 
 
 def scope_of(guild_id: int | None) -> int:
@@ -97,6 +99,19 @@ class Requester:
 
 
 @dataclass(frozen=True, slots=True)
+class InteractionToken:
+    """How to answer a job's interaction without its process: its webhook and creation time.
+
+    The token lets anyone answer as the bot until TOKEN_LIFETIME has passed: a secret, kept
+    out of every repr (and so out of logs and error texts).
+    """
+
+    application_id: int
+    token: str = field(repr=False)
+    created_at: datetime  # when Discord created the interaction (its snowflake's time)
+
+
+@dataclass(frozen=True, slots=True)
 class JobSpec:
     """What a job will ask the API for; params (incl. the prompt) are stored as JSON."""
 
@@ -110,6 +125,8 @@ class JobSpec:
     # Inputs that the usage-based cost includes; they enlarge the hold (see bot/core/prices.py).
     input_images: int = 0
     partial_images: int = 0
+    # The deferred interaction the job answers: stored while the job is open (see reserve).
+    interaction: InteractionToken | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

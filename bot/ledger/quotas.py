@@ -17,6 +17,7 @@ import orjson
 
 from bot.core.prices import Estimate
 from bot.core.terms import BlockedTerm, find_blocked
+from bot.ledger import interactions
 from bot.ledger.models import (
     DM_SCOPE,
     BudgetExhausted,
@@ -325,7 +326,8 @@ def reserve(
     caps: OperatorCaps,
     now: datetime,
 ) -> Reservation:
-    """Check everything check() does; hold images and cost; insert a queued job."""
+    """Check everything check() does; hold images and cost; insert a queued job (and keep
+    how to answer its interaction)."""
     who = spec.requester
     scope, day, month = scope_of(who.guild_id), day_key(now), month_key(now)
     cost = estimate.total_micros
@@ -338,6 +340,8 @@ def reserve(
          params_json, owner, day, month, spec.images, spec.images, estimate.unit_micros,
          cost, iso(now)),
     ).lastrowid  # fmt: skip
+    if spec.interaction is not None:
+        interactions.keep(db, cast(int, job_id), spec.interaction)
     hold(db, scope=scope, user_id=who.user_id, images=spec.images, cost=cost, now=now)
     after = DayUsage(usage.used, usage.held + spec.images, usage.granted)
     return Reservation(
