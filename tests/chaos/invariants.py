@@ -10,11 +10,13 @@ Every planned interaction ends one of three ways:
     `images_sent` equals the files Discord accepted for it;
   - refunded (`failed`, `cancelled`, `expired`, `interrupted`): nothing charged, no hold
     left, no file accepted for it (no free images, ever: images are charged before any
-    upload), and the member told: by the restart notice of the next process when recovery
-    refunded it (a channel message mentioning them or a DM, whose "your N ... requests" add
-    up per member to the jobs that process refunded), otherwise a private message on the
-    interaction or a DM saying nothing was charged; one exception, a SIGKILL landing inside
-    a refund, which the runner's one-line end-of-job log (bot/jobs/runner.py `_log_end`) shows:
+    upload), and the member told: when recovery refunded it, by the next process on the
+    interaction itself while its token lived (a private message saying nothing was charged),
+    else by its restart notice (a channel message mentioning them or a DM, whose "your N ...
+    requests" add up per member to the jobs that process refunded and did not answer so),
+    otherwise a private message on the interaction or a DM saying nothing was charged; one
+    exception, a SIGKILL landing inside a refund, which the runner's one-line end-of-job log
+    (bot/jobs/runner.py `_log_end`) shows:
     killed after the ledger refunded it and before the member was told (Runner._refund
     commits the refund with a notice owed, then reports, then clears it), the next start's
     restart notice must tell them, so it counts among what that notice announces (at least
@@ -115,6 +117,8 @@ class NoticesOwed:
 
     untold: Counter[int] = field(default_factory=Counter)
     maybe: Counter[int] = field(default_factory=Counter)
+    # Jobs recovery refunded whose member the next start told on the interaction itself.
+    answered: set[int] = field(default_factory=set)
 
 
 def check(run: Run) -> Report:
@@ -207,7 +211,9 @@ def _check_jobs(
         if sent:
             report.fail(f"job {job.id} {job.status} ({job.error}) but {len(sent)} delivered free")
         elif job.error == RECOVERED:
-            continue  # told by the restart notice: _check_notices counts those
+            if _told_on(run, item):
+                owed.answered.add(job.id)  # the next start answered it, with its token
+            continue  # else told by the restart notice: _check_notices counts those
         elif cut_short:
             # Refunded with a notice owed, then killed: before telling (the next start's
             # notice must count it) or after, before clearing the mark (it may).
@@ -327,13 +333,18 @@ def _check_notices(run: Run, jobs: list[Job], owed: NoticesOwed, report: Report)
     kill kept from being told, and nothing beyond what a kill may have left marked."""
     epoch_of = {epoch.pid: number for number, epoch in enumerate(run.epochs)}
     recovered: Counter[int] = Counter()
+    answered: Counter[int] = Counter()  # may be announced too: killed before marked told
     for job in jobs:
         if job.error == RECOVERED:
             epoch = epoch_of.get(job.pid)
             if epoch is None or run.epochs[epoch].killed_at is None:
                 report.fail(f"job {job.id} recovered from a process that was not killed")
                 continue
+            if job.id in owed.answered:
+                answered[job.user_id] += 1
+                continue
             recovered[job.user_id] += 1
+    report.tally["refunds told on the interaction after a restart"] = answered.total()
     dms = _dm_channels(run)
     told: Counter[int] = Counter()
     for _, channel, content in _sent_messages(run):
@@ -346,7 +357,7 @@ def _check_notices(run: Run, jobs: list[Job], owed: NoticesOwed, report: Report)
     report.tally["refunds told by restart notice"] = sum(told.values())
     for user_id in recovered.keys() | told.keys() | owed.untold.keys():
         least = recovered[user_id] + owed.untold[user_id]
-        most = recovered[user_id] + owed.maybe[user_id]
+        most = recovered[user_id] + owed.maybe[user_id] + answered[user_id]
         if not least <= told[user_id] <= most:
             report.fail(
                 f"{_who(run, user_id)}: restart notices announced {told[user_id]} refunds; "

@@ -123,14 +123,16 @@ def status_of(run: Run) -> list[tuple[str, str]]:
 
 
 async def test_restart_notices_survive_a_kill_while_they_are_sent(tmp_path: Path) -> None:
-    """The bot dies with a job running; the next process refunds it and starts telling the
-    member, but the channel answers 502 (discord.py retries after 1 s) and that process dies
-    too in that second; the third one must still tell them."""
+    """The bot dies with a job running, its interaction's token expired; the next process
+    refunds it and starts telling the member in the channel, but the channel answers 502
+    (discord.py retries after 1 s) and that process dies too in that second; the third one
+    must still tell them."""
     job, plan = one_job(wisgate=(Fault("slow", delay=REQUEST_TIMEOUT),))
     driver = Driver(plan, tmp_path)
     async with driver.world() as run:
         item = await driver.inject(job)
         assert await running(run, 5.0)
+        run.discord.expire_token(item.handle)  # else the next start answers on the interaction
         run.discord.fail_next("POST", r"^/channels/\d+/messages$", 502)
         await driver.kill_and_restart(harsh=True, notices=False)
         await run.discord.wait_for_request("POST", r"^/channels/\d+/messages$", status=502)
