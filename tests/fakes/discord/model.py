@@ -335,7 +335,7 @@ class FakeInteraction:
     """The handle an `inject_*` call returns: the interaction and what the bot did with it."""
 
     id: int
-    token: str
+    token: str = field(repr=False)  # a secret: never in assertion output
     type: int
     user: FakeUser
     guild_id: int | None
