@@ -342,7 +342,7 @@ class FakeInteraction:
     channel_id: int
     attachment_size_limit: int
     created_at: float
-    payload: dict[str, Any]
+    payload: dict[str, Any] = field(repr=False)  # carries the token
     name: str | None = None
     custom_id: str | None = None
     ack_type: int | None = None
