@@ -2,10 +2,10 @@
 
 Shown by default to members with Manage Server, and checked again in our code (Manage
 Server, or the server's moderator role) for every subcommand, blocked terms included
-(`/quota-admin terms`). Every reply is private and states the old and the new value; every
-change is an audit row, and is also posted to the server's log channel when one is set (a
-moderator action announced on purpose). Guild installs only: a server without the bot has
-no quotas to manage.
+(`/quota-admin terms`). Every reply is private; a change states the old and the new value,
+is an audit row, and is also posted to the server's log channel when one is set (a moderator
+action announced on purpose). The reading commands (top, list, job, report) live in
+cogs/_quota_reports.py. Guild installs only: a server without the bot has no quotas to manage.
 """
 
 from __future__ import annotations
@@ -28,17 +28,18 @@ from bot.discord.quota_texts import (
     answer,
     change_text,
     status_text,
-    top_text,
     usd_text,
 )
 from bot.discord.quota_texts import images as count_images
 from bot.discord.wording import discord_timestamp
 from bot.ledger.admin import KEEP, MAX_DAILY_IMAGES, Change
 from bot.ledger.models import next_month
+from cogs import _quota_reports as reports
 from cogs import _quota_terms as quota_terms
 from cogs._quota_audit import AuditPager
 
 Images = Range[int, 0, MAX_DAILY_IMAGES]
+JobId = Range[int, 1, 2**53 - 1]  # Discord's largest integer option
 Person = discord.Member | discord.User
 NOT_INSTALLED = (
     "This server has not added the bot, so there are no quotas here to manage. "
@@ -173,14 +174,27 @@ class QuotaAdmin(
         await self._report(interaction, [change], await self._left_today(guild_id, member))
 
     @app_commands.command(name="block")
-    @app_commands.describe(member="Who to block", reason="Why (the member sees this)")
+    @app_commands.describe(
+        member="Who to block",
+        reason="Why (the member sees this)",
+        duration="How long (leave out: until unblocked)",
+    )
+    @app_commands.choices(duration=reports.DURATION_CHOICES)
     async def block(
-        self, interaction: Interaction[ImageBot], member: Person, reason: Range[str, 1, 200]
+        self,
+        interaction: Interaction[ImageBot],
+        member: Person,
+        reason: Range[str, 1, 200],
+        duration: str = "permanent",
     ) -> None:
-        """Stop a member from making images in this server."""
+        """Stop a member from making images in this server, for a while or until unblocked."""
         await acknowledge(interaction)
         guild_id = self._guild(interaction)
-        change = await self.admin.block(interaction.user.id, guild_id, member.id, reason)
+        if duration not in reports.BLOCK_DURATIONS:
+            raise InvalidRequest("Choose a duration from the list.")
+        change = await self.admin.block(
+            interaction.user.id, guild_id, member.id, reason, reports.BLOCK_DURATIONS[duration]
+        )
         await self._report(interaction, [change])
 
     @app_commands.command(name="unblock")
@@ -210,13 +224,28 @@ class QuotaAdmin(
         await self._report(interaction, [change], extra)
 
     @app_commands.command(name="top")
-    async def top(self, interaction: Interaction[ImageBot]) -> None:
-        """Show today's biggest image makers in this server."""
-        await acknowledge(interaction)
-        guild_id = self._guild(interaction)
-        leaders = await self.admin.top_members(guild_id)
-        spent, budget = await self.admin.month_spend(guild_id)
-        await answer(interaction, top_text(leaders, spent, budget))
+    @app_commands.describe(period="Today (the default) or this month, in UTC")
+    @app_commands.choices(period=reports.PERIODS)
+    async def top(self, interaction: Interaction[ImageBot], period: str = "day") -> None:
+        """Show the biggest image makers here today or this month, with images and dollars."""
+        await reports.show_top(self.bot, interaction, self._guild(interaction), period)
+
+    @app_commands.command(name="list")
+    async def list_policies(self, interaction: Interaction[ImageBot]) -> None:
+        """List this server's member limits, role limits and blocks."""
+        await reports.show_list(self.bot, interaction, self._guild(interaction))
+
+    @app_commands.command(name="job")
+    @app_commands.rename(job_id="id")
+    @app_commands.describe(job_id="The job's number (from a report, /history or the log)")
+    async def job(self, interaction: Interaction[ImageBot], job_id: JobId) -> None:
+        """Open one job of this server: prompt, member, outcome, images, cost, failure, times."""
+        await reports.show_job(self.bot, interaction, self._guild(interaction), job_id)
+
+    @app_commands.command(name="report")
+    async def report(self, interaction: Interaction[ImageBot]) -> None:
+        """Picture this month's spend per day against the budget, and the top members."""
+        await reports.send_report(self.bot, interaction, self._guild(interaction))
 
     @app_commands.command(name="audit")
     @app_commands.describe(member="Only changes about this member")

@@ -7,6 +7,7 @@ render as names and never ping because every reply goes out with no allowed ment
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import discord
@@ -16,7 +17,7 @@ from bot.discord.replies import NO_PINGS, defer
 from bot.discord.texts import safe_text
 from bot.discord.wording import discord_timestamp, format_usd, jump_url
 from bot.ledger.facade import JobRecord, MemberStatus
-from bot.ledger.reports import AuditEntry, TopMember
+from bot.ledger.reports import AuditEntry
 
 ARROW = "→"
 REASON_PREVIEW = 100
@@ -87,6 +88,9 @@ def _limit(value: Any, none: str) -> str:
 
 
 def _block(value: Any) -> str:
+    if isinstance(value, dict):  # a block that ends by itself (admin_sql.block_value)
+        ends = discord_timestamp(datetime.fromisoformat(value["until"]), "f")
+        return f"blocked until {ends} ({reason_text(str(value['reason']))})"
     return "not blocked" if value is None else f"blocked ({reason_text(str(value))})"
 
 
@@ -143,7 +147,9 @@ def status_text(status: MemberStatus, *, who: str | None = None) -> str:
     name = "You" if you else who
     if status.blocked:
         reason = f" Reason: {reason_text(status.block_reason)}" if status.block_reason else ""
-        head = f"{name} {'are' if you else 'is'} blocked from making images here.{reason}"
+        until = status.blocked_until
+        ends = f" until {discord_timestamp(until, 'f')}" if until is not None else ""
+        head = f"{name} {'are' if you else 'is'} blocked from making images here{ends}.{reason}"
     else:
         head = f"{name} can make **{images(status.remaining)}** more today."
     lines = [head]
@@ -216,16 +222,3 @@ def history_embed(records: Sequence[JobRecord], *, where: str) -> discord.Embed:
     if not records:
         return discord.Embed(title=f"Your image requests {where}", description="None yet.")
     return discord.Embed(title=title, description="\n".join(history_line(r) for r in records))
-
-
-def top_text(leaders: Sequence[TopMember], spent: float, budget: float | None) -> str:
-    """Today's biggest users and the month's spend."""
-    month = f"This month the server has spent {usd_text(spent)}"
-    month += "." if budget is None else f" of its {usd_text(budget)} budget."
-    if not leaders:
-        return f"Nobody has made images here today.\n{month}"
-    lines = [
-        f"{rank}. <@{leader.user_id}>: {images(leader.images)}, {money(leader.cost_micros)}"
-        for rank, leader in enumerate(leaders, start=1)
-    ]
-    return "\n".join(["**Top members today** (UTC day):", *lines, month])

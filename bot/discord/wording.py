@@ -50,7 +50,8 @@ def member_text(error: BotError) -> str:
         return quota_text(error)
     if isinstance(error, MemberBlocked):
         because = f" Reason: {error.reason}" if error.reason else ""
-        return "A moderator has blocked you from making images in this server." + because
+        ends = f" until {discord_timestamp(error.until, 'f')}" if error.until is not None else ""
+        return f"A moderator has blocked you from making images in this server{ends}." + because
     if isinstance(error, BudgetExhausted):
         return budget_text(error)
     if isinstance(error, CapReached):

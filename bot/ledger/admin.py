@@ -2,7 +2,8 @@
 
 Every change returns a Change with the old and the new value, so the Discord layer can
 state both, and writes an audit row (actor, action, target, old, new, time) in the same
-transaction. Values are images per day, USD, ids, or a block reason (None = not blocked).
+transaction. Values are images per day, USD, ids, or a block (None = not blocked; the reason;
+or the reason and when it ends, see admin_sql.block_value).
 The SQL of each change is in bot/ledger/admin_sql.py; audited() adds its audit row.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -19,11 +20,13 @@ from typing import Any, Generic, TypeVar
 from bot.core.errors import InvalidRequest
 from bot.core.prices import to_micros
 from bot.ledger import admin_sql
+from bot.ledger.admin_sql import BlockValue
 from bot.ledger.reports import LedgerReports, TargetKind, guild_only, write_audit
 
 V = TypeVar("V")
 MAX_DAILY_IMAGES = 100_000
 MAX_BUDGET_USD = Decimal(1_000_000)
+MIN_BLOCK, MAX_BLOCK = timedelta(minutes=1), timedelta(days=366)
 # One change's body: apply(db, now) -> (old, new), an admin_sql function bound by partial.
 Apply = Callable[[sqlite3.Connection, datetime], tuple[Any, Any]]
 
@@ -177,28 +180,38 @@ class LedgerAdmin(LedgerReports):
         return await self._change(actor_id, guild_id, "reset_usage", ("member", user_id), apply)
 
     async def block(
-        self, actor_id: int, guild_id: int, user_id: int, reason: str
-    ) -> Change[str | None]:
-        """Stop a member from making images here; old/new are the block reason (None: open)."""
+        self,
+        actor_id: int,
+        guild_id: int,
+        user_id: int,
+        reason: str,
+        duration: timedelta | None = None,
+    ) -> Change[BlockValue]:
+        """Stop a member from making images here, for `duration` (None: until unblocked);
+        old/new are block values (admin_sql.block_value; None: not blocked)."""
         text = reason.strip() or "no reason given"
+        if duration is not None and not MIN_BLOCK <= duration <= MAX_BLOCK:
+            raise InvalidRequest(f"A block lasts from a minute to {MAX_BLOCK.days} days.")
         apply = partial(
             admin_sql.set_block,
             guild_id=guild_id,
             user_id=user_id,
             reason=text,
+            duration=duration,
             actor_id=actor_id,
         )
         return await self._change(
             actor_id, guild_id, "block", ("member", user_id), apply, reason=text
         )
 
-    async def unblock(self, actor_id: int, guild_id: int, user_id: int) -> Change[str | None]:
-        """Let a blocked member make images again."""
+    async def unblock(self, actor_id: int, guild_id: int, user_id: int) -> Change[BlockValue]:
+        """Let a blocked member make images again (old None: they were not blocked)."""
         apply = partial(
             admin_sql.set_block,
             guild_id=guild_id,
             user_id=user_id,
             reason=None,
+            duration=None,
             actor_id=actor_id,
         )
         return await self._change(actor_id, guild_id, "unblock", ("member", user_id), apply)

@@ -10,11 +10,14 @@ functools.partial. member_change and guild_change are the shared one-column upse
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.ledger import quotas as ledger_sql
 from bot.ledger.models import day_key, iso, usd
+
+# A block in a Change or an audit row (see block_value).
+BlockValue = str | dict[str, str] | None
 
 
 def member_change(
@@ -124,6 +127,14 @@ def reset_usage(
     return old, 0
 
 
+def block_value(reason: str | None, until: str | None) -> BlockValue:
+    """A block as Changes and audit rows carry it: None (not blocked), the reason (until
+    unblocked), or {"reason", "until"} for a block that ends by itself (until: ISO UTC)."""
+    if reason is None:
+        return None
+    return reason if until is None else {"reason": reason, "until": until}
+
+
 def set_block(
     db: sqlite3.Connection,
     now: datetime,
@@ -131,24 +142,30 @@ def set_block(
     guild_id: int,
     user_id: int,
     reason: str | None,
+    duration: timedelta | None,
     actor_id: int,
-) -> tuple[str | None, str | None]:
-    """Block a member with this reason, or unblock them (None); (old, new) block reasons."""
+) -> tuple[BlockValue, BlockValue]:
+    """Block a member with this reason (for `duration`, None: until unblocked), or unblock
+    them (reason None); (old, new) block values. A block that already ended reads as none."""
     row = db.execute(
-        "SELECT blocked, block_reason FROM member_policies WHERE guild_id = ? AND user_id = ?",
-        (guild_id, user_id),
+        f"SELECT {ledger_sql.BLOCK_IN_FORCE}, block_reason, blocked_until FROM member_policies "
+        "WHERE guild_id = ? AND user_id = ?",
+        (iso(now), guild_id, user_id),
     ).fetchone()
     blocked = reason is not None
+    until = iso(now + duration) if blocked and duration is not None else None
     db.execute(
         "INSERT INTO member_policies (guild_id, user_id, blocked, block_reason, blocked_by, "
-        "blocked_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-        "blocked = excluded.blocked, block_reason = excluded.block_reason, "
-        "blocked_by = excluded.blocked_by, blocked_at = excluded.blocked_at, "
+        "blocked_at, blocked_until, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT DO UPDATE SET blocked = excluded.blocked, "
+        "block_reason = excluded.block_reason, blocked_by = excluded.blocked_by, "
+        "blocked_at = excluded.blocked_at, blocked_until = excluded.blocked_until, "
         "updated_at = excluded.updated_at",
         (guild_id, user_id, int(blocked), reason, actor_id if blocked else None,
-         iso(now) if blocked else None, iso(now)),
+         iso(now) if blocked else None, until, iso(now)),
     )  # fmt: skip
-    return (row[1] if row and row[0] else None), reason
+    old = block_value(row[1], row[2]) if row and row[0] else None
+    return old, block_value(reason, until)
 
 
 def set_budget(

@@ -147,6 +147,7 @@ class MemberStatus:
     guild_budget_micros: int | None
     blocked: bool = False
     block_reason: str | None = None
+    blocked_until: datetime | None = None  # when the block ends; None: until unblocked
     ceiling: int | None = None  # the operator's MAX_DAILY_IMAGES, above every grant
 
     @property
@@ -277,8 +278,8 @@ class QuotaExceeded(LedgerRefusal):
 class MemberBlocked(LedgerRefusal):
     """A moderator blocked this member from generating images in this server."""
 
-    def __init__(self, reason: str | None) -> None:
-        self.reason = reason
+    def __init__(self, reason: str | None, *, until: datetime | None = None) -> None:
+        self.reason, self.until = reason, until  # until None: until a moderator unblocks
         super().__init__("blocked by a moderator")
 
 

@@ -42,6 +42,10 @@ from bot.ledger.models import (
 
 log = logging.getLogger(__name__)
 
+# A member_policies row's block is in force (bound to the transaction's time): a block with a
+# duration ends by itself, so every reader asks this and nothing runs when it ends.
+BLOCK_IN_FORCE = "blocked = 1 AND (blocked_until IS NULL OR blocked_until > ?)"
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -52,6 +56,7 @@ class Policy:
     blocked: bool
     block_reason: str | None
     budget_micros: int | None
+    blocked_until: datetime | None = None  # when the block ends; None: until unblocked
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,20 +74,22 @@ def read_policy(
     user_id: int,
     role_ids: tuple[int, ...],
     global_default: int,
+    now: datetime,
 ) -> Policy:
-    """Resolve the limit: member override > best role limit > guild default > global default."""
+    """Resolve the limit: member override > best role limit > guild default > global default;
+    and the member's block, if it is in force at `now`."""
     if scope == DM_SCOPE:
         return Policy(global_default, "global", False, None, None)
     member = db.execute(
-        "SELECT daily_images, blocked, block_reason FROM member_policies "
-        "WHERE guild_id = ? AND user_id = ?",
-        (scope, user_id),
+        f"SELECT daily_images, {BLOCK_IN_FORCE}, block_reason, blocked_until "
+        "FROM member_policies WHERE guild_id = ? AND user_id = ?",
+        (iso(now), scope, user_id),
     ).fetchone()
     guild = db.execute(
         "SELECT default_daily_images, monthly_budget_micros FROM guild_settings WHERE guild_id = ?",
         (scope,),
     ).fetchone()
-    override, blocked, reason = member if member else (None, 0, None)
+    override, blocked, reason, until = member if member else (None, 0, None, None)
     guild_default, budget = guild if guild else (None, None)
     best_role = None
     if override is None and role_ids:
@@ -93,7 +100,13 @@ def read_policy(
             (scope, orjson.dumps(role_ids).decode()),
         ).fetchone()[0]
     limit, source = _resolve(override, best_role, guild_default, global_default)
-    return Policy(limit, source, bool(blocked), reason, budget)
+    if not blocked:
+        return Policy(limit, source, False, None, budget)
+    return Policy(limit, source, True, reason, budget, _when(until))
+
+
+def _when(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def _resolve(
@@ -147,7 +160,7 @@ def member_status(
     now: datetime,
 ) -> MemberStatus:
     """A member's view of today, as one consistent read."""
-    policy = read_policy(db, scope, user_id, role_ids, global_default)
+    policy = read_policy(db, scope, user_id, role_ids, global_default, now)
     usage = read_usage(db, scope, user_id, day_key(now))
     return _status(db, scope, user_id, policy, usage, caps, now)
 
@@ -178,6 +191,7 @@ def _status(
         guild_budget_micros=budget,
         blocked=policy.blocked,
         block_reason=policy.block_reason,
+        blocked_until=policy.blocked_until,
         ceiling=caps.max_daily_images,
     )
 
@@ -254,9 +268,9 @@ def check(
     """
     who = spec.requester
     scope, day, month = scope_of(who.guild_id), day_key(now), month_key(now)
-    policy = read_policy(db, scope, who.user_id, who.role_ids, global_default)
+    policy = read_policy(db, scope, who.user_id, who.role_ids, global_default, now)
     if policy.blocked:
-        raise MemberBlocked(policy.block_reason)
+        raise MemberBlocked(policy.block_reason, until=policy.blocked_until)
     usage = read_usage(db, scope, who.user_id, day)
     allowance = policy.limit + usage.granted
     if caps.max_daily_images is not None:

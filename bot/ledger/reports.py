@@ -1,4 +1,8 @@
-"""Moderators' read-only views of the ledger, and the audit log (written and read)."""
+"""Moderators' read-only views of the ledger, and the audit log (written and read).
+
+The SQL of the leaderboards, the month report, the list of limits and blocks and the job
+lookup is in bot/ledger/report_sql.py.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ import orjson
 
 from bot.core.errors import InvalidRequest
 from bot.ledger import quotas as ledger_sql
+from bot.ledger import report_sql
 from bot.ledger.facade import Ledger
 from bot.ledger.models import JobRecord, MemberStatus, Requester, day_key, iso, month_key, usd
+from bot.ledger.report_sql import JobDetail, Leaderboard, MonthReport, Period, PolicyPage
 
 TargetKind = Literal["member", "role", "guild"]
 
@@ -27,20 +33,6 @@ class GuildConfig:
     monthly_budget_usd: float | None
     moderator_role_id: int | None
     log_channel_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class TopMember:
-    """A member's images and cost today, for the leaderboard."""
-
-    user_id: int
-    images: int
-    cost_micros: int
-
-    @property
-    def cost_usd(self) -> float:
-        """Today's charges in USD."""
-        return usd(self.cost_micros)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,18 +99,6 @@ def read_guild_config(db: sqlite3.Connection, guild_id: int) -> GuildConfig:
                        role, channel)  # fmt: skip
 
 
-def read_top_members(db: sqlite3.Connection, scope: int, day: str, limit: int) -> list[TopMember]:
-    """The day's members with charges here, most images first, then most cost."""
-    rows = db.execute(
-        "SELECT user_id, images_charged, cost_charged_micros FROM member_usage "
-        "WHERE guild_id = ? AND day = ? AND (images_charged > 0 OR "
-        "cost_charged_micros > 0) ORDER BY images_charged DESC, "
-        "cost_charged_micros DESC, user_id LIMIT ?",
-        (scope, day, limit),
-    ).fetchall()
-    return [TopMember(*row) for row in rows]
-
-
 def read_month_spend(
     db: sqlite3.Connection, guild_id: int, month: str
 ) -> tuple[float, float | None]:
@@ -161,7 +141,8 @@ def read_audit_page(
 
 
 class LedgerReports:
-    """What moderators can read about one guild: settings, members, leaders, audit log."""
+    """What moderators can read about one guild: settings, members, leaders, the month, limits
+    and blocks, jobs, the audit log."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
@@ -181,10 +162,45 @@ class LedgerReports:
         """A member's latest jobs in this guild."""
         return await self.ledger.history(guild_only(guild_id), user_id, limit)
 
-    async def top_members(self, guild_id: int, limit: int = 10) -> list[TopMember]:
-        """Today's biggest users in this guild (charged, before any reset): images, then cost."""
-        scope, day = guild_only(guild_id), day_key(self.ledger.now())
-        body = partial(read_top_members, scope=scope, day=day, limit=limit)
+    async def leaderboard(
+        self, guild_id: int, period: Period = "day", limit: int = 10
+    ) -> Leaderboard:
+        """The guild's biggest users this UTC day or month (charged, before any reset), images
+        then cost, and the totals over every member."""
+        scope, now = guild_only(guild_id), self.ledger.now()
+        if period == "day":
+            first = last = day_key(now)
+        else:
+            first, last = report_sql.month_days(month_key(now))
+        body = partial(
+            report_sql.read_leaderboard, scope=scope, first_day=first, last_day=last, limit=limit
+        )
+        return await self.ledger.transaction(body, write=False)
+
+    async def month_report(self, guild_id: int, limit: int = 5) -> MonthReport:
+        """This UTC month in the guild: charges per day, total, budget and top members."""
+        body = partial(
+            report_sql.read_month_report,
+            scope=guild_only(guild_id),
+            month=month_key(self.ledger.now()),
+            limit=limit,
+        )
+        return await self.ledger.transaction(body, write=False)
+
+    async def policies(self, guild_id: int, *, limit: int, offset: int = 0) -> PolicyPage:
+        """A page of the guild's member overrides, role limits and blocks in force."""
+        body = partial(
+            report_sql.read_policies,
+            scope=guild_only(guild_id),
+            now=self.ledger.now(),
+            limit=limit,
+            offset=offset,
+        )
+        return await self.ledger.transaction(body, write=False)
+
+    async def job(self, guild_id: int, job_id: int) -> JobDetail | None:
+        """A job asked in this guild, or None (another guild's, a direct message's, or none)."""
+        body = partial(report_sql.read_guild_job, scope=guild_only(guild_id), job_id=job_id)
         return await self.ledger.transaction(body, write=False)
 
     async def month_spend(self, guild_id: int) -> tuple[float, float | None]:

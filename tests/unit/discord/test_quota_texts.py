@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from bot.discord.notices import budget_alert_text, restart_text
-from bot.discord.quota_texts import change_text, history_line, status_text, top_text
+from bot.discord.quota_texts import change_text, history_line, status_text
 from bot.ledger.facade import JobRecord, MemberStatus, Settlement
-from bot.ledger.reports import TopMember
 
 WHEN = datetime(2025, 6, 30, 18, 0, tzinfo=UTC)
 STAMP = int(WHEN.timestamp())
@@ -76,16 +75,6 @@ def test_status_text_for_a_moderator_and_for_a_blocked_member() -> None:
     ]
     blocked = status_text(status(blocked=True, block_reason="@here spam"))
     assert blocked.startswith("You are blocked from making images here. Reason: @\u200bhere spam\n")
-
-
-def test_top_text_ranks_members_and_states_the_budget() -> None:
-    leaders = [TopMember(7, 5, 200_000), TopMember(8, 1, 0)]
-    assert top_text(leaders, 3.0, 10.0).split("\n") == [
-        "**Top members today** (UTC day):",
-        "1. <@7>: 5 images, $0.20",
-        "2. <@8>: 1 image, $0.00",
-        "This month the server has spent $3.00 of its $10.00 budget.",
-    ]
 
 
 def test_budget_alert_text_gives_the_share_spent() -> None:

@@ -220,7 +220,7 @@ async def test_top_members_status_history_and_month_spend(
         reservation = await ledger.reserve(job(who(user=user), images))
         await ledger.settle(reservation.job_id, images, None)
     await ledger.reserve(job(who(user=USER + 3), 4))  # held, not charged: not on the board
-    top = await admin.top_members(GUILD, limit=2)
+    top = (await admin.leaderboard(GUILD, limit=2)).members
     assert [(t.user_id, t.images, t.cost_micros) for t in top] == [
         (USER + 1, 4, 64_000),
         (USER, 2, 32_000),
