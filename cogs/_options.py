@@ -1,17 +1,95 @@
-"""Option choices shared by /imagine and /edit (not a cog: imported by the cogs)."""
+"""Options shared by /imagine, /imagine-file, /edit and /edit-file (not a cog: imported by the
+cogs): members' names and plain descriptions, fixed choices, and the autocompletes.
+
+The callbacks' parameters keep the API's names (`n`, `output_format`), as the catalogue, the
+ledger and the WisGate payload do; RENAMES shows them to members as `count` and `format`.
+"""
 
 from __future__ import annotations
 
-from discord import Interaction
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from discord import Interaction, app_commands
 from discord.app_commands import Choice
 
+from bot.core.aspects import ASPECTS
 from bot.discord.client import ImageBot
 
-BACKGROUNDS = [Choice(name=name, value=name) for name in ("auto", "opaque", "transparent")]
-FORMATS = [Choice(name=name, value=name) for name in ("png", "jpeg", "webp")]
-STYLES = [Choice(name=name, value=name) for name in ("vivid", "natural")]
 PROMPT_MAX = 6000  # Discord's limit for a string option; models allow more via prompt files
 CHOICE_NAME_MAX = 100  # Discord's limit for a choice's name
+EDIT_COMMANDS = frozenset({"edit", "edit-file"})
+Callback = TypeVar("Callback", bound=Callable[..., Any])
+
+RENAMES = {"n": "count", "output_format": "format"}
+ASPECT_CHOICES = [
+    Choice(name=f"{name} ({width}:{height})", value=name)
+    for name, (width, height) in ASPECTS.items()
+]
+BACKGROUNDS = [
+    Choice(name="auto (the model decides)", value="auto"),
+    Choice(name="opaque (a solid background)", value="opaque"),
+    Choice(name="transparent (a cut-out)", value="transparent"),
+]
+FORMATS = [
+    Choice(name="png (sharpest, largest files)", value="png"),
+    Choice(name="jpeg (smallest files)", value="jpeg"),
+    Choice(name="webp (small files)", value="webp"),
+]
+STYLES = [
+    Choice(name="vivid (dramatic, hyper-real)", value="vivid"),
+    Choice(name="natural (more realistic)", value="natural"),
+]
+
+# What members read under each option (Discord allows 100 characters), by parameter name.
+PROMPT_FILE = "A UTF-8 .txt file holding your prompt, for prompts over 6,000 characters"
+DESCRIPTIONS = dict(
+    model="Which image model: the list says what each one can do",
+    aspect="Picture shape: square, portrait, landscape, wide (16:9) or tall (9:16)",
+    size="Exact size like 1536x1024, or a ratio like 16:9 (suggestions follow the model)",
+    quality="Quality: the choices follow the model (higher takes longer)",
+    n="How many images to make (some models make one at a time)",
+    background="Transparent or solid background (only some models)",
+    output_format="File type of the images (only some models)",
+    style="Vivid or natural look (only some models)",
+    private="Only you see the result",
+)
+EDIT_DESCRIPTIONS = dict(
+    {name: text for name, text in DESCRIPTIONS.items() if name != "style"},  # no edit has one
+    image="The image to edit",
+    image2="A second image, to combine with the first",
+    image3="A third image",
+    image4="A fourth image",
+    mask="A PNG the size of the first image: its transparent part marks where to change",
+    model="Which image model: the list shows those that can edit",
+)
+
+
+def image_options(*, edit: bool = False) -> Callable[[Callback], Callback]:
+    """Everything the image commands' shared options need: members' names, descriptions, fixed
+    choices, autocompletes, and the places the commands work (servers, DMs, user installs)."""
+
+    def apply(callback: Callback) -> Callback:
+        choices: dict[str, list[Choice[str]]] = dict(
+            aspect=ASPECT_CHOICES, background=BACKGROUNDS, output_format=FORMATS
+        )
+        if not edit:
+            choices["style"] = STYLES
+        decorators = [
+            app_commands.describe(**(EDIT_DESCRIPTIONS if edit else DESCRIPTIONS)),
+            app_commands.rename(**RENAMES),
+            app_commands.choices(**choices),
+            app_commands.autocomplete(
+                model=suggest_models, size=suggest_sizes, quality=suggest_qualities
+            ),
+            app_commands.allowed_installs(guilds=True, users=True),
+            app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True),
+        ]
+        for decorator in decorators:
+            callback = decorator(callback)
+        return callback
+
+    return apply
 
 
 async def suggest_models(interaction: Interaction[ImageBot], current: str) -> list[Choice[str]]:
@@ -20,7 +98,7 @@ async def suggest_models(interaction: Interaction[ImageBot], current: str) -> li
     Not fixed choices: those are frozen when commands sync, while models come and go with
     the gateway's listing. A typed name outside these is refused before the defer.
     """
-    edits = interaction.command is not None and interaction.command.name != "imagine"
+    edits = interaction.command is not None and interaction.command.name in EDIT_COMMANDS
     found = interaction.client.catalogue.model_choices(current, edits=edits)
     return [Choice(name=_label(name, summary), value=name) for name, summary in found]
 
@@ -31,14 +109,15 @@ def _label(name: str, summary: str) -> str:
 
 
 async def suggest_qualities(interaction: Interaction[ImageBot], current: str) -> list[Choice[str]]:
-    """Autocomplete for `quality`: the chosen model's qualities."""
+    """Autocomplete for `quality`: the chosen model's qualities (the default model's if none)."""
     model = getattr(interaction.namespace, "model", None)
     qualities = interaction.client.catalogue.quality_choices(model, current)
     return [Choice(name=quality, value=quality) for quality in qualities]
 
 
 async def suggest_sizes(interaction: Interaction[ImageBot], current: str) -> list[Choice[str]]:
-    """Autocomplete for `size`: the chosen model's sizes (free sizes where it takes them)."""
+    """Autocomplete for `size`: the chosen model's sizes (free sizes where it takes them, and
+    the size for a typed ratio like 16:9)."""
     model = getattr(interaction.namespace, "model", None)
     sizes = interaction.client.catalogue.size_choices(model, current)
     return [Choice(name=size, value=size) for size in sizes]

@@ -1,7 +1,9 @@
-"""/edit and the **Edit images** message menu: uploaded images plus a prompt in, images out."""
+"""/edit (a typed prompt), /edit-file (a long prompt in a .txt file) and the **Edit images**
+message menu: uploaded images plus a prompt in, images out."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import discord
@@ -15,14 +17,7 @@ from bot.discord.client import ImageBot
 from bot.discord.inputs import Input, inputs_of_message
 from bot.discord.intake import submit_request
 from bot.discord.replies import report_error
-from cogs._options import (
-    BACKGROUNDS,
-    FORMATS,
-    PROMPT_MAX,
-    suggest_models,
-    suggest_qualities,
-    suggest_sizes,
-)
+from cogs._options import PROMPT_FILE, PROMPT_MAX, image_options
 
 MAX_MENU_IMAGES = 16
 
@@ -63,7 +58,7 @@ class EditPrompt(discord.ui.Modal, title="Edit images"):
 
 
 class Edit(commands.Cog):
-    """The /edit command and the Edit images message menu."""
+    """The /edit and /edit-file commands and the Edit images message menu."""
 
     def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
@@ -84,64 +79,97 @@ class Edit(commands.Cog):
         """Remove the message menu again."""
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
 
+    # The prompt is required, so Discord opens its field at once; a prompt longer than an
+    # option may hold (6,000 characters) goes through /edit-file instead. discord.py reads each
+    # command's options from its callback's parameters, so the two spell out the same ones.
     @app_commands.command(name="edit")
-    @app_commands.allowed_installs(guilds=True, users=True)
-    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     @app_commands.describe(
-        image="The image to edit",
-        prompt="What to change (or attach prompt_file for a longer prompt)",
-        image2="A second image (composition)",
-        image3="A third image",
-        image4="A fourth image",
-        mask="PNG whose transparent pixels mark where to edit (same size as the first image)",
-        model="Image model: the list shows those that edit",
-        size="Output size as WIDTHxHEIGHT",
-        quality="Quality: the list follows the model",
-        n="How many images",
-        background="Transparent or opaque background",
-        output_format="File format",
-        private="Only you see the result",
-        prompt_file="A UTF-8 .txt file holding the prompt, for prompts over 6,000 characters",
+        prompt="What to change, in your own words (for over 6,000 characters: /edit-file)"
     )
-    @app_commands.choices(background=BACKGROUNDS, output_format=FORMATS)
-    @app_commands.autocomplete(model=suggest_models, size=suggest_sizes, quality=suggest_qualities)
+    @image_options(edit=True)
     async def edit(
         self,
         interaction: Interaction[ImageBot],
         image: discord.Attachment,
-        prompt: Range[str, 1, PROMPT_MAX] | None = None,
+        prompt: Range[str, 1, PROMPT_MAX],
         image2: discord.Attachment | None = None,
         image3: discord.Attachment | None = None,
         image4: discord.Attachment | None = None,
         mask: discord.Attachment | None = None,
         model: str | None = None,
+        aspect: str | None = None,
         size: str | None = None,
         quality: str | None = None,
         n: Range[int, 1, 10] | None = None,
         background: str | None = None,
         output_format: str | None = None,
         private: bool = False,
-        # Last: attachments given without a name fill image, image2... in order.
-        prompt_file: discord.Attachment | None = None,
     ) -> None:
-        """Edit or combine uploaded images with a prompt."""
+        """Edit or combine uploaded images as you describe."""
         options = RawOptions(
-            prompt=prompt or "",
+            prompt=prompt,
             model=model,
+            aspect=aspect,
             size=size,
             quality=quality,
             n=n,
             background=background,
             output_format=output_format,
         )
-        images = [item for item in (image, image2, image3, image4) if item is not None]
+        await self._submit(interaction, options, (image, image2, image3, image4), mask, private)
+
+    @app_commands.command(name="edit-file")
+    @app_commands.describe(prompt_file=PROMPT_FILE)
+    @image_options(edit=True)
+    async def edit_file(
+        self,
+        interaction: Interaction[ImageBot],
+        image: discord.Attachment,
+        prompt_file: discord.Attachment,
+        image2: discord.Attachment | None = None,
+        image3: discord.Attachment | None = None,
+        image4: discord.Attachment | None = None,
+        mask: discord.Attachment | None = None,
+        model: str | None = None,
+        aspect: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        n: Range[int, 1, 10] | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        private: bool = False,
+    ) -> None:
+        """Edit or combine uploaded images with a long prompt in a .txt file."""
+        options = RawOptions(
+            prompt="",
+            model=model,
+            aspect=aspect,
+            size=size,
+            quality=quality,
+            n=n,
+            background=background,
+            output_format=output_format,
+        )
+        images = (image, image2, image3, image4)
+        await self._submit(interaction, options, images, mask, private, prompt_file)
+
+    async def _submit(
+        self,
+        interaction: Interaction[ImageBot],
+        options: RawOptions,
+        images: Sequence[discord.Attachment | None],
+        mask: discord.Attachment | None,
+        private: bool,
+        prompt_file: discord.Attachment | None = None,
+    ) -> None:
+        """Both edit commands' one way in: the images given, in order, to the intake."""
         await submit_request(
             self.bot,
             interaction,
             options,
             kind="edit",
             private=private,
-            attachments=images,
+            attachments=[item for item in images if item is not None],
             mask=mask,
             prompt_file=prompt_file,
         )

@@ -1,4 +1,5 @@
-"""/imagine: a prompt (typed, or a .txt file) and the model's options in, images out."""
+"""/imagine (a typed prompt, required) and /imagine-file (a long prompt in a .txt file): a
+prompt and the model's options in, images out."""
 
 from __future__ import annotations
 
@@ -9,46 +10,29 @@ from discord.ext import commands
 from bot.core.catalogue import RawOptions
 from bot.discord.client import ImageBot
 from bot.discord.intake import submit_request
-from cogs._options import (
-    BACKGROUNDS,
-    FORMATS,
-    PROMPT_MAX,
-    STYLES,
-    suggest_models,
-    suggest_qualities,
-    suggest_sizes,
-)
+from cogs._options import PROMPT_FILE, PROMPT_MAX, image_options
 
 
 class Imagine(commands.Cog):
-    """The /imagine command."""
+    """The /imagine and /imagine-file commands."""
 
     def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
 
+    # The prompt is required, so Discord opens its field at once; a prompt longer than an
+    # option may hold (6,000 characters) goes through /imagine-file instead. discord.py reads
+    # each command's options from its callback's parameters, so the two spell out the same ones.
     @app_commands.command(name="imagine")
-    @app_commands.allowed_installs(guilds=True, users=True)
-    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     @app_commands.describe(
-        prompt="What to draw (or attach prompt_file for a longer prompt)",
-        prompt_file="A UTF-8 .txt file holding the prompt, for prompts over 6,000 characters",
-        model="Image model: the list shows what each can do",
-        size="Size as WIDTHxHEIGHT; suggestions follow the model",
-        quality="Quality: the list follows the model",
-        n="How many images (each model has its own limit)",
-        background="Transparent or opaque background (GPT image models)",
-        output_format="File format (GPT image models)",
-        style="vivid or natural, for models with styles",
-        private="Only you see the result",
+        prompt="What to draw, in your own words (for over 6,000 characters: /imagine-file)"
     )
-    @app_commands.choices(background=BACKGROUNDS, output_format=FORMATS, style=STYLES)
-    @app_commands.autocomplete(model=suggest_models, size=suggest_sizes, quality=suggest_qualities)
+    @image_options()
     async def imagine(
         self,
         interaction: Interaction[ImageBot],
-        prompt: Range[str, 1, PROMPT_MAX] | None = None,
-        prompt_file: Attachment | None = None,
+        prompt: Range[str, 1, PROMPT_MAX],
         model: str | None = None,
+        aspect: str | None = None,
         size: str | None = None,
         quality: str | None = None,
         n: Range[int, 1, 10] | None = None,
@@ -57,10 +41,42 @@ class Imagine(commands.Cog):
         style: str | None = None,
         private: bool = False,
     ) -> None:
-        """Create images from a text prompt."""
+        """Make images from a description."""
         options = RawOptions(
-            prompt=prompt or "",
+            prompt=prompt,
             model=model,
+            aspect=aspect,
+            size=size,
+            quality=quality,
+            n=n,
+            background=background,
+            output_format=output_format,
+            style=style,
+        )
+        await submit_request(self.bot, interaction, options, kind="generate", private=private)
+
+    @app_commands.command(name="imagine-file")
+    @app_commands.describe(prompt_file=PROMPT_FILE)
+    @image_options()
+    async def imagine_file(
+        self,
+        interaction: Interaction[ImageBot],
+        prompt_file: Attachment,
+        model: str | None = None,
+        aspect: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        n: Range[int, 1, 10] | None = None,
+        background: str | None = None,
+        output_format: str | None = None,
+        style: str | None = None,
+        private: bool = False,
+    ) -> None:
+        """Make images from a long prompt in a .txt file."""
+        options = RawOptions(
+            prompt="",
+            model=model,
+            aspect=aspect,
             size=size,
             quality=quality,
             n=n,

@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bot.core.aspects import parse_ratio, size_for_ratio
 from bot.core.errors import or_list, refuse, shown
 from bot.core.input_files import (
     DeclaredFile,
@@ -43,7 +44,11 @@ MAX_CHOICES = 25  # Discord's cap on autocomplete choices
 
 @dataclass
 class RawOptions:
-    """The options exactly as a Discord command gives them; None means not given."""
+    """The options exactly as a Discord command gives them; None means not given.
+
+    Fields keep the API's names (`n`, `output_format`); the commands show them as `count` and
+    `format` (cogs/_options.py).
+    """
 
     prompt: str
     model: str | None = None
@@ -56,6 +61,7 @@ class RawOptions:
     style: str | None = None
     moderation: str | None = None
     input_fidelity: str | None = None
+    aspect: str | None = None  # a named shape (square, wide...): the model's size for it
 
 
 def load_models(
@@ -171,10 +177,15 @@ class Catalogue:
         return found[:MAX_CHOICES]
 
     def size_choices(self, model: str | None, typed: str) -> list[str]:
-        """Autocomplete for the size option: the model's sizes matching what was typed."""
+        """Autocomplete for the size option: the model's sizes matching what was typed (for a
+        typed ratio like 16:9, the size the model makes for it)."""
         spec = self._profile_or_default(model)
         text = typed.strip().lower()
         choices = [size for size in spec.sizes if text in size]
+        ratio = parse_ratio(text)
+        shaped = size_for_ratio(spec, ratio) if ratio is not None else None
+        if shaped is not None:
+            choices = [shaped]
         parsed = parse_size(text) if spec.free_size is not None else None
         if parsed is not None and spec.free_size is not None:
             exact = f"{parsed[0]}x{parsed[1]}"
@@ -257,7 +268,7 @@ class Catalogue:
         prompt, n, size = (
             rules.prompt(options.prompt),
             rules.count(options.n),
-            rules.size(options.size),
+            rules.size(options.size, options.aspect),
         )
         quality = rules.choice("quality", options.quality, spec.qualities)
         style = rules.style(options.style)

@@ -2,6 +2,8 @@
 
 A capability the chosen model lacks is refused naming the models (among those available) that
 have it, so the member knows where to go: "background transparent only works with ...".
+Refusals name the options as members see them in Discord (`count`, `format`), not the API's
+parameters (`n`, `output_format`) the request keeps inside.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from bot.core.aspects import ASPECTS, aspects_of, closest_size, parse_ratio, size_for_ratio
 from bot.core.errors import or_list, refuse, shown
 from bot.core.models import ImageFormat, JobKind
 from bot.core.profiles import (
@@ -66,18 +69,31 @@ class Rules:
         if spec.n_min <= n <= spec.n_max:
             return int(n)  # a bool is an int too; send a plain number
         if spec.n_max == 1:
-            refuse("n", f"{spec.name} makes one image at a time: set n to 1.")
+            refuse("count", f"{spec.name} makes one image at a time: set count to 1.")
         low, high = spec.n_min, spec.n_max
         refuse(
-            "n",
-            f"{spec.name} makes {low} to {high} images per request: set n from {low} to {high}.",
+            "count",
+            f"{spec.name} makes {low} to {high} images per request: set count from {low} to "
+            f"{high}.",
         )
 
-    def size(self, size: str | None) -> str | None:
-        """A listed size, or (with a free-size rule) any WxH it allows, as `WxH`."""
+    def size(self, size: str | None, aspect: str | None = None) -> str | None:
+        """A listed size, (with a free-size rule) any WxH it allows, or the model's size for an
+        aspect or a typed ratio (`16:9`), as `WxH`."""
         spec = self.spec
+        if aspect is not None:
+            if size is not None:
+                refuse(
+                    "aspect",
+                    f"Choose aspect or size, not both: aspect {shown(aspect)} picks the size "
+                    "for you. Leave one of them unset.",
+                )
+            return self.aspect(aspect)
         if size is None:
             return None
+        ratio = parse_ratio(size)
+        if ratio is not None:
+            return self.ratio(ratio, size)
         parsed = parse_size(size)
         canonical = f"{parsed[0]}x{parsed[1]}" if parsed else size.strip().lower()
         if canonical in spec.sizes:
@@ -86,7 +102,7 @@ class Rules:
         if spec.free_size is None:
             refuse("size", f"Size {shown(size)} is not available on {spec.name}: choose {choose}.")
         if parsed is None:
-            hint = f"write WIDTHxHEIGHT (like 1536x864) or choose {choose}"
+            hint = f"write WIDTHxHEIGHT (like 1536x864), a ratio (like 16:9), or choose {choose}"
             refuse("size", f"Size {shown(size)} is not a size: {hint}.")
         problem = free_size_problem(spec.free_size, *parsed)
         if problem is not None:
@@ -94,6 +110,47 @@ class Rules:
             hint = f" (try {suggestion})" if suggestion else ""
             refuse("size", f"Size {canonical} is not allowed: {problem}{hint}.")
         return canonical
+
+    def aspect(self, aspect: str) -> str:
+        """The model's size for a named shape (square, portrait, landscape, wide, tall)."""
+        name = self.choice("aspect", aspect, tuple(ASPECTS))
+        assert name is not None  # choice() returns None only for None
+        size = size_for_ratio(self.spec, ASPECTS[name])
+        if size is None:
+            offered = aspects_of(self.spec)
+            if len(offered) == 1:
+                fix = f"(its only shape is {offered[0]}): set aspect to {offered[0]}"
+            elif offered:
+                fix = f"(its shapes are {', '.join(offered)}): set aspect to one of those"
+            else:
+                fix = "(it has no named shapes): leave aspect unset"
+            takers = self.takers(lambda profile: size_for_ratio(profile, ASPECTS[name]) is not None)
+            refuse(
+                "aspect",
+                f"{self.spec.name} cannot make {name} images {fix}, or choose a model that "
+                f"makes them: {takers}.",
+            )
+        return size
+
+    def ratio(self, ratio: tuple[int, int], typed: str) -> str:
+        """The model's size nearest a typed ratio, if close enough in shape; else a refusal."""
+        size = size_for_ratio(self.spec, ratio)
+        if size is not None:
+            return size
+        shape = shown(typed)
+        closest = closest_size(self.spec, ratio)
+        near = f"{closest[0]}x{closest[1]}" if closest is not None else None
+        fix = (
+            f"(the closest it makes is {near}): set size to {near}"
+            if near is not None
+            else "(it has no fixed sizes): leave size unset"
+        )
+        takers = self.takers(lambda profile: size_for_ratio(profile, ratio) is not None)
+        refuse(
+            "size",
+            f"{self.spec.name} cannot make {shape} images {fix}, or choose a model that "
+            f"makes them: {takers}.",
+        )
 
     def choice(self, field: str, value: str | None, allowed: Sequence[str]) -> str | None:
         """One of the allowed words (any case), or a refusal listing them."""
@@ -118,12 +175,12 @@ class Rules:
     ) -> tuple[ImageFormat | None, int | None]:
         """The file format and compression, where the model lets the member choose them."""
         spec = self.spec
-        self.only_for("output_format", output_format, lambda profile: bool(profile.output_formats))
+        self.only_for("format", output_format, lambda profile: bool(profile.output_formats))
         self.only_for(
             "output_compression", compression, lambda profile: profile.takes("output_compression")
         )
         offered = [name for name, fmt in OUTPUT_FORMATS.items() if fmt in spec.output_formats]
-        name = self.choice("output_format", output_format, offered)
+        name = self.choice("format", output_format, offered)
         fmt = OUTPUT_FORMATS[name] if name is not None else None
         if compression is None:
             return fmt, None
@@ -132,8 +189,8 @@ class Rules:
         if fmt not in ("jpeg", "webp"):
             refuse(
                 "output_compression",
-                "output_compression only works with jpeg or webp output: set output_format to "
-                "jpeg or webp, or leave output_compression unset.",
+                "output_compression only works with jpeg or webp output: set format to jpeg or "
+                "webp, or leave output_compression unset.",
             )
         return fmt, int(compression)
 
@@ -150,9 +207,8 @@ class Rules:
             )
         if value == "transparent" and fmt == "jpeg":
             refuse(
-                "output_format",
-                "A transparent background needs png or webp output: set output_format to png "
-                "or webp.",
+                "format",
+                "A transparent background needs png or webp output: set format to png or webp.",
             )
         return value
 

@@ -29,8 +29,8 @@ def one_prompt(prompt: str | None, has_file: bool) -> None:
         )
     if not written and not has_file:
         raise InvalidRequest(
-            "Write a prompt, or attach it as a UTF-8 .txt file in prompt_file when it is longer "
-            "than 6,000 characters.",
+            "Write a prompt: it cannot be empty. For one longer than 6,000 characters, use "
+            "/imagine-file or /edit-file with the prompt in a UTF-8 .txt file.",
             field="prompt",
         )
 

@@ -136,10 +136,14 @@ def _job(rng: random.Random, seed: int, index: int, weights: list[float]) -> Job
     prompt = f"chaos-{seed}-{index:03d} {rng.choice(_SUBJECTS)}"
     # Small, cheap images: the fake draws flat pictures, so every answer is a few KB.
     if command == "imagine" and rng.random() < 0.35:
-        options: dict[str, Any] = {"model": "dall-e-2", "size": "256x256", "n": rng.randint(1, 2)}
+        options: dict[str, Any] = {
+            "model": "dall-e-2",
+            "size": "256x256",
+            "count": rng.randint(1, 2),
+        }
     else:
         n = rng.choice((1, 1, 1, 2, 3))
-        options = {"model": "gpt-image-1", "size": "1024x1024", "quality": "low", "n": n}
+        options = {"model": "gpt-image-1", "size": "1024x1024", "quality": "low", "count": n}
     options["prompt"] = prompt
     if rng.random() < 0.2:
         options["private"] = True

@@ -101,7 +101,7 @@ def one_job(
     *, wisgate: tuple[Fault, ...] = (), discord: tuple[DiscordFault, ...] = ()
 ) -> tuple[JobPlan, Plan]:
     """A plan of a single public /imagine by member 0, with these faults."""
-    options = {"model": "gpt-image-1", "size": "1024x1024", "quality": "low", "n": 1}
+    options = {"model": "gpt-image-1", "size": "1024x1024", "quality": "low", "count": 1}
     job = JobPlan(
         index=0,
         seed=0,
@@ -170,7 +170,7 @@ async def test_a_delivery_cut_short_by_a_kill_is_finished_by_the_next_start(
     charge nothing more."""
     job, plan = one_job(discord=(DiscordFault("server_error", 1, 502),))
     # Two images: no streamed previews, so the first edit of the reply is the delivery.
-    job = replace(job, options={**job.options, "n": 2})
+    job = replace(job, options={**job.options, "count": 2})
     plan = replace(plan, jobs=(job,))
     driver = Driver(plan, tmp_path)
     async with driver.world() as run:

@@ -384,7 +384,7 @@ async def test_queued_inputs_wait_on_disk_and_arrive_intact(tmp_path: Path) -> N
 
 async def test_the_edit_menu_on_a_result_uses_it_by_record(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as world:
-        handle = await world.slash("imagine", {"prompt": "a harbour", "n": 2})
+        handle = await world.slash("imagine", {"prompt": "a harbour", "count": 2})
         await world.idle()
         [result] = [m for m in world.discord.messages_for(handle) if m.attachments]
         [(job_id,)] = world.rows("SELECT id FROM jobs")

@@ -14,7 +14,7 @@ async def test_large_output_is_split_over_messages_under_the_limit(tmp_path: Pat
     async with running_bot(tmp_path, wisgate_noisy=True, upload_limit=10 * MIB) as world:
         handle = await world.slash(
             "imagine",
-            {"prompt": "ten detailed maps", "size": "1536x1024", "n": 10, "output_format": "png"},
+            {"prompt": "ten detailed maps", "size": "1536x1024", "count": 10, "format": "png"},
         )
         await world.idle(within=60)
         messages = [m for m in world.discord.messages_for(handle) if not m.deleted]
@@ -33,7 +33,7 @@ async def test_an_image_over_the_limit_alone_is_reencoded(tmp_path: Path) -> Non
     async with running_bot(tmp_path, wisgate_noisy=True, upload_limit=10 * MIB) as world:
         handle = await world.slash(
             "imagine",
-            {"prompt": "a huge panorama", "size": "3840x2160", "output_format": "png"},
+            {"prompt": "a huge panorama", "size": "3840x2160", "format": "png"},
         )
         await world.idle(within=60)
         [message] = [m for m in world.discord.messages_for(handle) if not m.deleted]
@@ -48,7 +48,7 @@ async def test_an_image_over_the_limit_alone_is_reencoded(tmp_path: Path) -> Non
 async def test_expired_token_falls_back_to_the_channel(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as world:
         world.wisgate.fail("slow", delay=0.5)
-        handle = await world.slash("imagine", {"prompt": "a late delivery", "n": 2})
+        handle = await world.slash("imagine", {"prompt": "a late delivery", "count": 2})
         world.discord.expire_token(handle)
         await world.idle()
         channel = world.discord.channel_messages(handle.channel_id)

@@ -35,7 +35,7 @@ async def test_edit_four_images_of_mixed_formats(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as world:
         files = [upload("a.png"), upload("b.jpg", "jpeg", 1), upload("c.webp", "webp", 2)]
         files.append(upload("d.png", seed=3))
-        await world.slash("edit", {"prompt": "put them in one room", "n": 2}, attachments=files)
+        await world.slash("edit", {"prompt": "put them in one room", "count": 2}, attachments=files)
         await world.idle()
         [request] = world.wisgate.requests
         assert [p.field for p in request.files] == ["image[]"] * 4
@@ -102,12 +102,32 @@ async def test_context_menu_on_a_message_without_images(tmp_path: Path) -> None:
 
 async def test_private_edit_is_seen_only_by_the_member(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as world:
-        handle = await world.slash(
-            "edit", {"prompt": "add a hat", "private": True, "n": 2}, attachments=[upload("c.png")]
-        )
+        options = {"prompt": "add a hat", "private": True, "count": 2}
+        handle = await world.slash("edit", options, attachments=[upload("c.png")])
         assert handle.defer_ephemeral is True
         await world.idle()
         messages = [m for m in world.discord.messages_for(handle) if not m.deleted]
         assert messages and all(m.ephemeral for m in messages)
         assert sum(len(m.attachments) for m in messages) == 2
         assert world.visible(handle, world.bob) == []
+
+
+async def test_edit_takes_aspect_count_and_format(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as world:
+        options = {"prompt": "make it tall", "model": "gpt-image-1", "aspect": "portrait"}
+        handle = await world.slash(
+            "edit", {**options, "count": 2, "format": "webp"}, attachments=[upload("c.png")]
+        )
+        await world.idle()
+        [request] = world.wisgate.requests
+        fields = {name: request.fields[name] for name in ("size", "n", "output_format")}
+        assert fields == {"size": "1024x1536", "n": "2", "output_format": "webp"}
+        world.wisgate.rules.check_edit(request.fields, request.files)  # its rules accept it
+        [message] = [m for m in world.discord.messages_for(handle) if not m.deleted]
+        assert [a.filename.rsplit(".", 1)[1] for a in message.attachments] == ["webp"] * 2
+        refused = await world.slash(
+            "edit", {"prompt": "wider", "model": "dall-e-2", "aspect": "wide"},
+            attachments=[upload("d.png")],
+        )  # fmt: skip
+        await world.idle()
+        assert refused.ack_type == 4 and len(world.wisgate.requests) == 1

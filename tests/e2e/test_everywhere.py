@@ -57,7 +57,8 @@ async def test_commands_are_offered_everywhere_but_quota_admin(tmp_path: Path) -
     async with running_bot(tmp_path) as world:
         await world.bot.tree.sync()
         commands = {c["name"]: c for c in world.discord.global_commands}
-        for name in ("imagine", "edit", "quota", "history", "Edit images"):
+        offered = ("imagine", "imagine-file", "edit", "edit-file", "quota", "history")
+        for name in (*offered, "Edit images"):
             registered = {key: commands[name].get(key) for key in EVERYWHERE}
             assert registered == EVERYWHERE, name
         admin = commands["quota-admin"]

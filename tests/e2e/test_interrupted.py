@@ -27,7 +27,7 @@ from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeMes
 from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
 from tests.secrets_guard import DISCORD_TOKEN, database_leaks, find_secrets
 
-OPTIONS = {"model": "gpt-image-1", "size": "1024x1024", "quality": "low", "n": 1}
+OPTIONS = {"model": "gpt-image-1", "size": "1024x1024", "quality": "low", "count": 1}
 EXPLAINED = ("interrupted by the restart", "nothing was charged")
 CHANNEL_NOTICE = "The bot restarted before your"
 

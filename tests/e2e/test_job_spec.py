@@ -22,7 +22,7 @@ async def hold_while_running(tmp_path: Path, previews: str, n: int = 1) -> int:
     """The job's hold, read while WisGate is still working on it."""
     async with running_bot(tmp_path / f"{previews}-{n}", streaming_previews=previews) as world:
         world.wisgate.fail("slow", delay=0.5)
-        await world.slash("imagine", {"prompt": "a kite", "model": "gpt-image-2", "n": n})
+        await world.slash("imagine", {"prompt": "a kite", "model": "gpt-image-2", "count": n})
         await world.discord.wait_for(lambda: len(world.wisgate.requests) == 1)
         [(held,)] = world.rows("SELECT cost_held_micros FROM jobs")
         await world.idle()

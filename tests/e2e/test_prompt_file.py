@@ -1,7 +1,9 @@
-"""Long prompts from a .txt attachment: intact to WisGate, or refused privately for free."""
+"""Long prompts from a .txt attachment (/imagine-file, /edit-file): intact to WisGate, or refused
+privately for free."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ async def test_a_10000_character_prompt_file_reaches_wisgate_intact(tmp_path: Pa
     data = b"\xef\xbb\xbf" + prompt.encode()  # with a byte-order mark, as Notepad saves it
     async with running_bot(tmp_path) as world:
         handle = await world.slash(
-            "imagine",
+            "imagine-file",
             {"model": "gpt-image-2", "prompt_file": ("prompt.txt", data, TEXT)},
         )
         await world.idle()
@@ -51,7 +53,7 @@ async def test_edit_takes_its_prompt_from_a_file(tmp_path: Path) -> None:
     prompt = long_prompt(7_000)
     async with running_bot(tmp_path) as world:
         await world.slash(
-            "edit",
+            "edit-file",
             {"prompt_file": ("edit.txt", prompt.encode(), None)},  # no declared type is fine
             attachments=[("in.png", make_image(256, 256), "image/png", 256, 256)],
         )
@@ -104,7 +106,7 @@ async def test_bad_prompt_files_are_refused_privately_with_no_request(
     tmp_path: Path, options: dict[str, Any], words: str
 ) -> None:
     async with running_bot(tmp_path) as world:
-        handle = await world.slash("imagine", options)
+        handle = await world.slash("imagine-file", options)
         await world.idle()
         assert words in private_reply(world, handle)
         assert public_texts(world, handle) == []
@@ -117,7 +119,7 @@ async def test_type_and_size_are_refused_before_the_download(tmp_path: Path) -> 
             ("prompt.pdf", b"%PDF-1.7", "application/pdf"),
             ("huge.txt", b"y" * 200_000, TEXT),
         ]:
-            handle = await world.slash("imagine", {"prompt_file": upload})
+            handle = await world.slash("imagine-file", {"prompt_file": upload})
             await world.idle()
             assert handle.ack_type == 4  # refused in the first response: nothing deferred
         assert world.discord.downloads == []
@@ -125,38 +127,54 @@ async def test_type_and_size_are_refused_before_the_download(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    ("options", "words"),
+    ("command", "options", "problem"),
     [
         (
+            "imagine",
             {"prompt": "a cat", "prompt_file": ("p.txt", b"a dog", TEXT)},
-            "Give the prompt either as text or as prompt_file, not both",
+            "options ['prompt_file'] are not declared",
         ),
-        ({"model": "gpt-image-1"}, "Write a prompt, or attach it as a UTF-8 .txt file"),
+        (
+            "imagine-file",
+            {"prompt": "a cat", "prompt_file": ("p.txt", b"a dog", TEXT)},
+            "options ['prompt'] are not declared",
+        ),
+        ("imagine", {"model": "gpt-image-1"}, "required options missing: ['prompt']"),
+        ("imagine-file", {"model": "gpt-image-1"}, "required options missing: ['prompt_file']"),
+        ("edit", {}, "required options missing: ['image', 'prompt']"),
+        ("edit-file", {}, "required options missing: ['image', 'prompt_file']"),
     ],
-    ids=["both", "neither"],
+    ids=["both on imagine", "both on imagine-file", "neither", "no file", "edit", "edit-file"],
 )
-async def test_exactly_one_of_prompt_and_prompt_file(
-    tmp_path: Path, options: dict[str, Any], words: str
+async def test_exactly_one_of_prompt_and_prompt_file_is_all_discord_can_send(
+    tmp_path: Path, command: str, options: dict[str, Any], problem: str
 ) -> None:
     async with running_bot(tmp_path) as world:
-        handle = await world.slash("imagine", options)
-        await world.idle()
-        assert handle.ack_type == 4
-        assert words in private_reply(world, handle)
+        # The fake builds interactions from the registered schema, as Discord's client does:
+        # what the schema forbids cannot be sent at all.
+        with pytest.raises(ValueError, match=re.escape(problem)):
+            await world.slash(command, options)
         nothing_charged(world)
 
 
-async def test_prompt_file_is_optional_and_listed_after_the_required_options(
+async def test_each_command_requires_its_prompt_and_lists_required_options_first(
     tmp_path: Path,
 ) -> None:
     async with running_bot(tmp_path) as world:
         commands = {c["name"]: c for c in world.discord.guild_commands(world.guild.id)}
-        for name in ("imagine", "edit"):
+        expected = {
+            "imagine": ["prompt"],
+            "imagine-file": ["prompt_file"],
+            "edit": ["image", "prompt"],
+            "edit-file": ["image", "prompt_file"],
+        }
+        for name, required in expected.items():
             options = commands[name]["options"]
-            required = [o.get("required", False) for o in options]
-            assert required == sorted(required, reverse=True), name  # required ones first
-            by_name = {o["name"]: o for o in options}
-            assert not by_name["prompt"].get("required") and not by_name["prompt_file"].get(
-                "required"
-            )
-        assert commands["edit"]["options"][0]["name"] == "image"
+            assert [o["name"] for o in options if o.get("required")] == required, name
+            flags = [o.get("required", False) for o in options]
+            assert flags == sorted(flags, reverse=True), name  # required ones first
+            names = {o["name"] for o in options}
+            assert names & {"prompt", "prompt_file"} == {required[-1]}, name
+        by_name = {o["name"]: o for o in commands["imagine"]["options"]}
+        assert by_name["prompt"]["type"] == 3 and by_name["prompt"]["max_length"] == 6000
+        assert commands["imagine-file"]["options"][0]["type"] == 11  # an attachment

@@ -57,9 +57,9 @@ async def test_limit_grant_block_and_unblock(tmp_path: Path) -> None:
         assert len(world.wisgate.requests) == 1
 
         await mod("grant", {"member": world.alice, "images": 2})
-        text = await refused(world, "imagine", {"prompt": "three", "n": 3})
+        text = await refused(world, "imagine", {"prompt": "three", "count": 3})
         assert text.startswith("You asked for 3 images but have 2 of 3 left today: ask for 2")
-        await made(world, n=1)
+        await made(world, count=1)
 
         await mod("block", {"member": world.alice, "reason": "posting spam"})
         text = await refused(world, "imagine", {"prompt": "blocked?"})
@@ -69,7 +69,7 @@ async def test_limit_grant_block_and_unblock(tmp_path: Path) -> None:
         assert "blocked from making images here. Reason: posting spam" in await ask(world, "quota")
 
         await mod("unblock", {"member": world.alice})
-        await made(world, n=1)
+        await made(world, count=1)
         assert len(world.wisgate.requests) == 3
         assert world.rows("SELECT SUM(images_charged) FROM member_usage") == [(3,)]
 
@@ -85,7 +85,7 @@ async def test_quota_and_history_show_where_the_member_stands(tmp_path: Path) ->
         )
         assert "None yet." in await ask(world, "history")
 
-        handle = await world.slash("imagine", {"prompt": "a *bold* fox @everyone", "n": 2})
+        handle = await world.slash("imagine", {"prompt": "a *bold* fox @everyone", "count": 2})
         await world.idle()
         [result] = [m for m in world.discord.messages_for(handle) if not m.deleted]
         world.wisgate.fail("moderation_blocked")

@@ -13,7 +13,7 @@ CHEAP = {"model": "dall-e-2", "size": "256x256"}  # $0.016 an image at list pric
 
 
 async def imagine(world: World, n: int) -> None:
-    await world.slash("imagine", {"prompt": "a pebble", "n": n, **CHEAP})
+    await world.slash("imagine", {"prompt": "a pebble", "count": n, **CHEAP})
     await world.idle()
 
 

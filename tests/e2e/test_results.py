@@ -74,7 +74,7 @@ def shown_to(world: World, handle: FakeInteraction) -> FakeMessage:
 
 async def test_every_button_works_after_a_restart(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as world:
-        options = {"prompt": LONG_PROMPT, "model": "gpt-image-1", "size": "1024x1536", "n": 2}
+        options = {"prompt": LONG_PROMPT, "model": "gpt-image-1", "size": "1024x1536", "count": 2}
         handle = await world.slash("imagine", {**options, "quality": "low"})
         await world.idle()
         result = result_of(world, handle)
@@ -225,7 +225,7 @@ async def test_a_moderator_may_delete_a_members_result_with_all_its_parts(tmp_pa
     staff = Staff()
     # Room for a few of the fake's small PNGs a message: five images take several messages.
     async with running_bot(tmp_path, setup=staff, upload_limit=86 * 1024) as world:
-        options = {"prompt": "a crowded market", "n": 5, "output_format": "png"}
+        options = {"prompt": "a crowded market", "count": 5, "format": "png"}
         handle = await world.slash("imagine", options)
         await world.idle()
         parts = results_of(world, handle)
@@ -248,7 +248,7 @@ async def test_a_moderator_may_delete_a_members_result_with_all_its_parts(tmp_pa
 
 async def test_an_image_number_in_other_digits_is_refused_for_free(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as world:
-        handle = await world.slash("imagine", {"prompt": "a quiet harbour", "n": 2})
+        handle = await world.slash("imagine", {"prompt": "a quiet harbour", "count": 2})
         await world.idle()
         result = result_of(world, handle)
         [job_id] = job_ids(world)

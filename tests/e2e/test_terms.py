@@ -108,7 +108,7 @@ async def test_a_blocked_term_in_a_prompt_file_is_refused(tmp_path: Path) -> Non
     async with running_bot(tmp_path, setup=staff) as world:
         await ask(world, "quota-admin terms add", {"term": "red panda"}, user=staff.admin)
         text = ("a quiet forest. " * 500 + "A red\n\npanda naps.").encode()
-        handle = await world.slash("imagine", {"prompt_file": ("p.txt", text, "text/plain")})
+        handle = await world.slash("imagine-file", {"prompt_file": ("p.txt", text, "text/plain")})
         await world.idle()
         assert "`red panda`" in private_reply(world, handle)
         nothing_charged(world)

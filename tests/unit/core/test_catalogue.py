@@ -95,14 +95,14 @@ def test_prompt_limits(cat: Catalogue, model: str, limit: int) -> None:
 def test_n_ranges(cat: Catalogue, model: str, most: int) -> None:
     assert gen(cat, model=model).n == 1
     assert gen(cat, model=model, n=most).n == most
-    refused(lambda: gen(cat, model=model, n=most + 1), "n", f"set n from 1 to {most}")
-    refused(lambda: gen(cat, model=model, n=0), "n", "set n from 1")
+    refused(lambda: gen(cat, model=model, n=most + 1), "count", f"set count from 1 to {most}")
+    refused(lambda: gen(cat, model=model, n=0), "count", "set count from 1")
 
 
 def test_dalle3_makes_one_image(cat: Catalogue) -> None:
     assert gen(cat, model="dall-e-3", n=1).n == 1
-    message = refused(lambda: gen(cat, model="dall-e-3", n=2), "n")
-    assert message == "dall-e-3 makes one image at a time: set n to 1."
+    message = refused(lambda: gen(cat, model="dall-e-3", n=2), "count")
+    assert message == "dall-e-3 makes one image at a time: set count to 1."
 
 
 # --- sizes -----------------------------------------------------------------------------------
@@ -189,7 +189,8 @@ GPT_EXTRAS = [("background", "opaque"), ("output_format", "webp"), ("moderation"
 @pytest.mark.parametrize("model", ["dall-e-3", "dall-e-2"])
 @pytest.mark.parametrize(("field", "value"), GPT_EXTRAS)
 def test_gpt_extras_refused_on_dalle(cat: Catalogue, model: str, field: str, value: Any) -> None:
-    refused(lambda: gen(cat, model=model, **{field: value}), field, "leave it unset", model)
+    shown = {"output_format": "format"}.get(field, field)  # the option's name in Discord
+    refused(lambda: gen(cat, model=model, **{field: value}), shown, "leave it unset", model)
 
 
 @pytest.mark.parametrize("model", ["gpt-image-2", "gpt-image-1"])
@@ -206,7 +207,7 @@ def test_gpt_extras_accepted(cat: Catalogue, model: str) -> None:
         gen(cat, model=model, output_format="jpg", output_compression=100).output_format == "jpeg"
     )
     refused(lambda: gen(cat, model=model, background="clear"), "background", "choose")
-    refused(lambda: gen(cat, model=model, output_format="gif"), "output_format", "choose")
+    refused(lambda: gen(cat, model=model, output_format="gif"), "format", "choose")
     refused(lambda: gen(cat, model=model, moderation="off"), "moderation", "auto or low")
 
 
@@ -219,7 +220,7 @@ def test_output_compression_rules(cat: Catalogue) -> None:
     for fmt in (None, "png"):
         refused(
             partial(gen, cat, output_format=fmt, output_compression=80),
-            "output_compression", "set output_format to jpeg or webp",
+            "output_compression", "set format to jpeg or webp",
         )  # fmt: skip
 
 
@@ -231,7 +232,7 @@ def test_transparent_background_needs_png_or_webp(cat: Catalogue) -> None:
     )
     refused(
         lambda: gen(cat, model=one, background="transparent", output_format="jpeg"),
-        "output_format", "set output_format to png or webp",
+        "format", "set format to png or webp",
     )  # fmt: skip
 
 
@@ -404,7 +405,9 @@ def pre(
 def test_precheck_runs_the_option_rules(cat: Catalogue) -> None:
     cat.precheck(RawOptions(prompt="fox", model="dall-e-3", style="vivid"), kind="generate")
     refused(lambda: cat.precheck(RawOptions(prompt=" "), kind="generate"), "prompt")
-    refused(lambda: cat.precheck(RawOptions("fox", model="dall-e-3", n=3), kind="generate"), "n")
+    refused(
+        lambda: cat.precheck(RawOptions("fox", model="dall-e-3", n=3), kind="generate"), "count"
+    )
     refused(lambda: cat.precheck(RawOptions("fox", size="1000x1000"), kind="generate"), "size")
     refused(lambda: pre(cat, [], model="gpt-image-1"), "image", "at least one")
     refused(lambda: pre(cat, [declared()] * 17), "image", "remove 1")

@@ -59,6 +59,7 @@ GPT: dict[str, list[Any]] = {
     "output_compression": [0, 55, 100],
     "moderation": ["auto", "low"],
     "input_fidelity": ["low", "high"],
+    "aspect": ["square", "portrait", "landscape", "wide", "tall"],
 }
 FREE = [*GPT["size"], "1536x864", "2160x3840", "3840x2160"]
 VALID: dict[str, dict[str, list[Any]]] = {
@@ -70,8 +71,13 @@ VALID: dict[str, dict[str, list[Any]]] = {
         "quality": ["standard", "hd"],
         "size": ["1024x1024", "1792x1024", "1024x1792"],
         "style": ["vivid", "natural"],
+        "aspect": ["square", "portrait", "landscape", "wide", "tall"],
     },
-    "dall-e-2": {"quality": ["standard"], "size": ["256x256", "512x512", "1024x1024"]},
+    "dall-e-2": {
+        "quality": ["standard"],
+        "size": ["256x256", "512x512", "1024x1024"],
+        "aspect": ["square"],
+    },
 }
 for name in ("gpt-image-2", "gpt-image-2.5-flare", "gpt-image-1", "dall-e-2"):
     VALID[name]["n"] = [1, 2, 10]
@@ -83,7 +89,8 @@ ANY_VALUES: dict[str, list[Any]] = {
              "512x512", "auto", "AUTO", " 1536X1024 ", "01024x1024", "1000x1000", "1008x1008",
              "1536x864", "3072x1024", "1024x3072", "3584x1024", "3840x2160", "2160x3840",
              "3856x2160", "3840x2176", "1024x640", "1008x640", "4096x1024", "3840x3840", "0x0",
-             "16x16", "abc", ""],
+             "16x16", "abc", "", "16:9", "9:16", "21:9", "3:1", "4:1", "1:1", "0:9", "4:3"],
+    "aspect": ["square", "portrait", "landscape", "wide", "tall", "WIDE", "panorama", ""],
     "background": ["transparent", "opaque", "auto", "clear"],
     "output_format": ["png", "jpeg", "jpg", "webp", "gif", "PNG"],
     "output_compression": [-1, 0, 50, 100, 101],
@@ -146,6 +153,8 @@ def _tamed(draw: st.DrawFn, model: str | None, kind: JobKind, values: dict[str, 
         values["output_format"] = draw(st.sampled_from(["jpeg", "webp"]))
     if values["background"] == "transparent" and values["output_format"] == "jpeg":
         values["background"] = "opaque"
+    if values["aspect"] is not None:
+        values["size"] = None  # the aspect picks the size
 
 
 @st.composite
@@ -302,10 +311,11 @@ def test_accepted_requests_pass_the_independent_checker(
 TEXT = st.text(max_size=12)
 WILD_OPTIONS = st.builds(
     RawOptions, prompt=st.text(max_size=40), model=st.none() | st.sampled_from(MODELS) | TEXT,
-    size=st.none() | TEXT | st.from_regex(r"[0-9]{1,7}[xX×][0-9]{1,7}", fullmatch=True),
+    size=st.none() | TEXT | st.from_regex(r"[0-9]{1,7}[xX×:][0-9]{1,7}", fullmatch=True),
     quality=st.none() | TEXT, n=st.none() | st.integers(), background=st.none() | TEXT,
     output_format=st.none() | TEXT, output_compression=st.none() | st.integers(),
     style=st.none() | TEXT, moderation=st.none() | TEXT, input_fidelity=st.none() | TEXT,
+    aspect=st.none() | TEXT | st.sampled_from(ANY_VALUES["aspect"]),
 )  # fmt: skip
 WILD_BYTES = st.one_of(
     st.binary(max_size=64),
