@@ -1,4 +1,8 @@
-"""`python -m bot` runs the bot; `check` verifies the setup; `sync` registers commands globally."""
+"""`python -m bot` runs the bot; `check` verifies the setup; `sync` registers commands globally.
+
+What stops a command before it runs (settings, the models file, a refused token, an unusable
+database) is printed as one paragraph on stderr, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import asyncio
 import logging
 import sys
 
-from bot.app import run_bot
+from bot.app import StartFailed, run_bot
 from bot.cli.check import run_check
 from bot.cli.models import run_models
 from bot.cli.stats import run_stats
@@ -38,12 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     try:
         settings = load_settings()
-        load_models(
-            settings.models_file,
-            settings.enabled_models,
-            settings.default_model,
-            settings.prices_file,
-        )  # a bad models or price file stops us here, readably
+        if args.command != "check":  # check says so as one of its lines, and goes on
+            load_models(
+                settings.models_file,
+                settings.enabled_models,
+                settings.default_model,
+                settings.prices_file,
+            )  # a bad models or price file stops us here, readably
     except (ConfigError, ModelsFileError, CatalogueError, PriceFileError) as error:
         print(error, file=sys.stderr)
         return 2
@@ -56,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "models":
             return asyncio.run(run_models(settings))
         asyncio.run(run_bot(settings, sync_globally=args.command == "sync"))
+    except StartFailed as error:
+        print(error, file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         log.info("stopped")
     return 0

@@ -19,7 +19,9 @@ from bot.config import Settings
 from bot.core.catalogue import load_models
 from bot.core.prices import to_micros
 from bot.discord.client import ImageBot
+from bot.discord.identity import LoginProblem
 from bot.discord.interrupted import answer_interrupted
+from bot.discord.login import log_in, stay_connected
 from bot.discord.redelivery import redeliver_all
 from bot.discord.reporter import InteractionReporter
 from bot.images.intake import IntakeLimits
@@ -31,7 +33,7 @@ from bot.jobs.recovery import recover, sweep_interactions, sweep_results
 from bot.jobs.runner import Runner
 from bot.jobs.spool import InputSpool
 from bot.ledger.admin import LedgerAdmin
-from bot.ledger.database import open_database
+from bot.ledger.database import DatabaseError, open_database
 from bot.ledger.facade import Ledger, OperatorCaps
 from bot.ledger.moderation import LedgerModeration
 from bot.wisgate.client import WisGateClient
@@ -55,6 +57,10 @@ WISGATE_READ_BUFFER = 2 * 1024 * 1024
 INTAKE_BYTES = 128 * 1024 * 1024
 
 
+class StartFailed(Exception):
+    """The bot could not start; the message is one paragraph saying what to do."""
+
+
 @asynccontextmanager
 async def build_bot(
     settings: Settings,
@@ -63,13 +69,19 @@ async def build_bot(
     wisgate_options: Mapping[str, Any] | None = None,
     **bot_options: Any,
 ) -> AsyncIterator[ImageBot]:
-    """Yield an ImageBot wired to its session, database, ledger and runner; close all after."""
+    """Yield an ImageBot wired to its session, database, ledger and runner; close all after.
+
+    With sync_globally (`python -m bot sync`, which may run beside a live bot) the bot gets
+    no start-up step (no recovery, re-delivery, notices or sweeps) and a scratch database in
+    memory: registering commands reads no ledger, and must not migrate a live bot's database.
+    """
     catalogue, prices = load_models(
         settings.models_file, settings.enabled_models, settings.default_model, settings.prices_file
     )
+    database = ":memory:" if sync_globally else settings.database_path
     async with (
         aiohttp.ClientSession(read_bufsize=WISGATE_READ_BUFFER) as session,
-        open_database(settings.database_path) as conn,
+        open_database(database) as conn,
         decoder_thread() as decoder,
         intake_limits(INTAKE_BYTES) as intake,
         result_store(settings) as results,
@@ -88,7 +100,6 @@ async def build_bot(
         spool = InputSpool(
             settings.database_path.parent / "spool", settings.input_memory_mb * 1024 * 1024
         )
-        spool.clear()  # files of a process that is gone: its jobs are ended at start-up
 
         def make_runner(events: JobEvents) -> Runner:
             return Runner(
@@ -117,7 +128,7 @@ async def build_bot(
             intake=intake,
             make_runner=make_runner,
             reporter_for=partial(InteractionReporter, rate_limited=lambda: pacer.paused() > 0),
-            start_up=start_up,
+            start_up=None if sync_globally else partial(start_up, spool=spool),
             sync_globally=sync_globally,
             **bot_options,
         )
@@ -125,12 +136,15 @@ async def build_bot(
             yield bot
 
 
-async def start_up(bot: ImageBot) -> None:
+async def start_up(bot: ImageBot, *, spool: InputSpool) -> None:
     """Before taking any job: read which models WisGate serves (and again every few hours);
     charge what a process that is gone had made and kept, refund the rest; tell the members
     of refunds nobody told, on their interactions while the tokens live, else (once connected)
     by a notice; deliver what was charged but not delivered; sweep the results store hourly,
-    and the interaction tokens past their life now and every few minutes."""
+    and the interaction tokens past their life now and every few minutes.
+
+    Runs once logged in (a refused token changes nothing), never for `sync` or `check`."""
+    spool.clear()  # input files of a process that is gone: its jobs are ended below
     bot.catalogue.update_listing(await read_listing(bot.wisgate))
     bot.in_background(follow_gateway(bot.wisgate, bot.catalogue), "model-listing")
     recovered = await recover(bot.ledger, bot.results)
@@ -184,11 +198,21 @@ def operator_caps(settings: Settings) -> OperatorCaps:
 
 
 async def run_bot(settings: Settings, *, sync_globally: bool = False) -> None:
-    """Run until stopped; with sync_globally, register the commands everywhere and exit."""
+    """Run until stopped; with sync_globally, register the commands everywhere and exit.
+
+    Raises StartFailed when the token, Discord or the database keeps the bot from starting."""
     token = settings.discord_token.get_secret_value()
     keep_freed_memory()
-    async with build_bot(settings, sync_globally=sync_globally, freeze_on_ready=True) as bot:
-        if sync_globally:
-            await bot.login(token)  # setup_hook runs here and syncs
-            return
-        await bot.start(token)
+    try:
+        async with build_bot(settings, sync_globally=sync_globally, freeze_on_ready=True) as bot:
+            # setup_hook runs within the login: the start-up step, the syncs.
+            await log_in(bot, token, settings.discord_api_url)
+            if not sync_globally:
+                await stay_connected(bot)
+    except LoginProblem as problem:
+        raise StartFailed(str(problem)) from None
+    except DatabaseError as error:
+        raise StartFailed(
+            f"The bot did not start: its database cannot be used. {error} (DATABASE_PATH is "
+            f"{settings.database_path}; `python -m bot check` checks it.)"
+        ) from None

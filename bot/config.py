@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     wisgate_base_url: str = Field(
         default="https://api.wisgate.ai/v1", validation_alias="WISGATE_BASE_URL"
     )
+    # Discord's REST API base; blank: Discord's own. For a REST proxy (or the tests' fake);
+    # the gateway is then the one that API names (GET /gateway/bot).
+    discord_api_url: str | None = Field(default=None, validation_alias="DISCORD_API_URL")
     database_path: Path = Field(default=Path("data/bot.sqlite3"), validation_alias="DATABASE_PATH")
     default_model: str = Field(default="gpt-image-2", validation_alias="DEFAULT_MODEL")
     # Blank: every model with a profile (built in, or from MODELS_FILE) that is not disabled.
@@ -149,6 +152,13 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must start with https:// (for example https://api.wisgate.ai/v1)")
         return value.rstrip("/")
+
+    @field_validator("discord_api_url")
+    @classmethod
+    def _discord_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (Discord's is https://discord.com/api/v10)")
+        return None if value is None else value.rstrip("/")
 
     @field_validator("enabled_models", mode="before")
     @classmethod

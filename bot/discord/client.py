@@ -92,6 +92,9 @@ class ImageBot(commands.Bot):
         freeze_on_ready: bool = False,
         **options: Any,
     ) -> None:
+        # A slash-command bot never joins voice: discord.py's warnings that voice libraries
+        # are missing would only send owners after packages they do not need.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=discord.Intents.default(),
@@ -123,7 +126,9 @@ class ImageBot(commands.Bot):
     async def setup_hook(self) -> None:
         """End what a previous process left open, load the cogs, sync where configured."""
         if self._start_up is not None and not self.sync_globally:
-            await self._start_up(self)  # not for `python -m bot sync`: it may run beside a bot
+            # Never for `python -m bot sync` (bot/app.py gives it none either): it may run
+            # beside a live bot, whose jobs are not ours to end.
+            await self._start_up(self)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.settings.dev_guild_id is not None:

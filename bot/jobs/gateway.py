@@ -27,7 +27,11 @@ async def read_listing(wisgate: WisGateClient, within: float = 30.0) -> list[str
         log.warning("WisGate did not list its models in %.0f s: the configured ones stand", within)
         return None
     except AuthenticationFailed:
-        log.error("WisGate refused the API key while listing models: check WISGATE_API_KEY")
+        log.error(
+            "WisGate refused WISGATE_API_KEY while listing its models: every image request "
+            "fails (and is refunded) until a valid key is in .env; confirm it with "
+            "`python -m bot check`, then restart the bot"
+        )
         return None
     except WisGateError as error:
         log.warning("WisGate's model list is unusable (%s): the configured models stand", error)

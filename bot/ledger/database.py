@@ -7,8 +7,10 @@ incomplete installation), never an empty schema.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -68,7 +70,9 @@ async def schema_version(conn: aiosqlite.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-async def migrate(conn: aiosqlite.Connection, directory: Traversable | None = None) -> int:
+async def migrate(
+    conn: aiosqlite.Connection, directory: Traversable | None = None, *, quiet: bool = False
+) -> int:
     """Apply pending migrations in order, each in one transaction; return the final version."""
     migrations = discover_migrations(directory)
     latest = migrations[-1][0]
@@ -83,7 +87,8 @@ async def migrate(conn: aiosqlite.Connection, directory: Traversable | None = No
         if version <= current:
             continue
         script = path.read_text(encoding="utf-8")
-        log.info("applying migration %s", path.name)
+        if not quiet:  # scratch copies (check, sync) are not the database to announce
+            log.info("applying migration %s", path.name)
         try:
             # executescript commits any open transaction first, then runs ours as one unit;
             # user_version is part of the same transaction, so a failure leaves no trace.
@@ -97,6 +102,10 @@ async def migrate(conn: aiosqlite.Connection, directory: Traversable | None = No
     return max(current, latest)
 
 
+def _try_open(path: str) -> None:
+    sqlite3.connect(path).close()
+
+
 @asynccontextmanager
 async def open_database(
     path: Path | str, *, migrations: Traversable | None = None
@@ -106,12 +115,21 @@ async def open_database(
     The connection is in autocommit mode (isolation_level=None): callers open their own
     transactions with BEGIN IMMEDIATE, so nothing is held open by accident.
     """
-    if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(str(path), isolation_level=None)
     try:
-        await configure(conn)
-        await migrate(conn, migrations)
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # aiosqlite's thread answers a failed connect after asyncio.run may have closed
+            # the loop, printing a traceback past the owner's paragraph: fail here first.
+            await asyncio.to_thread(_try_open, str(path))
+        conn = await aiosqlite.connect(str(path), isolation_level=None)
+    except (OSError, sqlite3.Error) as error:  # a folder in the way, no rights: say so
+        raise DatabaseError(f"{path} cannot be opened: {error}") from None
+    try:
+        try:
+            await configure(conn)
+        except sqlite3.Error as error:  # not an SQLite file, or a damaged one
+            raise DatabaseError(f"{path} cannot be used as an SQLite database: {error}") from None
+        await migrate(conn, migrations, quiet=str(path) == ":memory:")  # scratch: no news
         yield conn
     finally:
         await conn.close()

@@ -1,4 +1,7 @@
-"""`python -m bot` as a newcomer meets it: readable configuration errors and `check`."""
+"""`python -m bot` as a newcomer meets it: readable configuration errors, `stats`, JSON logs.
+
+`check` has its own end-to-end tests (tests/e2e/test_check.py).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
+from tests.fakes.wisgate import TEST_API_KEY
 
 DISCORD_TOKEN = "discord-token-never-printed"
 REPO = str(Path(__file__).resolve().parents[2])
@@ -34,12 +37,6 @@ async def run_bot_command(cwd: Path, *args: str, **env: str) -> tuple[int, str, 
     return process.returncode, out.decode(), err.decode()
 
 
-async def run_check(cwd: Path, **env: str) -> tuple[int, str, str]:
-    """`python -m bot check` with a token and the test key, overridable through `env`."""
-    settings = {"DISCORD_TOKEN": DISCORD_TOKEN, "WISGATE_API_KEY": TEST_API_KEY}
-    return await run_bot_command(cwd, "check", **{**settings, **env})
-
-
 async def test_without_a_token_it_explains_how_to_configure(tmp_path: Path) -> None:
     code, out, err = await run_bot_command(tmp_path)
     assert code == 2
@@ -47,81 +44,6 @@ async def test_without_a_token_it_explains_how_to_configure(tmp_path: Path) -> N
     assert "WISGATE_API_KEY is not set" in err
     assert ".env.example" in err
     assert "Traceback" not in err and "Traceback" not in out
-
-
-async def test_check_passes_against_a_working_gateway(tmp_path: Path) -> None:
-    async with FakeWisGate(api_key=TEST_API_KEY, noisy=False) as fake:
-        code, out, err = await run_check(
-            tmp_path,
-            WISGATE_BASE_URL=fake.base_url,
-            DATABASE_PATH=str(tmp_path / "db" / "bot.sqlite3"),
-        )
-        assert [r.path for r in fake.listings] == ["/v1/models"] and not fake.requests
-    assert code == 0, out + err
-    assert "settings: ok" in out
-    assert "database: ok" in out and "schema version" in out
-    assert "wisgate: ok" in out
-    assert "models: 4 available (gpt-image-2, gpt-image-1, dall-e-3, dall-e-2)" in out
-    assert (tmp_path / "db" / "bot.sqlite3").exists()
-    for secret in (TEST_API_KEY, DISCORD_TOKEN):
-        assert secret not in out + err
-
-
-async def test_check_and_models_say_what_the_gateway_serves(tmp_path: Path) -> None:
-    async with FakeWisGate(api_key=TEST_API_KEY, noisy=False) as fake:
-        fake.serve("gpt-image-1", "dall-e-2", "gpt-image-3")
-        env = {"WISGATE_BASE_URL": fake.base_url, "DATABASE_PATH": str(tmp_path / "b.sqlite3")}
-        code, out, err = await run_check(tmp_path, **env)
-        assert code == 0, out + err
-        assert "models: 2 available (gpt-image-1, dall-e-2)" in out
-        assert "models: note: gpt-image-2: enabled yes, listed no, available no" in out
-        assert "gpt-image-3: listed by WisGate, no profile (add it to MODELS_FILE" in out
-        settings = {"DISCORD_TOKEN": DISCORD_TOKEN, "WISGATE_API_KEY": TEST_API_KEY, **env}
-        code, out, err = await run_bot_command(tmp_path, "models", **settings)
-        assert code == 0, out + err
-        lines = out.splitlines()
-        assert lines[0].startswith("gpt-image-2: enabled yes, listed no, available no; n 1-10,")
-        assert "free sizes to 3840px" in lines[0] and "tokens $5/$8/$30 per M" in lines[0]
-        assert lines[2].startswith("dall-e-3: enabled yes, listed no") and "styles" in lines[2]
-        fake.models_listing = "missing"  # a gateway without the route: only the list is missing
-        code, out, err = await run_check(tmp_path, **env)
-        assert code == 0 and "models: WisGate gave no usable model list" in out, out + err
-
-
-async def test_check_fails_readably_on_a_wrong_key(tmp_path: Path) -> None:
-    async with FakeWisGate(api_key=TEST_API_KEY, noisy=False) as fake:
-        code, out, err = await run_check(
-            tmp_path,
-            WISGATE_API_KEY="sk-wrong-key-also-secret",
-            WISGATE_BASE_URL=fake.base_url,
-            DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
-        )
-    assert code == 1
-    assert "refused the key" in out and "WISGATE_API_KEY" in out
-    assert "sk-wrong-key-also-secret" not in out + err
-    assert "Traceback" not in out + err
-
-
-async def test_check_fails_readably_when_the_gateway_is_down(tmp_path: Path) -> None:
-    code, out, err = await run_check(
-        tmp_path,
-        WISGATE_BASE_URL="http://127.0.0.1:9/v1",
-        DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
-    )
-    assert code == 1
-    assert "wisgate: FAILED" in out
-    assert TEST_API_KEY not in out + err and "Traceback" not in out + err
-
-
-async def test_check_refuses_a_database_from_a_newer_release(tmp_path: Path) -> None:
-    import sqlite3
-
-    path = tmp_path / "bot.sqlite3"
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA user_version = 999")
-    code, out, _ = await run_check(tmp_path, DATABASE_PATH=str(path))
-    assert code == 1
-    assert "database: FAILED" in out and "upgrade the bot" in out
 
 
 async def test_stats_reports_today_failures_and_spend(tmp_path: Path) -> None:
@@ -160,13 +82,14 @@ async def test_stats_reports_today_failures_and_spend(tmp_path: Path) -> None:
 
 
 async def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
-    async with FakeWisGate(api_key=TEST_API_KEY, noisy=False) as fake:
-        code, out, err = await run_check(
-            tmp_path,
-            WISGATE_BASE_URL=fake.base_url,
-            DATABASE_PATH=str(tmp_path / "bot.sqlite3"),
-            LOG_FORMAT="json",
-        )
+    code, out, err = await run_bot_command(
+        tmp_path,
+        "stats",
+        DISCORD_TOKEN=DISCORD_TOKEN,
+        WISGATE_API_KEY=TEST_API_KEY,
+        DATABASE_PATH=str(tmp_path / "bot.sqlite3"),  # new: stats creates and migrates it
+        LOG_FORMAT="json",
+    )
     assert code == 0, out + err
     lines = [json.loads(line) for line in err.splitlines()]
     migrations = [line for line in lines if line["logger"] == "bot.ledger.database"]
@@ -189,6 +112,8 @@ async def test_check_fails_when_no_migration_is_found(
         discord_token=DISCORD_TOKEN,
         wisgate_api_key=TEST_API_KEY,
         database_path=tmp_path / "bot.sqlite3",
+        discord_api_url="http://127.0.0.1:9/api/v10",  # loopback, nothing listens: no internet
+        wisgate_base_url="http://127.0.0.1:9/v1",
     )
     assert await check(settings) == 1
     out = capsys.readouterr().out
