@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     except StartFailed as error:
         print(error, file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl+C, or SIGTERM (bot.app)
         log.info("stopped")
     return 0
 

@@ -9,6 +9,9 @@ loopback fakes by DISCORD_API_URL and WISGATE_BASE_URL.
 from __future__ import annotations
 
 import asyncio
+import signal
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +166,42 @@ async def test_an_unusable_database_stops_the_start_in_one_paragraph(tmp_path: P
     [paragraph] = done.err.splitlines()
     assert paragraph.startswith("The bot did not start: its database cannot be used.")
     assert "DATABASE_PATH" in paragraph and "python -m bot check" in paragraph
+
+
+async def test_sigterm_lets_the_job_in_flight_finish_then_stops_cleanly(tmp_path: Path) -> None:
+    """`docker stop` sends SIGTERM: the bot takes no new job, gives the one WisGate is making
+    its grace (the images are paid for upstream), delivers and charges it, and ends with exit
+    0; nobody is owed a restart notice."""
+    async with fakes() as (discord_fake, wisgate_fake):
+        release = hold_images(wisgate_fake)
+        alice = discord_fake.add_user("alice")
+        [guild] = discord_fake.state.guilds.values()
+        guild.add_member(alice)
+        env = {**fake_env(discord_fake, wisgate_fake, tmp_path), "DEV_GUILD_ID": str(guild.id)}
+        process = await start_command(tmp_path, env=env)
+        try:
+            await discord_fake.wait_until_connected(within=30)
+            handle = await discord_fake.inject_slash("imagine", {"prompt": "a kite"}, user=alice)
+            await discord_fake.wait_for(
+                lambda: len(wisgate_fake.requests) == 1, within=30, what="the job at WisGate"
+            )
+            process.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.5)
+            assert process.returncode is None  # still draining: the job is being made
+            release.set()
+            done = await finish(process, 30)
+        except BaseException:
+            release.set()
+            if process.returncode is None:
+                process.kill()
+                await finish(process, 5)
+            raise
+        delivered = [m for m in discord_fake.messages_for(handle) if m.attachments]
+    assert done.code == 0, done.text
+    assert_readable(done)
+    assert "waiting up to 30 s for 1 job(s) in flight" in done.err
+    assert delivered, "the job in flight was not delivered"
+    database = sqlite3.connect(tmp_path / "data" / "bot.sqlite3")
+    with closing(database):
+        rows = database.execute("SELECT status, images_charged, notice_owed FROM jobs").fetchall()
+    assert rows == [("succeeded", 1, 0)], rows
