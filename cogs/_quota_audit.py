@@ -6,10 +6,10 @@ import discord
 
 from bot.discord.quota_texts import audit_line
 from bot.ledger.admin import LedgerAdmin
-from cogs._quota_pages import LIFETIME, PAGE_SIZE, Pager
+from cogs._quota_pages import LIFETIME, PAGE_SIZE, KeysetPager
 
 
-class AuditPager(Pager):
+class AuditPager(KeysetPager):
     """Pages of one guild's audit log, newest first, optionally about one member."""
 
     command = "/quota-admin audit"
@@ -29,18 +29,6 @@ class AuditPager(Pager):
         self.guild_id = guild_id
         self.member_id = member_id
         self.bot_default = bot_default
-        # The before_id of every page on the way here (None: the newest page); the log grows
-        # while it is read, so pages are found by id, not by offset.
-        self.trail: list[int | None] = [None]
-        self.next_before: int | None = None
-
-    def turned(self, step: int) -> None:
-        """Forward: remember where the next page starts; back: forget the last one."""
-        if step > 0 and self.next_before is not None:
-            self.trail.append(self.next_before)
-        elif step < 0 and len(self.trail) > 1:
-            self.trail.pop()
-        self.index = len(self.trail) - 1
 
     async def page(self) -> tuple[discord.Embed, bool]:
         """Read the page at the end of the trail and draw it."""

@@ -1,8 +1,9 @@
-"""Previous/Next buttons on a moderator's private answer, that only the moderator who asked can
-press: the audit log (cogs/_quota_audit.py) and the list of limits and blocks (here).
+"""Previous/Next buttons on a private answer, that only the one who asked can press: the audit
+log (cogs/_quota_audit.py), the list of limits and blocks (here) and a member's /history
+(cogs/_history_pages.py).
 
 A short-lived view (it lives with the private message it sits on, at most ten minutes): it
-need not survive a restart, since the moderator can simply ask again. Each page is read anew
+need not survive a restart, since whoever asked can simply ask again. Each page is read anew
 from the ledger, for the guild the command was used in.
 """
 
@@ -24,9 +25,10 @@ LIFETIME = 600.0  # seconds; under the 15-minute interaction token that edits th
 
 
 class Pager(discord.ui.View):
-    """Pages of something one moderator asked for; subclasses read and draw a page."""
+    """Pages of something one member asked for; subclasses read and draw a page."""
 
     command = "/quota-admin"  # named in the refusal to anyone else pressing the buttons
+    asker = "moderator"  # who the buttons belong to, in that refusal
 
     def __init__(self, *, owner_id: int, buttons: str, timeout: float = LIFETIME) -> None:
         super().__init__(timeout=timeout)
@@ -54,10 +56,10 @@ class Pager(discord.ui.View):
         return embed
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Only the moderator who ran the command may turn its pages."""
+        """Only the one who ran the command may turn its pages."""
         if interaction.user.id == self.owner_id:
             return True
-        text = f"These buttons belong to the moderator who asked. Run `{self.command}` yourself."
+        text = f"These buttons belong to the {self.asker} who asked. Run `{self.command}` yourself."
         await interaction.response.send_message(text, ephemeral=True)
         return False
 
@@ -102,6 +104,24 @@ class Pager(discord.ui.View):
             await self.message.edit(view=None)
         except discord.HTTPException as error:
             log.debug("could not remove the page buttons: %s", error.status)
+
+
+class KeysetPager(Pager):
+    """Pages found by id, newest first: the list grows while it is read, so offsets would
+    shift; each page remembers where it started (its `before` id; None: the newest page)."""
+
+    def __init__(self, *, owner_id: int, buttons: str, timeout: float = LIFETIME) -> None:
+        super().__init__(owner_id=owner_id, buttons=buttons, timeout=timeout)
+        self.trail: list[int | None] = [None]  # the `before` of every page on the way here
+        self.next_before: int | None = None  # where the next page starts, once read
+
+    def turned(self, step: int) -> None:
+        """Forward: remember where the next page starts; back: forget the last one."""
+        if step > 0 and self.next_before is not None:
+            self.trail.append(self.next_before)
+        elif step < 0 and len(self.trail) > 1:
+            self.trail.pop()
+        self.index = len(self.trail) - 1
 
 
 class PolicyPager(Pager):

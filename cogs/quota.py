@@ -2,33 +2,38 @@
 
 In a server that added the bot both show that server only. In direct messages, private
 channels and servers without the bot (the app installed by the member), they show the
-member's personal allowance and requests. Nothing of one server is ever read while answering
-in another.
+member's images and requests there. Nothing of one server is ever read while answering in
+another. Members read images; only moderators read dollars (the server's monthly budget).
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from discord import Interaction, app_commands
 from discord.ext import commands
 
 from bot.discord.client import ImageBot
-from bot.discord.permissions import role_ids
-from bot.discord.quota_texts import acknowledge, answer, dm_status_text, history_embed, status_text
-from bot.discord.redelivery import deliver_again_view
+from bot.discord.permissions import NotModerator, require_moderator, role_ids
+from bot.discord.quota_texts import acknowledge, answer, dm_status_text, member_status_text
 from bot.discord.servers import quota_guild_id
 from bot.ledger.facade import Requester
+from cogs._history_pages import HistoryPager
 
-HISTORY_SIZE = 10
 FOREIGN_GUILD_NOTE = (
-    "This server has not added the bot, so your personal allowance applies here, the same "
-    "as in direct messages."
+    "This server has not added the bot, so the images you make here count with those you "
+    "make in direct messages."
 )
 
 
 def _in_foreign_guild(interaction: Interaction[ImageBot]) -> bool:
     return interaction.guild_id is not None and quota_guild_id(interaction) is None
+
+
+async def _moderator(interaction: Interaction[ImageBot]) -> bool:
+    """Does the member moderate this server (and so may read its budget in dollars)?"""
+    try:
+        return await require_moderator(interaction)
+    except NotModerator:
+        return False
 
 
 class Quota(commands.Cog):
@@ -50,7 +55,10 @@ class Quota(commands.Cog):
             role_ids=role_ids(interaction.user) if guild_id is not None else (),
         )
         status = await self.bot.ledger.status(requester)
-        text = status_text(status) if guild_id is not None else dm_status_text(status)
+        if guild_id is None:
+            text = dm_status_text(status)
+        else:
+            text = member_status_text(status, budget=await _moderator(interaction))
         if _in_foreign_guild(interaction):
             text = f"{FOREIGN_GUILD_NOTE}\n{text}"
         await answer(interaction, text)
@@ -59,24 +67,18 @@ class Quota(commands.Cog):
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     async def history(self, interaction: Interaction[ImageBot]) -> None:
-        """See your last 10 image requests here, and get images that could not be delivered."""
+        """See your image requests here, and get images that could not be delivered."""
         await acknowledge(interaction)
         guild_id = quota_guild_id(interaction)
-        records = await self.bot.ledger.history(guild_id, interaction.user.id, HISTORY_SIZE)
         if guild_id is not None:
             where = "in this server"
         elif _in_foreign_guild(interaction):
-            where = "with your personal allowance"
+            where = "outside servers with the bot"
         else:
             where = "in direct messages"
-        waiting = [
-            record.id
-            for record in await self.bot.ledger.waiting(guild_id, interaction.user.id)
-            if record.delivery == "waiting"
-            and await asyncio.to_thread(self.bot.results.has, record.id, record.result_key)
-        ]
-        embed = history_embed(records, where=where)
-        await answer(interaction, embed=embed, view=deliver_again_view(waiting))
+        pager = HistoryPager(self.bot, guild_id=guild_id, owner_id=interaction.user.id, where=where)
+        embed = await pager.render()
+        pager.message = await answer(interaction, embed=embed, view=pager)
 
 
 async def setup(bot: ImageBot) -> None:

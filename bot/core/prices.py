@@ -22,6 +22,10 @@ must name all three token prices. Numbers are read exactly (as decimals, not flo
 
 Money leaves this module as integer micro-dollars (1 USD = 1,000,000), rounded up: a price
 in USD per million tokens is exactly micro-dollars per token.
+
+An option the member left unset is priced at what the API will use for it (the profile's
+default_quality and default_size: dall-e-3 draws a standard 1024x1024 image, $0.04); only
+where the API picks ("auto") is the dearest choice held.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ PARTIAL_IMAGE_TOKENS = 100
 TOKEN_MODEL_MARGIN = Decimal("1.05")
 
 ImageTable = dict[str, dict[str, dict[str, Decimal]]]
+# Per model: the quality and size the API uses when none is sent (None or "auto": it picks).
+Defaults = Mapping[str, tuple[str | None, str | None]]
 
 
 class PriceFileError(Exception):
@@ -97,16 +103,31 @@ class Estimate:
 class PriceTable:
     """Per-image and per-token prices, with the conservative estimate a reservation holds."""
 
-    def __init__(self, images: ImageTable, tokens: Mapping[str, TokenPrices]) -> None:
+    def __init__(
+        self,
+        images: ImageTable,
+        tokens: Mapping[str, TokenPrices],
+        defaults: Defaults | None = None,
+    ) -> None:
         self.images = images
         self.tokens = dict(tokens)
+        self.defaults = dict(defaults or {})
+
+    def used(
+        self, model: str, quality: str | None, size: str | None
+    ) -> tuple[str | None, str | None]:
+        """The quality and size the API will use: an unset one is the model's default."""
+        default_quality, default_size = self.defaults.get(model, (None, None))
+        return quality or default_quality, size or default_size
 
     def unit_price(self, model: str, quality: str | None, size: str | None) -> Decimal:
-        """USD per image; an unknown or automatic quality or size is priced at its dearest."""
+        """USD per image at what the API will use; where it picks ("auto", or an unknown
+        quality or size), the dearest it may pick."""
         table = self.images.get(model)
         if table is None:
             log.warning("no price for model %s: holding the dearest known price", model)
             return max(self.unit_price(known, None, size) for known in self.images)
+        quality, size = self.used(model, quality, size)
         qualities = [table[quality]] if quality in table else list(table.values())
         return max(_price_for_size(prices, size) for prices in qualities)
 
@@ -159,7 +180,10 @@ def prices_of(profiles: Mapping[str, ModelProfile]) -> PriceTable:
         for name, profile in profiles.items()
         if profile.token_prices is not None
     }
-    return PriceTable(images, tokens)
+    defaults = {
+        name: (profile.default_quality, profile.default_size) for name, profile in profiles.items()
+    }
+    return PriceTable(images, tokens, defaults)
 
 
 def default_prices() -> PriceTable:

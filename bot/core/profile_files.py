@@ -88,6 +88,8 @@ class _Profile(_Strict):
     styles: list[str] = Field(default_factory=list)
     params: list[Param] = Field(default_factory=list)
     response_format: bool = False
+    default_quality: str | None = None
+    default_size: str | None = None
     prices: _Prices = Field(default_factory=_Prices)
 
 
@@ -236,6 +238,8 @@ def _merge(
         response_format=pick("response_format", entry.response_format, p and p.response_format),
         image_prices=image_prices,
         token_prices=token_prices,
+        default_quality=pick("default_quality", entry.default_quality, p and p.default_quality),
+        default_size=pick("default_size", entry.default_size, p and p.default_size),
         enabled=entry.enabled,
     )
 
@@ -268,6 +272,10 @@ def _check(profile: ModelProfile, where: str) -> None:
             problem = free_size_problem(profile.free_size, *parsed)
             if problem is not None:
                 raise fail("sizes", f"{size} breaks its own free_size rule: {problem}")
+    if profile.default_quality not in (None, "auto", *profile.qualities):
+        raise fail("default_quality", f"{profile.default_quality!r} is not one of its qualities")
+    if profile.default_size not in (None, "auto", *profile.sizes):
+        raise fail("default_size", f"{profile.default_size!r} is not one of its sizes")
     if profile.transparent and not profile.takes("background"):
         raise fail("transparent", 'needs "background" in params')
     if not profile.image_prices and profile.token_prices is None:

@@ -79,6 +79,10 @@ class ModelProfile:
     params: frozenset[str] = frozenset()
     response_format: bool = False  # must ask for base64 (dall-e answers a URL by default)
     image_prices: Mapping[str, Mapping[str, Decimal]] | None = None  # quality -> size -> USD
+    # What the API uses when the option is not sent; None (or "auto"): the API picks, so the
+    # hold covers the dearest choice and the charge follows what it reports.
+    default_quality: str | None = None
+    default_size: str | None = None
     token_prices: TokenPrices | None = None
     enabled: bool = True
 

@@ -31,6 +31,7 @@ from bot.discord.downloads import read_attachment
 from bot.discord.gate import check_before_download, guard_caps, refuse_blocked_terms
 from bot.discord.inputs import Input, KeptInput, declared, fetch_kept
 from bot.discord.replies import PRIVATE_KEY, defer
+from bot.discord.result_texts import REROLL_KEY, can_reroll
 from bot.discord.servers import quota_guild_id
 from bot.images.fitting import choose_output
 from bot.jobs.job import Job
@@ -159,11 +160,10 @@ async def _fetch_and_submit(
             # Options alone validate in microseconds; a thread hop would cost more than it saves.
             request = bot.catalogue.validate(options, kind=kind)
         request = choose_output(request, interaction.filesize_limit)
-        job = Job(
-            spec=job_spec(interaction, request, private=private, inputs=attachments),
-            request=request,
-            reporter=bot.reporter_for(interaction),
-        )
+        spec = job_spec(interaction, request, private=private, inputs=attachments)
+        # For the result's buttons: an edit of uploads can never be re-rolled (not kept).
+        interaction.extras[REROLL_KEY] = can_reroll(spec.kind, spec.params)
+        job = Job(spec=spec, request=request, reporter=bot.reporter_for(interaction))
         async with guard_caps(bot, guild_id):
             reservation = await bot.runner.submit(job)
     log.info(

@@ -14,6 +14,7 @@ import discord
 
 from bot.core.text import shorten
 from bot.discord.replies import NO_PINGS, defer
+from bot.discord.result_texts import is_private
 from bot.discord.texts import safe_text
 from bot.discord.wording import discord_timestamp, format_usd, jump_url
 from bot.ledger.facade import JobRecord, MemberStatus
@@ -146,9 +147,7 @@ def status_text(status: MemberStatus, *, who: str | None = None) -> str:
     you = who is None
     name = "You" if you else who
     if status.blocked:
-        reason = f" Reason: {reason_text(status.block_reason)}" if status.block_reason else ""
-        until = status.blocked_until
-        ends = f" until {discord_timestamp(until, 'f')}" if until is not None else ""
+        ends, reason = _block_terms(status)
         head = f"{name} {'are' if you else 'is'} blocked from making images here{ends}.{reason}"
     else:
         head = f"{name} can make **{images(status.remaining)}** more today."
@@ -158,15 +157,25 @@ def status_text(status: MemberStatus, *, who: str | None = None) -> str:
         used += f" ({status.held} being made now)"
     lines.append(used + f"; resets {discord_timestamp(status.resets_at)}.")
     source = LIMIT_SOURCES[status.limit_source]
-    limit = f"Daily limit: {images(status.limit)} ({source})"
-    if status.granted:
-        limit += f", plus {status.granted} extra today"
-    if status.ceiling is not None and status.limit + status.granted > status.ceiling:
-        limit += f"; the bot's owner allows at most {images(status.ceiling)} a day"
-    lines.append(limit + ".")
+    lines.append(f"Daily limit: {images(status.limit)} ({source}){_beyond(status)}.")
     if status.guild_id is not None:
         lines.append(_month_line(status, you=you))
     return "\n".join(lines)
+
+
+def _block_terms(status: MemberStatus) -> tuple[str, str]:
+    """A block's end (` until <t:…:f>`, or nothing) and reason (` Reason: …`, or nothing)."""
+    reason = f" Reason: {reason_text(status.block_reason)}" if status.block_reason else ""
+    until = status.blocked_until
+    return (f" until {discord_timestamp(until, 'f')}" if until is not None else ""), reason
+
+
+def _beyond(status: MemberStatus) -> str:
+    """Today's extra images, and the owner's ceiling when it cuts the day's images short."""
+    text = f", plus {status.granted} extra today" if status.granted else ""
+    if status.ceiling is not None and status.limit + status.granted > status.ceiling:
+        text += f"; the bot's owner allows at most {images(status.ceiling)} a day"
+    return text
 
 
 def _month_line(status: MemberStatus, *, you: bool) -> str:
@@ -179,19 +188,71 @@ def _month_line(status: MemberStatus, *, you: bool) -> str:
     return f"{spent}; the server's: {guild} of its {budget} monthly budget."
 
 
-def dm_status_text(status: MemberStatus) -> str:
-    """The member's allowance in direct messages with the bot."""
+# Where a member's images a day come from, in their words (/quota).
+MEMBER_SOURCES = {
+    "member": "set for you by a moderator",
+    "role": "from one of your roles",
+    "guild": "this server's default",
+    "global": "the bot's default",
+}
+
+
+def _used_today(status: MemberStatus, you: str = "You") -> str:
+    """`You have used 2 of your 20 images today: 18 left. They reset <t:…:R>.`"""
+    made = f" ({status.held} more being made)" if status.held else ""
     return (
-        f"In direct messages you can make **{images(status.remaining)}** more today "
-        f"(used {status.used} of {status.allowance}"
-        + (f", {status.held} being made now" if status.held else "")
-        + f"); it resets {discord_timestamp(status.resets_at)}. "
-        "Each server sets its own quota: use `/quota` there to see it."
+        f"{you} have used {status.used} of your {images(status.allowance)} today{made}: "
+        f"**{status.remaining} left**. They reset {discord_timestamp(status.resets_at)}."
     )
 
 
+def member_status_text(status: MemberStatus, *, budget: bool = False) -> str:
+    """/quota in a server, for the member asking: their images today, where their number comes
+    from; the server's monthly budget (dollars) only with `budget`, for moderators."""
+    lines = []
+    if status.blocked:
+        ends, reason = _block_terms(status)
+        lines.append(f"A moderator has blocked you from making images here{ends}.{reason}")
+    lines.append(_used_today(status))
+    source = MEMBER_SOURCES[status.limit_source]
+    lines.append(f"Your {images(status.limit)} a day: {source}{_beyond(status)}.")
+    if budget:
+        lines.append(budget_line(status))
+    return "\n".join(lines)
+
+
+def budget_line(status: MemberStatus) -> str:
+    """The server's spend this month against its budget (for moderators)."""
+    spent = money(status.guild_month_spend_micros)
+    if status.guild_budget_micros is None:
+        return f"This server has spent {spent} this month (no monthly image budget)."
+    return (
+        f"This server has spent {spent} of its {money(status.guild_budget_micros)} monthly "
+        "image budget this month."
+    )
+
+
+def dm_status_text(status: MemberStatus) -> str:
+    """/quota in direct messages (and servers without the bot): the member's images there."""
+    return (
+        f"In direct messages {_used_today(status, 'you')}\n"
+        "Each server gives its own images a day: use `/quota` there to see yours."
+    )
+
+
+def _where_link(record: JobRecord) -> str | None:
+    """A link to the result that the member can open, or None: a private result in the channel
+    was an ephemeral message, which has no link."""
+    delivered_elsewhere = record.result_channel_id != record.channel_id
+    if is_private(record) and not delivered_elsewhere:
+        return None
+    # Delivered by DM (the channel or the interaction could not take it): a link under @me.
+    guild = None if delivered_elsewhere else record.guild_id
+    return jump_url(guild, record.result_channel_id, record.result_message_id)
+
+
 def history_line(record: JobRecord) -> str:
-    """One job: number, when, command, status, images, cost, a jump link, the prompt."""
+    """One job: number, when, command, status, images, a link or "private", the prompt."""
     status = STATUS_WORDS.get(record.status, record.status)
     if record.delivery in ("pending", "waiting"):
         status = "made, waiting to be delivered"
@@ -202,13 +263,13 @@ def history_line(record: JobRecord) -> str:
     ]
     if record.status in ("queued", "running"):
         parts.append(f"{images(record.images_asked)} asked")
-        parts.append(f"up to {money(record.cost_held_micros)}")
     else:
-        parts.append(f"{images(record.images_charged)}")
-        parts.append(money(record.cost_charged_micros))
-    link = jump_url(record.guild_id, record.result_channel_id, record.result_message_id)
+        parts.append(images(record.images_charged))
+    link = _where_link(record)
     if link is not None:
         parts.append(f"[open]({link})")
+    elif is_private(record) and record.images_charged:
+        parts.append("private")
     line = " · ".join(parts)
     prompt = record.params.get("prompt")
     if isinstance(prompt, str) and prompt:
@@ -216,9 +277,9 @@ def history_line(record: JobRecord) -> str:
     return line
 
 
-def history_embed(records: Sequence[JobRecord], *, where: str) -> discord.Embed:
-    """The member's latest jobs (newest first) as one embed."""
-    title = f"Your last {len(records)} image requests {where}"
+def history_embed(records: Sequence[JobRecord], *, where: str, first: bool = True) -> discord.Embed:
+    """A page of the member's image requests (newest first) as one embed."""
+    title = f"Your image requests {where}" + ("" if first else " (older)")
     if not records:
-        return discord.Embed(title=f"Your image requests {where}", description="None yet.")
+        return discord.Embed(title=title, description="None yet." if first else "No older ones.")
     return discord.Embed(title=title, description="\n".join(history_line(r) for r in records))

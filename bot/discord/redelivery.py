@@ -22,7 +22,13 @@ from bot.discord.job_buttons import JobButton
 from bot.discord.replies import defer, report_error, tell_privately
 from bot.discord.reporter import InteractionReporter
 from bot.discord.result_buttons import result_view
-from bot.discord.result_texts import is_private, stored_request
+from bot.discord.result_texts import (
+    REROLL_KEY,
+    can_edit_results,
+    can_reroll,
+    is_private,
+    stored_request,
+)
 from bot.discord.sending import DM_UPLOAD_LIMIT, to_channel, to_dm
 from bot.discord.servers import quota_guild_id
 from bot.discord.texts import result_embed
@@ -74,8 +80,14 @@ async def deliver_kept(bot: ImageBot, record: JobRecord) -> Delivered:
     images = await fit_images(kept.images, limit, keep_alpha=wants_alpha(request))
     files = outgoing_files(record.kind, record.id, images, alt_text=request.prompt)
     elapsed = ((record.ended_at or record.created_at) - record.created_at).total_seconds()
-    embed = result_embed(request, elapsed=elapsed, result=ImageResult(tuple(images)))
-    view = result_view(record.id)
+    # The size and quality made, as the ledger recorded them at the charge.
+    made = ImageResult(tuple(images), size=record.size, quality=record.quality)
+    embed = result_embed(request, elapsed=elapsed, result=made)
+    view = result_view(
+        record.id,
+        reroll=can_reroll(record.kind, record.params),
+        edit=can_edit_results(bot.catalogue),
+    )
     asked = discord_timestamp(record.created_at)
     first: discord.Message | None = None
     sent = 0
@@ -121,8 +133,9 @@ async def deliver_again(interaction: discord.Interaction[ImageBot], job_id: int)
     kept = await bot.results.load(record.id, record.result_key)
     if kept is None:
         raise BotError(GONE.format(days=bot.settings.results_keep_days))
+    interaction.extras[REROLL_KEY] = can_reroll(record.kind, record.params)
     reporter = InteractionReporter(interaction)
-    result = ImageResult(kept.images, kept.usage)
+    result = ImageResult(kept.images, kept.usage, size=record.size, quality=record.quality)
     delivered = await reporter.deliver(job_id, stored_request(record), result, None)
     if delivered.reencoded:
         await bot.results.replace(record.id, record.result_key, delivered.reencoded)

@@ -13,9 +13,9 @@ import discord
 from bot.core.models import GeneratedImage, ImageRequest, ImageResult
 from bot.discord.queue_buttons import cancel_view
 from bot.discord.replies import NO_PINGS, deferred_privately, tell_privately
-from bot.discord.result_buttons import result_view
+from bot.discord.result_buttons import result_view, shown_buttons
 from bot.discord.sending import parts, to_channel, to_dm, uploads
-from bot.discord.texts import result_embed, status_line
+from bot.discord.texts import remaining_note, result_embed, status_line
 from bot.images.fitting import OutgoingFile, fit_images, outgoing_files, pack_messages, wants_alpha
 from bot.jobs.job import Delivered, Stage
 
@@ -26,6 +26,9 @@ QUEUE_EDIT_SECONDS_PER_PLACE = 0.5  # position 100 in the queue: an edit every 5
 # An interaction token lives 15 minutes; past this age we no longer trust it for uploads.
 TOKEN_LIFETIME = 15 * 60 - 30
 UNKNOWN_MESSAGE = 10008  # Discord's code when the message to edit is gone (deleted)
+# A public result's requester is told privately how many images they have left once this few
+# remain (the count is theirs, never on the card): a note with every image would be noise.
+FEW_LEFT = 5
 
 
 class InteractionReporter:
@@ -157,8 +160,11 @@ class InteractionReporter:
         files = outgoing_files(request.kind, job_id, images, alt_text=request.prompt)
         batches = pack_messages(files, lambda item: item.size, limit=limit)
         elapsed = self._clock() - self._born
-        embed = result_embed(request, elapsed=elapsed, result=result, remaining_today=remaining)
-        view = result_view(job_id)  # Re-roll, Edit, Details, Delete: under the first message
+        # A public card carries no personal numbers: the count left goes to the member alone.
+        shown = remaining if self._private else None
+        embed = result_embed(request, elapsed=elapsed, result=result, remaining_today=shown)
+        # The buttons that can work for this job, under the first message only.
+        view = result_view(job_id, **shown_buttons(self._interaction))
         first: discord.Message | None = None
         sent = 0
         for number, batch in enumerate(batches):
@@ -172,7 +178,21 @@ class InteractionReporter:
             sent += len(batch)
         if first is None:
             return Delivered(0)
+        if shown is None and remaining is not None and remaining <= FEW_LEFT:
+            await self._note_remaining(first, remaining)
         return Delivered(sent, first.channel.id, first.id, tuple(images) if changed else ())
+
+    async def _note_remaining(self, first: discord.Message, remaining: int) -> None:
+        """Tell the requester alone the images they have left today, in an ephemeral followup;
+        only once the result replaced the "thinking..." message, which would otherwise lend
+        that followup its public visibility."""
+        if not isinstance(first, discord.InteractionMessage):
+            return
+        text = remaining_note(remaining)
+        try:
+            await self._interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        except discord.HTTPException as error:
+            log.info("could not tell the member their images left today: %s", error.status)
 
     async def _send_batch(
         self,

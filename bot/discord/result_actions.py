@@ -18,6 +18,7 @@ from bot.discord.intake import submit_from_result
 from bot.discord.permissions import NotModerator, require_moderator
 from bot.discord.replies import NO_PINGS, defer
 from bot.discord.result_texts import (
+    can_reroll,
     details,
     edit_options,
     is_private,
@@ -115,12 +116,9 @@ async def _reroll_inputs(
     as the edit's sources (job and image number); an upload's file name counts for nothing."""
     if record.params.get("mask") is not None:
         raise BotError(MASK_NOT_KEPT)
-    names = record.params.get("inputs")
-    sources = record.params.get("sources")
-    if not isinstance(names, list) or not isinstance(sources, list) or not names:
-        raise BotError(NO_INPUTS)
-    if len(sources) != len(names) or not all(_is_source(item) for item in sources):
+    if not can_reroll(record.kind, record.params):
         raise BotError(NO_INPUTS)  # some inputs were uploads: not kept
+    names, sources = record.params["inputs"], record.params["sources"]
     found = []
     for name, (source_id, index) in zip(names, sources, strict=True):
         source = await bot.ledger.job(source_id)
@@ -128,17 +126,6 @@ async def _reroll_inputs(
             raise BotError(SOURCE_GONE)
         found.append(KeptInput(source_id, index, str(name)))
     return found
-
-
-def _is_source(item: object) -> bool:
-    """A recorded source: [job id, image index], both plain non-negative integers."""
-    return (
-        isinstance(item, list)
-        and len(item) == 2
-        and all(isinstance(part, int) and not isinstance(part, bool) for part in item)
-        and item[0] > 0
-        and item[1] >= 0
-    )
 
 
 def _may_reuse(interaction: discord.Interaction[Any], source: JobRecord, record: JobRecord) -> bool:
@@ -184,11 +171,14 @@ async def edit_result(
 
 
 async def show_details(interaction: discord.Interaction[ImageBot], job_id: int) -> None:
-    """Show the job's prompt, parameters, cost and timings to whoever pressed, privately."""
+    """Show the job's prompt, parameters, timings and the command to make it again to whoever
+    pressed, privately; its cost only to a moderator of the server it was made in."""
     await defer(interaction, private=True)
     record = await _job(interaction, job_id)
-    answer = details(record, revised=revised_prompt(interaction.message))
+    cost = await _moderates(interaction, record)
+    answer = details(record, revised=revised_prompt(interaction.message), cost=cost)
     await interaction.edit_original_response(
+        content=answer.content,
         embed=answer.embed,
         attachments=[answer.prompt_file] if answer.prompt_file is not None else [],
         allowed_mentions=NO_PINGS,
@@ -221,12 +211,7 @@ async def _may_delete(interaction: discord.Interaction[ImageBot], record: JobRec
     """The member who asked, or a moderator of the server the job was made in."""
     if interaction.user.id == record.user_id:
         return True
-    guild_id = quota_guild_id(interaction)
-    if guild_id is None or guild_id != record.guild_id:
-        return False
-    try:
-        allowed = await require_moderator(interaction)
-    except NotModerator:
+    if not await _moderates(interaction, record):
         return False
     log.info(
         "moderator %d deletes the result of job %d (member %d)",
@@ -234,7 +219,18 @@ async def _may_delete(interaction: discord.Interaction[ImageBot], record: JobRec
         record.id,
         record.user_id,
     )
-    return allowed
+    return True
+
+
+async def _moderates(interaction: discord.Interaction[ImageBot], record: JobRecord) -> bool:
+    """Is whoever pressed a moderator of the server the job was made in (here, not elsewhere)?"""
+    guild_id = quota_guild_id(interaction)
+    if guild_id is None or guild_id != record.guild_id:
+        return False
+    try:
+        return await require_moderator(interaction)
+    except NotModerator:
+        return False
 
 
 async def _delete(interaction: discord.Interaction[ImageBot], record: JobRecord | None) -> None:

@@ -4,7 +4,8 @@ Each button is a `discord.ui.DynamicItem` whose custom id holds only the job id
 (`result:<action>:<job id>`); everything else is read back from the jobs table when it is
 pressed, so a message sent by an earlier process works the same in this one. The bot
 registers the classes with `add_dynamic_items` (cogs/results.py); the reporter attaches
-`result_view(job_id)` to the first message of every delivery.
+`result_view(job_id, **shown_buttons(interaction))` to the first message of every delivery:
+the buttons that can work for that job (no Re-roll for an edit of uploads, which are not kept).
 
 What each button does lives in bot/discord/result_actions.py.
 """
@@ -12,13 +13,17 @@ What each button does lives in bot/discord/result_actions.py.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.discord import result_actions
 from bot.discord.job_buttons import JobButton
 from bot.discord.replies import report_error
+from bot.discord.result_texts import REROLL_KEY, can_edit_results
+
+if TYPE_CHECKING:
+    from bot.discord.client import ImageBot
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +107,26 @@ RESULT_BUTTONS: tuple[type[ResultButton], ...] = (
 )
 
 
-def result_view(job_id: int) -> discord.ui.View:
-    """The buttons for a delivered job, in one row.
+def result_view(job_id: int, *, reroll: bool = True, edit: bool = True) -> discord.ui.View:
+    """The buttons for a delivered job, in one row, without those that could never work.
 
     No timeout: the view holds only dynamic items, so discord.py keeps no per-message state
     for it, and a timeout would only unregister the classes the cog registered.
     """
+    shown = {RerollButton: reroll, EditButton: edit}
     view = discord.ui.View(timeout=None)
     for button in RESULT_BUTTONS:
-        view.add_item(button(job_id))
+        if shown.get(button, True):
+            view.add_item(button(job_id))
     return view
+
+
+def shown_buttons(interaction: discord.Interaction[Any]) -> dict[str, bool]:
+    """result_view's flags for the job this interaction asked for: no Re-roll for an edit of
+    uploads (the intake marked it: uploads are not kept), no Edit while no model edits."""
+    bot: ImageBot = interaction.client
+    reroll = interaction.extras.get(REROLL_KEY, True) is not False
+    return {"reroll": reroll, "edit": can_edit_results(bot.catalogue)}
 
 
 class EditResultModal(discord.ui.Modal, title="Edit this image"):

@@ -15,9 +15,10 @@ from typing import Any
 import discord
 
 from bot.core.catalogue import Catalogue, RawOptions
-from bot.core.models import ImageRequest
+from bot.core.models import ImageRequest, JobKind
 from bot.core.profiles import OUTPUT_FORMATS
 from bot.core.text import format_duration, shorten
+from bot.discord.result_command import command_block, command_line
 from bot.discord.texts import DESCRIPTION_EMBED_MAX, EMBED_COLOUR, FIELD_VALUE_MAX, safe_text
 from bot.discord.wording import discord_timestamp, format_usd
 from bot.ledger.facade import JobRecord
@@ -27,6 +28,8 @@ from bot.ledger.facade import JobRecord
 DETAILS_PROMPT_MAX = 3000
 INPUTS_MAX = 300
 REVISED_FIELD = "Revised prompt"  # the name result_embed gives the field
+# Interaction.extras: False when the job it asked for can never be re-rolled (see can_reroll).
+REROLL_KEY = "rerollable"
 # Result file names, as bot.images.fitting.file_name makes them: imagine-<job>-<k>.<ext>.
 _RESULT_FILE = re.compile(r"(?:imagine|edit)-(\d{1,20})-\d{1,3}\.(?:png|jpg|webp)")
 _STATUS_WORDS = {
@@ -48,6 +51,37 @@ def _text(params: Mapping[str, Any], key: str) -> str | None:
 def _number(params: Mapping[str, Any], key: str) -> int | None:
     value = params.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _is_source(item: object) -> bool:
+    """A recorded source (params["sources"]): [job id, image index], plain non-negative ints."""
+    return (
+        isinstance(item, list)
+        and len(item) == 2
+        and all(isinstance(part, int) and not isinstance(part, bool) for part in item)
+        and item[0] > 0
+        and item[1] >= 0
+    )
+
+
+def can_reroll(kind: JobKind, params: Mapping[str, Any]) -> bool:
+    """Can Re-roll ever work for this job? A generation, or an edit without a mask whose
+    every input was one of the bot's own results (kept by record): uploads are not kept."""
+    if kind != "edit":
+        return True
+    names, sources = params.get("inputs"), params.get("sources")
+    if params.get("mask") is not None or not isinstance(names, list) or not names:
+        return False
+    return (
+        isinstance(sources, list)
+        and len(sources) == len(names)
+        and all(_is_source(item) for item in sources)
+    )
+
+
+def can_edit_results(catalogue: Catalogue) -> bool:
+    """Can the Edit button work now: does an available model edit?"""
+    return any(catalogue.profiles[name].can_edit for name in catalogue.available)
 
 
 def stored_prompt(record: JobRecord) -> str:
@@ -156,17 +190,20 @@ def revised_prompt(message: discord.Message | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Details:
-    """What the Details button shows: an embed, and the whole prompt when it does not fit."""
+    """What the Details button shows: the command line to ask again, an embed, and the whole
+    prompt as a file when it does not fit."""
 
+    content: str
     embed: discord.Embed
     prompt_file: discord.File | None
 
 
-def details(record: JobRecord, *, revised: str | None = None) -> Details:
-    """The Details answer for a job; `revised` is the safe text from the result embed."""
+def details(record: JobRecord, *, revised: str | None = None, cost: bool = False) -> Details:
+    """The Details answer for a job; `revised` is the safe text from the result embed, `cost`
+    whether the one asking may see dollars (moderators: members count images)."""
     prompt = stored_prompt(record)
     shown = shorten(safe_text(prompt), min(DETAILS_PROMPT_MAX, DESCRIPTION_EMBED_MAX))
-    whole = shown == safe_text(prompt)
+    line = command_line(record, prompt)
     what = "Imagine" if record.kind == "generate" else "Edit"
     embed = discord.Embed(
         title=f"{what} request #{record.id}",
@@ -177,16 +214,17 @@ def details(record: JobRecord, *, revised: str | None = None) -> Details:
         embed.add_field(name=name, value=shorten(value, FIELD_VALUE_MAX), inline=True)
     if revised:
         embed.add_field(name=REVISED_FIELD, value=shorten(revised, FIELD_VALUE_MAX), inline=False)
-    embed.add_field(name="Cost", value=_cost(record), inline=True)
+    if cost:
+        embed.add_field(name="Cost", value=_cost(record), inline=True)
     embed.add_field(name="Timings", value=_timings(record), inline=False)
     footer = f"Job {record.id}"
     prompt_file = None
-    if not whole:
+    if shown != safe_text(prompt) or line.prompt_file:
         footer += " · the whole prompt is attached"
         data = prompt.encode("utf-8", "replace")
         prompt_file = discord.File(io.BytesIO(data), filename=f"prompt-{record.id}.txt")
     embed.set_footer(text=footer)
-    return Details(embed, prompt_file)
+    return Details(command_block(line, edit=record.kind == "edit"), embed, prompt_file)
 
 
 def _parameters(record: JobRecord) -> list[tuple[str, str]]:
@@ -196,9 +234,12 @@ def _parameters(record: JobRecord) -> list[tuple[str, str]]:
         ("Requested by", f"<@{record.user_id}>"),
         ("Images", f"{record.images_charged} of {record.images_asked}"),
     ]
+    # The size and quality the images were made at (recorded at the charge), else as asked.
+    for name, value in (("Size", record.size), ("Quality", record.quality)):
+        value = value or _text(params, name.lower())
+        if value is not None and value != "auto":
+            facts.append((name, safe_text(value)))
     for key, name in (
-        ("size", "Size"),
-        ("quality", "Quality"),
         ("style", "Style"),
         ("background", "Background"),
         ("output_format", "Format"),

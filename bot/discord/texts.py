@@ -9,6 +9,7 @@ import discord
 
 from bot.core.models import ImageRequest, ImageResult
 from bot.core.text import fix_surrogates, format_duration, shorten
+from bot.core.used import used_settings
 
 # Discord's limits, counted here in UTF-16 code units (never fewer than Discord's count).
 CONTENT_MAX = 2000
@@ -52,7 +53,9 @@ def result_embed(
     result: ImageResult | None = None,
     remaining_today: int | None = None,
 ) -> discord.Embed:
-    """The embed under delivered images: prompt, model, size, quality, time, quota left."""
+    """The embed under delivered images: prompt, model, and the size and quality they were made
+    at, time; `remaining_today` only on a private result (a public card has no personal numbers:
+    the requester reads remaining_note privately)."""
     count = len(result.images) if result is not None else request.n
     title = ("🎨 Imagined" if request.kind == "generate" else "🖌️ Edited") + (
         f" · {count} images" if count > 1 else ""
@@ -75,21 +78,29 @@ def result_embed(
 def _facts(
     request: ImageRequest, result: ImageResult | None, elapsed: float, remaining: int | None
 ) -> list[tuple[str, str]]:
-    first = result.images[0] if result is not None and result.images else None
-    if first is not None and first.width and first.height:
-        size = f"{first.width}×{first.height}"
-    else:
-        size = (result.size if result is not None else None) or request.size or "auto"
-    quality = (result.quality if result is not None else None) or request.quality or "auto"
-    facts = [
-        ("Model", safe_text(request.model)),
-        ("Size", safe_text(size)),
-        ("Quality", safe_text(quality)),
-        ("Time", format_duration(elapsed)),
-    ]
+    used = used_settings(request, result)
+    facts = [("Model", safe_text(request.model))]
+    # Only what is known: "auto" is no size or quality, and a dall-e card shows the quality
+    # the model drew at (its default), never one it does not have.
+    if used.size is not None:
+        facts.append(("Size", safe_text(used.size.replace("x", "×"))))
+    if used.quality is not None:
+        facts.append(("Quality", safe_text(used.quality)))
+    facts.append(("Time", format_duration(elapsed)))
     if remaining is not None:
-        facts.append(("Left today", f"{remaining} image{'' if remaining == 1 else 's'}"))
+        facts.append(("Left today", _images(remaining)))
     return facts
+
+
+def _images(count: int) -> str:
+    return f"{count} image{'' if count == 1 else 's'}"
+
+
+def remaining_note(remaining: int) -> str:
+    """What the requester alone reads after a public result: the images they have left today."""
+    if remaining <= 0:
+        return "That was the last of your images for today."
+    return f"You can make {remaining} more image{'' if remaining == 1 else 's'} today."
 
 
 def _revised_prompt(result: ImageResult | None) -> str | None:

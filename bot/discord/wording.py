@@ -61,29 +61,27 @@ def member_text(error: BotError) -> str:
 
 
 def quota_text(error: QuotaExceeded) -> str:
-    """The daily limit reached: what is left, and when it resets."""
-    reset = f"Your quota resets {discord_timestamp(error.resets_at)}."
+    """No images left today (or fewer than asked): how many are left, and when they reset."""
+    reset = f"They reset {discord_timestamp(error.resets_at)}."
     if error.limit == 0:
-        return "Image generation is switched off for you here (your daily limit is 0)."
+        return "You cannot make images here: a moderator set your images a day to 0."
     if error.remaining == 0:
-        return f"You have used all {error.limit} of today's images. {reset}"
+        return f"You have used all {error.limit} of your images today. {reset}"
     return (
-        f"You asked for {error.asked} images but have {error.remaining} of {error.limit} left "
-        f"today: ask for {error.remaining} or fewer. {reset}"
+        f"You asked for {error.asked} images but have {error.remaining} of your {error.limit} "
+        f"images left today: ask for {error.remaining} or fewer. {reset}"
     )
 
 
 def budget_text(error: BudgetExhausted) -> str:
-    """The server's monthly budget cannot cover the request."""
-    left = max(0, error.budget_micros - error.spent_micros)
+    """The server's monthly image budget cannot cover the request: in images' words, no
+    dollars; cheaper choices only when the member made dearer ones and undoing them fits."""
     reset = f"It resets {discord_timestamp(error.resets_at)}, or a moderator can raise it."
-    if left < 10_000:  # under a cent: nothing can be made
-        return (
-            f"This server has used its image budget for this month "
-            f"({format_usd(error.budget_micros)}). {reset}"
-        )
+    if not error.cheaper:
+        return f"This server has reached its monthly image budget. {reset}"
+    *most, last = error.cheaper
+    changes = f"{', '.join(most)} and {last}" if most else last
     return (
-        f"This server has {format_usd(left)} of its monthly image budget left, and this "
-        f"request may cost up to {format_usd(error.needed_micros)}. Ask for fewer images, a "
-        f"lower quality or a smaller size. {reset}"
+        "What is left of this server's monthly image budget is not enough for this request; "
+        f"with {changes} it fits. {reset}"
     )

@@ -25,6 +25,7 @@ from typing import Literal
 from bot.core.catalogue import Catalogue
 from bot.core.errors import BotError, or_list, our_fault
 from bot.core.models import GeneratedImage, ImageResult
+from bot.core.used import used_settings
 from bot.images.store import ResultStore
 from bot.jobs.job import Delivered, Job, JobEvents, JobTimes
 from bot.jobs.queue import (
@@ -213,8 +214,10 @@ class Runner:
         await self._results.save(job_id, reservation.result_key, result.images, result.usage)
         # Shielded: once asked, the charge stands even if a shutdown cancels us meanwhile (the
         # refund that cancellation leads to then finds the job settled and changes nothing).
+        # Priced at the size and quality the images were made at, when no usage says more.
+        used = used_settings(job.request, result)
         settlement = await asyncio.shield(
-            self._ledger.settle(job_id, len(result.images), result.usage)
+            self._ledger.settle(job_id, len(result.images), result.usage, used)
         )
         if self._events is not None:
             try:

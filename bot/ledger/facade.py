@@ -22,7 +22,7 @@ recovery, job records) and bot/ledger/interactions.py (open jobs' interaction to
 Moderator operations are bot/ledger/admin.py (its SQL in bot/ledger/admin_sql.py),
 bot/ledger/moderation.py and bot/ledger/reports.py; usage statistics bot/ledger/stats.py;
 opening and migrating the database bot/ledger/database.py.
-Prices are in bot/core/prices.py.
+Prices are in bot/core/prices.py; what a job holds, bot/ledger/holds.py.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ import aiosqlite
 import orjson
 
 from bot.core.models import Usage
-from bot.core.prices import Estimate, PriceTable
+from bot.core.prices import PriceTable
+from bot.core.used import Used
+from bot.ledger import holds
 from bot.ledger import interactions as ledger_interactions
 from bot.ledger import jobs as ledger_jobs
 from bot.ledger import quotas as ledger_sql
@@ -151,19 +153,6 @@ class Ledger:
         execute = cast(Callable[..., Awaitable[T]], conn._execute)
         return await execute(lambda: _in_transaction(conn._conn, body, write))
 
-    def estimate(self, spec: JobSpec) -> Estimate:
-        """The most this job may cost (its hold), from the price table."""
-        prompt = spec.params.get("prompt")
-        return self.prices.estimate(
-            spec.model,
-            spec.quality,
-            spec.size,
-            spec.images,
-            prompt_bytes=len(prompt.encode()) if isinstance(prompt, str) else 0,
-            input_images=spec.input_images,
-            partial_images=spec.partial_images,
-        )
-
     async def check(self, spec: JobSpec, prompt: str | None = None) -> None:
         """Refuse now what reserve would refuse, holding nothing: before any download; and
         `prompt` (None: not known yet) against the guild's blocked terms. One read.
@@ -178,12 +167,15 @@ class Ledger:
             ledger_sql.check_request,
             spec=spec,
             prompt=prompt,
-            cost=self.estimate(spec).total_micros,
+            cost=holds.estimate(self.prices, spec).total_micros,
             caps=self.caps,
             global_default=self.default_daily_images,
             now=self.now(),
         )
-        await self.transaction(body, write=False)
+        try:
+            await self.transaction(body, write=False)
+        except BudgetExhausted as error:
+            raise holds.suggest(error, self.prices, spec) from None
 
     async def reserve(self, spec: JobSpec) -> Reservation:
         """Hold the job's images and estimated cost and record it queued, or raise why not.
@@ -195,7 +187,7 @@ class Ledger:
         body = partial(
             ledger_sql.reserve,
             spec=spec,
-            estimate=self.estimate(spec),
+            estimate=holds.estimate(self.prices, spec),
             params_json=orjson.dumps(dict(spec.params)).decode(),
             owner=self.owner,
             global_default=self.default_daily_images,
@@ -205,6 +197,8 @@ class Ledger:
         pending = asyncio.ensure_future(self.transaction(body))
         try:
             return await asyncio.shield(pending)
+        except BudgetExhausted as error:
+            raise holds.suggest(error, self.prices, spec) from None
         except asyncio.CancelledError:
             # The transaction runs to its end on the database thread whatever we do; if it
             # committed, nobody will ever settle that job, so give its hold back.
@@ -225,8 +219,11 @@ class Ledger:
         """queued -> running. False if the job already ended (cancelled...): do not run it."""
         return await self.transaction(partial(ledger_jobs.start, job_id=job_id, now=self.now()))
 
-    async def settle(self, job_id: int, generated: int, usage: Usage | None) -> Settlement:
-        """Charge the generated images at the usage cost (else list price); release the rest.
+    async def settle(
+        self, job_id: int, generated: int, usage: Usage | None, used: Used | None = None
+    ) -> Settlement:
+        """Charge the generated images at the usage cost, else the list price of what was `used`
+        (None: as asked, else the model's defaults).
 
         Called as soon as WisGate returns images, before any delivery: what was generated is
         paid for by whoever asked, whether or not Discord then takes it (delivered() records
@@ -240,6 +237,7 @@ class Ledger:
             job_id=job_id,
             generated=generated,
             usage=usage,
+            used=used or Used(),
             prices=self.prices,
             now=self.now(),
         )
@@ -392,7 +390,9 @@ class Ledger:
         body = partial(ledger_jobs.by_result_message, message_id=message_id)
         return await self.transaction(body, write=False)
 
-    async def history(self, guild_id: int | None, user_id: int, limit: int = 10) -> list[JobRecord]:
-        """A member's latest jobs in one guild (or in DMs), newest first."""
-        body = partial(ledger_jobs.history, scope=scope_of(guild_id), user_id=user_id, limit=limit)
-        return await self.transaction(body, write=False)
+    async def history(
+        self, guild_id: int | None, user_id: int, limit: int = 10, before: int | None = None
+    ) -> list[JobRecord]:
+        """A member's latest jobs in one guild (or in DMs), newest first, older than `before`."""
+        body = partial(ledger_jobs.history, scope=scope_of(guild_id), user_id=user_id)
+        return await self.transaction(partial(body, limit=limit, before=before), write=False)

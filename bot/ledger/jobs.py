@@ -14,7 +14,8 @@ from typing import Any, cast
 import orjson
 
 from bot.core.models import JobKind, Usage
-from bot.core.prices import PriceTable
+from bot.core.prices import PriceTable, to_micros
+from bot.core.used import AUTO, Used
 from bot.ledger import interactions
 from bot.ledger.models import (
     DM_SCOPE,
@@ -34,7 +35,7 @@ RECOVERED_REASON = "the bot restarted before this finished"
 
 _OPEN_JOB = (
     "SELECT user_id, guild_id, model, status, day, month, images_held, unit_price_micros, "
-    "cost_held_micros, images_charged, cost_charged_micros, cost_actual_micros "
+    "cost_held_micros, images_charged, cost_charged_micros, cost_actual_micros, size, quality "
     "FROM jobs WHERE id = ?"
 )
 
@@ -89,24 +90,29 @@ def settle(
     job_id: int,
     generated: int,
     usage: Usage | None,
+    used: Used,
     prices: PriceTable,
     now: datetime,
 ) -> Settlement:
     """Charge what was generated, release the rest; a job that already ended is left alone.
 
+    The charge is the usage's cost where the answer gave one, else the list price of the size
+    and quality used (unknown ones: as asked, else the model's defaults; "auto" at its
+    dearest, as held). The job records the size and quality used where they are known.
     A job with images is marked for delivery ('pending'): delivered() records how it went,
     and a stop before then leaves it for the next start to deliver.
     """
     row = _job_row(db, job_id)
-    scope, model, status, month, images_held, unit, cost_held = (
-        row[1], row[2], row[3], row[5], row[6], row[7], row[8]
+    scope, model, status, month, images_held, cost_held = (
+        row[1], row[2], row[3], row[5], row[6], row[8]
     )  # fmt: skip
     if status not in OPEN_STATUSES:
         return Settlement(job_id, status, row[9], row[10], row[11], already_ended=True)
     images = min(generated, images_held)
+    quality, size = prices.used(model, used.quality or row[13], used.size or row[12])
     actual = prices.usage_cost_micros(model, usage)
     if actual is None:
-        actual = images * unit
+        actual = images * to_micros(prices.unit_price(model, quality, size))
     # The hold is a pre-authorisation: the guild and member are charged at most what was held,
     # so a month's charges never pass its budget even when the usage cost more than estimated.
     # The excess is recorded (jobs.cost_actual_micros, guild_spend.overrun_micros) and logged:
@@ -126,10 +132,11 @@ def settle(
         "UPDATE jobs SET status = ?, images_held = 0, images_charged = ?, "
         "cost_held_micros = 0, cost_charged_micros = ?, cost_actual_micros = ?, "
         "input_text_tokens = ?, input_image_tokens = ?, output_tokens = ?, error = ?, "
-        "ended_at = ?, delivery = ? WHERE id = ?",
+        "ended_at = ?, delivery = ?, size = COALESCE(?, size), quality = COALESCE(?, quality) "
+        "WHERE id = ?",
         (final, images, charged, actual, *tokens,
          None if images else "no image was generated", iso(now),
-         "pending" if images else None, job_id),
+         "pending" if images else None, _known(size), _known(quality), job_id),
     )  # fmt: skip
     month_charged, alerted_for = _move(
         db, row, images=images, charged=charged, overrun=actual - charged
@@ -138,6 +145,11 @@ def settle(
     budget = _budget(db, scope)
     alert = _budget_alert(db, scope, month, month_charged, budget, alerted_for, now)
     return Settlement(job_id, final, images, charged, actual, alert, month_charged, budget)
+
+
+def _known(setting: str | None) -> str | None:
+    """A size or quality worth recording as used: "auto" tells nothing of what was made."""
+    return None if setting == AUTO else setting
 
 
 def _budget(db: sqlite3.Connection, scope: int) -> int | None:
@@ -313,10 +325,14 @@ def by_result_message(db: sqlite3.Connection, message_id: int) -> JobRecord | No
     return None if row is None else _record(row)
 
 
-def history(db: sqlite3.Connection, scope: int, user_id: int, limit: int) -> list[JobRecord]:
-    """A member's latest jobs in one guild (or in DMs), newest first."""
-    return _records(db, "guild_id = ? AND user_id = ?", scope, user_id, limit,
-                    order="id DESC LIMIT ?")  # fmt: skip
+def history(
+    db: sqlite3.Connection, scope: int, user_id: int, limit: int, before: int | None = None
+) -> list[JobRecord]:
+    """A member's latest jobs in one guild (or in DMs), newest first; only those older than job
+    `before` when given (pages go by id: new jobs may come while the member turns them)."""
+    where = "guild_id = ? AND user_id = ?" + ("" if before is None else " AND id < ?")
+    bound = () if before is None else (before,)
+    return _records(db, where, scope, user_id, *bound, limit, order="id DESC LIMIT ?")
 
 
 def _records(db: sqlite3.Connection, where: str, *args: Any, order: str = "id") -> list[JobRecord]:

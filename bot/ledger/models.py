@@ -291,6 +291,8 @@ class BudgetExhausted(LedgerRefusal):
     ) -> None:
         self.budget_micros, self.spent_micros = budget_micros, spent_micros
         self.needed_micros, self.resets_at = needed_micros, resets_at
+        # The member's choices whose undoing would fit (bot/ledger/holds.py); () for none.
+        self.cheaper: tuple[str, ...] = ()
         super().__init__(f"the monthly budget cannot cover {needed_micros} micro-USD more")
 
 

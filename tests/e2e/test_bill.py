@@ -19,6 +19,7 @@ import pytest
 from tests.e2e.harness import World, running_bot
 from tests.e2e.quota_world import Staff, ask, log_texts, private_reply
 from tests.e2e.test_everywhere import slash_as_user_app
+from tests.e2e.test_results import as_sent_before
 from tests.fakes.discord import FakeGuild, FakeInteraction, FakeMessage
 from tests.fakes.images import make_bomb, make_image
 
@@ -84,7 +85,7 @@ async def test_failing_every_delivery_route_still_charges_and_keeps_the_images(
             again = await slash_as_user_app(world, mine, "imagine", {"prompt": f"more {attempt}"})
             await world.idle()
             assert again.ack_type == 4
-            assert "used all 1 of today's images" in private_reply(world, again)
+            assert "used all 1 of your images today" in private_reply(world, again)
         assert len(world.wisgate.requests) == 1
 
         # Where the member can be reached, /history offers the images again.
@@ -293,7 +294,8 @@ async def test_moderators_cannot_set_limits_above_the_owners_ceiling(tmp_path: P
                   user=staff.admin)  # fmt: skip
         quota = await ask(world, "quota")
         # The grant is capped by the ceiling too.
-        assert "Used today: 0 of 50" in quota and "allows at most 50 images a day" in quota
+        assert "used 0 of your 50 images today" in quota
+        assert "allows at most 50 images a day" in quota
 
 
 async def test_personal_use_has_its_own_monthly_budget(tmp_path: Path) -> None:
@@ -354,6 +356,10 @@ async def test_a_file_named_like_another_jobs_result_fetches_nothing(tmp_path: P
         edit = await world.slash("edit", {"prompt": "a hat"}, attachments=[trick])
         await world.idle()
         [result] = [m for m in world.discord.messages_for(edit) if m.attachments]
+        # An edit of uploads offers no Re-roll (they are not kept); a message sent before that
+        # rule still carries one, and its press must find nothing by the file's name.
+        assert f"result:reroll:{bob_job + 1}" not in str(result.components)
+        as_sent_before(result, bob_job + 1)
         reroll = await world.discord.inject_component(result, f"result:reroll:{bob_job + 1}")
         world.handles.append(reroll)
         await world.idle()

@@ -42,8 +42,11 @@ async def slash_as_user_app(
 
 
 def delivered(world: World, handle: FakeInteraction) -> FakeMessage:
-    [message] = [m for m in world.discord.messages_for(handle) if not m.deleted]
+    shown = [m for m in world.discord.messages_for(handle) if not m.deleted]
+    [message] = [m for m in shown if m.attachments]
     assert not message.loading and len(message.attachments) == 1, message
+    # Anything else is the member's own note of the images left today, private.
+    assert all(m.ephemeral and "today" in m.content for m in shown if m is not message)
     return message
 
 
@@ -72,7 +75,7 @@ async def test_imagine_in_a_dm_charges_the_personal_allowance(tmp_path: Path) ->
         await ask(world, "quota-admin default", {"images": 0}, user=staff.admin)
         refused = await world.slash("imagine", {"prompt": "in the server"})
         await world.idle()
-        assert private_reply(world, refused).startswith("Image generation is switched off")
+        assert private_reply(world, refused).startswith("You cannot make images here")
 
         handle = await world.slash("imagine", {"prompt": "a moth at a lamp"}, in_dm=True)
         await world.idle()
@@ -80,7 +83,7 @@ async def test_imagine_in_a_dm_charges_the_personal_allowance(tmp_path: Path) ->
         assert world.rows("SELECT guild_id, status FROM jobs") == [(0, "succeeded")]
         assert personal_charges(world) == [(0, world.alice.id, 1)]
         text = await ask(world, "quota", in_dm=True)
-        assert "**1 image** more today (used 1 of 2)" in text
+        assert "you have used 1 of your 2 images today: **1 left**" in text
 
 
 async def test_user_install_in_a_private_channel_delivers_by_dm_when_the_token_dies(
@@ -123,8 +126,8 @@ async def test_user_install_in_a_server_without_the_bot_uses_the_personal_scope(
         quota = await slash_as_user_app(world, elsewhere, "quota", {})
         await world.idle()
         text = private_reply(world, quota)
-        assert text.startswith("This server has not added the bot, so your personal allowance")
-        assert "**2 images** more today (used 1 of 3)" in text
+        assert text.startswith("This server has not added the bot, so the images you make here")
+        assert "you have used 1 of your 3 images today: **2 left**" in text
         history = await slash_as_user_app(world, elsewhere, "history", {})
         await world.idle()
         assert "> a moth" in private_reply(world, history)

@@ -38,7 +38,7 @@ async def a_blocked_term(world: World, staff: Staff) -> None:
 
 
 CASES: list[tuple[Arrange, str]] = [
-    (over_the_limit, "today's images"),
+    (over_the_limit, "of your images today"),
     (blocked, "blocked you"),
     (over_the_budget, "budget"),
     (a_blocked_term, "`lighthouse`"),

@@ -44,10 +44,9 @@ async def test_budget_alert_once_at_80_percent_and_refusal_at_100(tmp_path: Path
         handle = await world.slash("imagine", {"prompt": "one too many", **CHEAP})
         await world.idle()
         [text] = [m.content for m in world.visible(handle, world.alice) if m.ephemeral]
-        assert text.startswith(
-            "This server has used its image budget for this month ($0.10). It resets <t:"
-        )
-        assert text.endswith(":R>, or a moderator can raise it.")
+        # The member chose nothing dearer than the cheapest: the budget is simply reached.
+        assert text.startswith("This server has reached its monthly image budget. It resets <t:")
+        assert text.endswith(":R>, or a moderator can raise it.") and "$" not in text
         assert len(world.wisgate.requests) == before
         assert world.rows("SELECT held_micros, charged_micros FROM guild_spend") == [(0, 96_000)]
 
@@ -129,5 +128,5 @@ async def test_jobs_left_running_are_refunded_and_the_members_told(tmp_path: Pat
         ]
         # The member may ask again at once: nothing of theirs is held or charged.
         text = await ask(world, "quota")
-        assert text.startswith("You can make **20 images** more today.\nUsed today: 0 of 20;")
+        assert text.startswith("You have used 0 of your 20 images today: **20 left**.")
         assert "interrupted by a restart, refunded" in await ask(world, "history")

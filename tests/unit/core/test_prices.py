@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.core.models import Usage
-from bot.core.prices import PriceFileError, default_prices, load_prices
+from bot.core.prices import PriceFileError, default_prices, load_prices, prices_of
+from bot.core.profile_files import load_profiles
 
 # Output tokens per image that OpenAI lists for gpt-image-1 (quality, size) -> tokens.
 GPT_IMAGE_1_OUTPUT_TOKENS = {
@@ -46,12 +47,36 @@ def test_list_prices(model: str, quality: str | None, size: str, usd: str) -> No
 
 
 def test_automatic_quality_and_size_are_priced_at_their_dearest() -> None:
+    # GPT image models pick quality and size themselves when none is sent ("auto").
     prices = default_prices()
     assert prices.unit_price("gpt-image-1", None, "1024x1024") == Decimal("0.167")
     assert prices.unit_price("gpt-image-1", "auto", "1024x1024") == Decimal("0.167")
     assert prices.unit_price("gpt-image-1", "low", "auto") == Decimal("0.016")
     assert prices.unit_price("gpt-image-2", "auto", None) == Decimal("0.25")
-    assert prices.unit_price("dall-e-3", None, None) == Decimal("0.12")
+
+
+def test_unset_options_are_priced_at_what_the_api_uses() -> None:
+    # dall-e-3 draws a standard 1024x1024 image when asked nothing: $0.04, not its dearest $0.12.
+    prices = default_prices()
+    assert prices.used("dall-e-3", None, None) == ("standard", "1024x1024")
+    assert prices.unit_price("dall-e-3", None, None) == Decimal("0.04")
+    assert prices.unit_price("dall-e-3", "hd", None) == Decimal("0.08")
+    assert prices.unit_price("dall-e-3", None, "1792x1024") == Decimal("0.08")
+    assert prices.unit_price("dall-e-2", None, None) == Decimal("0.02")
+    assert prices.estimate("dall-e-3", None, None, 1, prompt_bytes=900).total_micros == 40_000
+    assert prices.used("gpt-image-2", None, None) == ("auto", "auto")
+
+
+def test_an_operators_model_prices_its_own_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(
+        '[models."dall-e-3-hd"]\nlike = "dall-e-3"\ndefault_quality = "hd"\n'
+        'default_size = "1792x1024"\n',
+        encoding="utf-8",
+    )
+    prices = prices_of(load_profiles(path))
+    assert prices.unit_price("dall-e-3-hd", None, None) == Decimal("0.12")
+    assert prices.unit_price("dall-e-3", None, None) == Decimal("0.04")
 
 
 def test_free_sizes_are_priced_by_area_and_never_below_a_listed_size() -> None:

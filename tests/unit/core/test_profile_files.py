@@ -92,6 +92,14 @@ def test_a_new_model_from_scratch(tmp_path: Path) -> None:
         ('[models.x]\nlike = "x"\n', "goes round in a circle"),
         ('[models.x]\nlike = "gpt-image-2"\nn = [0, 20]\n', "field n"),
         ('[models.x]\nlike = "dall-e-3"\ntransparent = true\n', 'needs "background" in params'),
+        (
+            '[models.x]\nlike = "dall-e-3"\ndefault_quality = "high"\n',
+            "field default_quality: 'high' is not one of its qualities",
+        ),
+        (
+            '[models.x]\nlike = "dall-e-3"\nsizes = ["1792x1024"]\n',
+            "field default_size: '1024x1024' is not one of its sizes",
+        ),
         ("[models.x\n", "is not valid TOML"),
         ("[other]\n", 'under [models."name"] tables'),
     ],
@@ -118,7 +126,8 @@ def test_the_example_file_documents_every_field_and_its_examples_load(tmp_path: 
     assert load_profiles(example) == builtin_profiles()  # only comments
     for field in ("like", "enabled", "description", "prompt_max", "n", "sizes", "largest",
                   "qualities", "free_size", "edit", "transparent", "output_formats", "styles",
-                  "params", "response_format", "prices"):  # fmt: skip
+                  "params", "response_format", "default_quality", "default_size",
+                  "prices"):  # fmt: skip
         assert f"#   {field} " in text, field
     # The commented examples, uncommented, are a valid models file.
     code = re.compile(r"^# (\[models\.|[a-z_]+ = )")
@@ -126,6 +135,20 @@ def test_the_example_file_documents_every_field_and_its_examples_load(tmp_path: 
     profiles = load_profiles(write(tmp_path, "\n".join(lines)))
     assert profiles["gpt-image-2.5-flare"].transparent
     assert not profiles["dall-e-2"].enabled and profiles["my-image-model"].n_max == 4
+    assert profiles["my-image-model"].default_quality == "standard"
+
+
+def test_defaults_say_what_the_api_uses_when_nothing_is_asked(tmp_path: Path) -> None:
+    profiles = builtin_profiles()
+    assert (profiles["dall-e-3"].default_quality, profiles["dall-e-3"].default_size) == (
+        "standard",
+        "1024x1024",
+    )
+    assert profiles["gpt-image-2"].default_quality == profiles["gpt-image-2"].default_size == "auto"
+    # Inherited through `like`, changed by naming them.
+    path = write(tmp_path, '[models.x]\nlike = "dall-e-3"\ndefault_size = "1792x1024"\n')
+    made = load_profiles(path)["x"]
+    assert (made.default_quality, made.default_size) == ("standard", "1792x1024")
 
 
 def test_enabled_models_and_the_default_must_have_profiles(tmp_path: Path) -> None:

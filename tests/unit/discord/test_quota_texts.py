@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from bot.discord.notices import budget_alert_text, restart_text
-from bot.discord.quota_texts import change_text, history_line, status_text
+from bot.discord.quota_texts import (
+    change_text,
+    dm_status_text,
+    history_line,
+    member_status_text,
+    status_text,
+)
 from bot.ledger.facade import JobRecord, MemberStatus, Settlement
 
 WHEN = datetime(2025, 6, 30, 18, 0, tzinfo=UTC)
@@ -52,8 +58,53 @@ def record(**fields: Any) -> JobRecord:
 def test_history_line_of_a_job_in_progress_has_no_link_and_a_short_prompt() -> None:
     line = history_line(record())
     head, prompt = line.split("\n")
-    assert head == f"**#4** <t:{STAMP}:R> · /edit · in progress · 3 images asked · up to $0.048"
+    assert head == f"**#4** <t:{STAMP}:R> · /edit · in progress · 3 images asked"
     assert prompt.startswith("> xxx") and prompt.endswith("…") and len(prompt) <= 72
+
+
+def delivered(**fields: Any) -> JobRecord:
+    """A delivered job: its result message recorded in channel 3, where it was asked."""
+    base: dict[str, Any] = dict(
+        status="succeeded", images_charged=2, cost_charged_micros=22_000, result_channel_id=3,
+        result_message_id=9,
+    )  # fmt: skip
+    return record(**{**base, **fields})
+
+
+def test_history_links_only_to_results_the_member_can_open_and_shows_no_dollars() -> None:
+    public = history_line(delivered()).split("\n")[0]
+    assert public.endswith(" · delivered · 2 images · [open](https://discord.com/channels/2/3/9)")
+    # Delivered by DM when the channel could not take it: the link is the DM's.
+    by_dm = history_line(delivered(result_channel_id=8)).split("\n")[0]
+    assert by_dm.endswith("[open](https://discord.com/channels/@me/8/9)")
+    # A private result in the channel was an ephemeral message: no link anyone could open.
+    private = history_line(delivered(params={"prompt": "p", "private": True})).split("\n")[0]
+    assert private.endswith(" · delivered · 2 images · private") and "http" not in private
+    for line in (public, by_dm, private, history_line(record())):
+        assert "$" not in line
+
+
+def test_quota_for_a_member_counts_images_and_for_a_moderator_adds_the_budget() -> None:
+    text = member_status_text(status())
+    assert text.split("\n") == [
+        f"You have used 4 of your 10 images today (2 more being made): **4 left**. "
+        f"They reset <t:{STAMP}:R>.",
+        "Your 10 images a day: from one of your roles.",
+    ]
+    assert "$" not in text and "quota" not in text.lower() and "limit" not in text
+    moderator = member_status_text(status(granted=3, limit_source="guild"), budget=True)
+    assert moderator.split("\n")[1:] == [
+        "Your 10 images a day: this server's default, plus 3 extra today.",
+        "This server has spent $20.00 of its $50.00 monthly image budget this month.",
+    ]
+    blocked = member_status_text(status(blocked=True, block_reason="spam"))
+    assert blocked.startswith("A moderator has blocked you from making images here. Reason: spam")
+    assert "**0 left**" in blocked
+    dm = dm_status_text(status(guild_id=None, held=0))
+    assert dm == (
+        f"In direct messages you have used 4 of your 10 images today: **6 left**. They reset "
+        f"<t:{STAMP}:R>.\nEach server gives its own images a day: use `/quota` there to see yours."
+    )
 
 
 def status(**fields: Any) -> MemberStatus:

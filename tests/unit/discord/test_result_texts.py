@@ -14,6 +14,8 @@ from bot.core.profile_files import builtin_profiles
 from bot.discord.result_buttons import RESULT_BUTTONS, result_view
 from bot.discord.result_texts import (
     DETAILS_PROMPT_MAX,
+    can_edit_results,
+    can_reroll,
     details,
     edit_model,
     edit_options,
@@ -144,7 +146,7 @@ def test_source_job_refuses_other_names(name: str) -> None:
 
 
 def test_details_show_prompt_parameters_cost_timings_and_job_id() -> None:
-    answer = details(record(), revised="A detailed rendering")
+    answer = details(record(), revised="A detailed rendering", cost=True)
     embed = answer.embed
     assert answer.prompt_file is None
     assert embed.description == "a lighthouse at dusk"
@@ -153,6 +155,10 @@ def test_details_show_prompt_parameters_cost_timings_and_job_id() -> None:
     assert fields["Model"] == "gpt-image-1" and fields["Size"] == "1536x1024"
     assert fields["Images"] == "2 of 2" and fields["Compression"] == "90"
     assert fields["Cost"] == "$0.022"
+    assert answer.content == (
+        "To make it again:\n```\n/imagine prompt:a lighthouse at dusk model:gpt-image-1 "
+        "size:1536x1024 quality:low count:2 background:opaque format:jpeg\n```"
+    )
     assert fields["Revised prompt"] == "A detailed rendering"
     assert fields["Requested by"] == "<@1001>"
     timings = fields["Timings"] or ""
@@ -190,11 +196,79 @@ def test_refunded_jobs_say_so() -> None:
         cost_actual_micros=0,
         ended_at=None,
     )
-    fields = {field.name: field.value for field in details(row).embed.fields}
+    fields = {field.name: field.value for field in details(row, cost=True).embed.fields}
     assert fields["Status"] == "failed, refunded" and fields["Cost"] == "$0.000"
 
 
 def test_a_usage_cost_above_the_hold_is_shown_beside_the_charge() -> None:
     row = record(cost_charged_micros=50_000, cost_actual_micros=61_000)
-    fields = {field.name: field.value for field in details(row).embed.fields}
+    fields = {field.name: field.value for field in details(row, cost=True).embed.fields}
     assert fields["Cost"] == "$0.050 (usage priced at $0.061)"
+
+
+def test_details_show_dollars_only_when_asked_to() -> None:
+    # Members count images: the cost is for moderators (show_details decides who is one).
+    answer = details(record())
+    assert "Cost" not in {field.name for field in answer.embed.fields}
+    assert "$" not in str(answer.embed.to_dict()) and "$" not in answer.content
+
+
+def test_details_give_the_size_and_quality_made_not_the_shortcut_asked() -> None:
+    # The ledger records what was used: an aspect's size, the quality WisGate picked for auto.
+    row = record(
+        size="1536x864",
+        quality="high",
+        params={"prompt": "a fox", "n": 2, "output_format": "png", "quality": "auto"},
+    )
+    answer = details(row)
+    fields = {field.name: field.value for field in answer.embed.fields}
+    assert (fields["Size"], fields["Quality"]) == ("1536x864", "high")
+    assert answer.content.split("\n")[2] == (
+        "/imagine prompt:a fox model:gpt-image-1 size:1536x864 quality:high count:2 format:png"
+    )
+    # Nothing known (auto, no report): no quality claimed, none in the line.
+    row = record(size=None, quality="auto", params={"prompt": "a fox", "quality": "auto"})
+    fields = {field.name: field.value for field in details(row).embed.fields}
+    assert "Quality" not in fields and "Size" not in fields
+
+
+def test_the_command_line_of_an_edit_a_private_job_and_a_prompt_too_long_to_type() -> None:
+    row = record(
+        kind="edit",
+        params={"prompt": "add\na ```hat```", "private": True, "inputs": ["cat.png"], "n": 1},
+    )
+    answer = details(row)
+    head, fence, line, end = answer.content.split("\n")
+    assert head == "To make it again, attach the same images:" and fence == end == "```"
+    # One line (options hold no newline), and no run of backticks to close the block.
+    assert line == (
+        "/edit prompt:add a `\u200b`\u200b`hat`\u200b`\u200b` model:gpt-image-1 size:1536x1024 "
+        "quality:low private:True"
+    )
+    long = record(params={"prompt": "waves " * 1000})
+    answer = details(long)
+    assert answer.content.split("\n")[2] == (
+        "/imagine-file prompt_file:prompt-42.txt model:gpt-image-1 size:1536x1024 quality:low"
+    )
+    assert "attach the prompt file below" in answer.content
+    assert answer.prompt_file is not None and answer.prompt_file.filename == "prompt-42.txt"
+    assert len(answer.content) <= 2000
+    # Just under the content limit however many backticks the prompt holds.
+    ticks = details(record(params={"prompt": "`" * 1800}))
+    assert len(ticks.content.encode("utf-16-le")) // 2 <= 2000
+
+
+def test_reroll_is_offered_only_where_it_can_work() -> None:
+    assert can_reroll("generate", {"prompt": "p"})
+    assert can_reroll("edit", {"inputs": ["imagine-1-0.png"], "sources": [[1, 0]]})
+    assert not can_reroll("edit", {"inputs": ["cat.png"]})  # an upload: not kept
+    assert not can_reroll("edit", {"inputs": ["a.png", "b.png"], "sources": [[1, 0], None]})
+    assert not can_reroll("edit", {"inputs": ["a.png"], "sources": [[1, 0]], "mask": "m.png"})
+    assert not can_reroll("edit", {"inputs": ["a.png"], "sources": [[True, 0]]})
+    view = result_view(7, reroll=False)
+    ids = [item.custom_id for item in view.children if isinstance(item, discord.ui.DynamicItem)]
+    assert ids == ["result:edit:7", "result:details:7", "result:delete:7"]
+    no_edit = result_view(7, edit=False)
+    assert "result:edit:7" not in [getattr(item, "custom_id", None) for item in no_edit.children]
+    assert can_edit_results(Catalogue(builtin_profiles(), ["gpt-image-1"], "gpt-image-1"))
+    assert not can_edit_results(Catalogue(builtin_profiles(), ["dall-e-3"], "dall-e-3"))

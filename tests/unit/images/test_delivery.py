@@ -353,7 +353,8 @@ def test_result_embed_for_a_short_prompt() -> None:
     embed = result_embed(request, elapsed=9.9)
     assert embed.description == "a \\*tiny\\* hat"
     assert embed.title == "🖌️ Edited · 2 images"
-    assert {f.name for f in embed.fields} == {"Model", "Size", "Quality", "Time"}
+    # Nothing known of the size or quality gpt-image-1 picked ("auto"): neither is claimed.
+    assert {f.name for f in embed.fields} == {"Model", "Time"}
 
 
 def test_shorten_never_splits_a_character() -> None:

@@ -84,7 +84,7 @@ async def test_a_zero_limit_refuses_with_its_own_message(
     await admin.set_member_limit(MOD, GUILD, USER, 0)
     with pytest.raises(QuotaExceeded) as caught:
         await ledger.reserve(job(who()))
-    assert "switched off for you here" in member_text(caught.value)
+    assert "a moderator set your images a day to 0" in member_text(caught.value)
 
 
 async def test_a_grant_adds_to_today_only(ledger: Ledger, admin: LedgerAdmin, clock: Clock) -> None:

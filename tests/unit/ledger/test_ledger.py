@@ -11,7 +11,8 @@ import aiosqlite
 import pytest
 
 from bot.core.models import GeneratedImage, Usage
-from bot.core.prices import default_prices
+from bot.core.prices import PriceTable, default_prices
+from bot.core.used import Used
 from bot.discord.wording import member_text
 from bot.images.store import ResultStore
 from bot.jobs.recovery import Recovered, recover
@@ -25,6 +26,7 @@ from bot.ledger.facade import (
     Requester,
     UnknownJob,
 )
+from bot.ledger.holds import cheaper
 from tests.fakes.images import make_image
 from tests.unit.ledger.support import Clock
 
@@ -121,6 +123,67 @@ async def test_settle_without_usage_charges_list_price_per_delivered_image(
     assert (settlement.images_charged, settlement.cost_charged_micros) == (3, 48_000)
 
 
+async def test_unset_options_are_held_and_charged_at_what_the_api_uses(
+    ledger: Ledger, conn: aiosqlite.Connection
+) -> None:
+    # dall-e-3 asked nothing draws standard 1024x1024: held and charged $0.04, not $0.12.
+    reservation = await ledger.reserve(spec(1, model="dall-e-3", quality=None, size=None))
+    assert reservation.cost_held_micros == 40_000
+    assert await total_holds(conn) == (1, 40_000, 40_000)
+    settlement = await ledger.settle(reservation.job_id, 1, None)
+    assert settlement.cost_charged_micros == settlement.cost_actual_micros == 40_000
+    job = await ledger.job(reservation.job_id)
+    assert job is not None and (job.size, job.quality) == ("1024x1024", "standard")
+
+
+async def test_auto_is_held_at_its_dearest_and_charged_at_what_was_made(ledger: Ledger) -> None:
+    # gpt-image-1 picks quality and size itself: the hold covers high 1536x1024 (x1.05).
+    reservation = await ledger.reserve(spec(2, quality=None, size=None, prompt=""))
+    assert reservation.cost_held_micros == 2 * 262_500
+    # An answer without usage: the list price of what it reports, never more than held.
+    used = Used(size="1024x1536", quality="medium")
+    settlement = await ledger.settle(reservation.job_id, 2, None, used)
+    assert settlement.cost_charged_micros == 2 * 63_000
+    job = await ledger.job(reservation.job_id)
+    assert job is not None and (job.size, job.quality) == ("1024x1536", "medium")
+    # With usage, the usage; "auto" reported is recorded as nothing known.
+    reservation = await ledger.reserve(spec(1, quality="auto", size="auto", prompt=""))
+    usage = Usage(output_tokens=1056)
+    settlement = await ledger.settle(reservation.job_id, 1, usage, Used(quality="auto"))
+    assert settlement.cost_charged_micros == 1056 * 40
+    job = await ledger.job(reservation.job_id)
+    assert job is not None and (job.size, job.quality) == ("auto", "auto")
+
+
+async def test_a_budget_refusal_suggests_only_the_members_own_dearer_choices(
+    ledger: Ledger,
+) -> None:
+    await LedgerAdmin(ledger).set_budget(1, GUILD, 0.05)
+    cases = [
+        # (images, quality, size) asked of gpt-image-1 -> what to undo ((): nothing)
+        ((4, "low", "1536x1024"), ("fewer images", "a smaller size")),
+        ((1, "high", "1536x1024"), ("a lower quality", "a smaller size")),
+        ((3, "medium", "1024x1024"), ("fewer images", "a lower quality")),
+        # Chose nothing: the API picks (held at high); the member made no dearer choice.
+        ((1, None, None), ()),
+        # Chose only the count, but one image at the API's pick still does not fit.
+        ((2, None, None), ()),
+    ]
+    for (images, quality, size), expected in cases:
+        with pytest.raises(BudgetExhausted) as caught:
+            await ledger.reserve(spec(images, quality=quality, size=size))
+        assert caught.value.cheaper == expected, (images, quality, size)
+    # A model priced by tokens alone has no cheaper size or quality to name.
+    images = {name: table for name, table in ledger.prices.images.items() if name != "gpt-image-1"}
+    tokens_only = PriceTable(images, ledger.prices.tokens)
+    assert cheaper(tokens_only, spec(2, model="gpt-image-1"), 1_000_000) == ("fewer images",)
+    assert cheaper(tokens_only, spec(2, model="gpt-image-1"), 10) == ()
+    with pytest.raises(BudgetExhausted) as caught:  # the read-only check says the same
+        await ledger.check(spec(4, quality="low", size="1536x1024"))
+    assert caught.value.cheaper == ("fewer images", "a smaller size")
+    assert "with fewer images and a smaller size it fits" in member_text(caught.value)
+
+
 async def test_settle_with_nothing_delivered_charges_no_image(ledger: Ledger) -> None:
     reservation = await ledger.reserve(spec(2))
     settlement = await ledger.settle(reservation.job_id, 0, None)
@@ -190,12 +253,12 @@ async def test_quota_refusal_says_what_is_left_and_when_it_resets(
     assert (error.limit, error.used, error.remaining, error.asked) == (5, 3, 2, 3)
     assert error.resets_at == midnight
     assert f"<t:{int(midnight.timestamp())}:R>" in member_text(error)
-    assert "2 of 5 left" in member_text(error)
+    assert "have 2 of your 5 images left today: ask for 2 or fewer" in member_text(error)
     await ledger.settle(held.job_id, 3, None)
     await ledger.reserve(spec(2))
     with pytest.raises(QuotaExceeded) as caught:
         await ledger.reserve(spec(1))
-    assert "used all 5 of today's images" in member_text(caught.value)
+    assert "You have used all 5 of your images today. They reset <t:" in member_text(caught.value)
     assert caught.value.remaining == 0
     assert await scalar(conn, "SELECT COUNT(*) FROM jobs") == 2  # refusals leave no job
 
@@ -256,10 +319,11 @@ async def test_budget_refuses_what_it_cannot_cover_until_the_month_turns(
     await LedgerAdmin(ledger).set_budget(1, GUILD, 0.10)
     with pytest.raises(BudgetExhausted) as caught:
         await ledger.reserve(spec(1, quality="high"))  # may cost 0.167 x 1.05
-    assert (
-        "$0.10 of its monthly image budget left, and this request may cost up to $0.18"
-        in member_text(caught.value)
-    )
+    # The member chose high quality; low would fit: say so, in images' words (no dollars).
+    assert caught.value.cheaper == ("a lower quality",)
+    text = member_text(caught.value)
+    assert "not enough for this request; with a lower quality it fits. It resets <t:" in text
+    assert "$" not in text
     held = await ledger.reserve(spec(5, model="dall-e-2", quality=None, size="1024x1024"))
     assert held.cost_held_micros == 100_000  # exactly the budget
     with pytest.raises(BudgetExhausted):
@@ -269,7 +333,8 @@ async def test_budget_refuses_what_it_cannot_cover_until_the_month_turns(
         await ledger.reserve(spec(1, user=USER + 1, model="dall-e-2", size="256x256"))
     first_of_april = datetime(2025, 4, 1, tzinfo=UTC)
     assert caught.value.resets_at == first_of_april
-    assert "used its image budget for this month ($0.10)" in member_text(caught.value)
+    assert caught.value.cheaper == ()  # the cheapest request there is: nothing to suggest
+    assert "This server has reached its monthly image budget." in member_text(caught.value)
     assert f"<t:{int(first_of_april.timestamp())}:R>" in member_text(caught.value)
     clock.now = first_of_april
     await ledger.reserve(spec(1, user=USER + 1, model="dall-e-2", size="256x256"))
