@@ -17,7 +17,10 @@ import discord
 
 from bot.core.errors import BotError
 from bot.core.input_files import DeclaredFile, UploadedFile
+from bot.core.models import JobKind
 from bot.discord.downloads import read_attachment
+from bot.images.fitting import file_name
+from bot.ledger.facade import JobRecord
 
 if TYPE_CHECKING:
     from bot.discord.client import ImageBot
@@ -40,6 +43,9 @@ class KeptInput:
     filename: str
     # The same image on the message the member pressed, if any (used when the store lost it).
     fallback: discord.Attachment | None = None
+    # False for an action's input (bot/discord/iterate.py): what is sent is drawn from it (a
+    # canvas, a PNG), so only the drawn file is checked against the model, once made.
+    sent_as_is: bool = True
 
     @property
     def source(self) -> list[int]:
@@ -53,7 +59,7 @@ Input = discord.Attachment | KeptInput
 def declared(item: Input) -> DeclaredFile:
     """What is known of an input before any download (Discord's metadata for attachments)."""
     if isinstance(item, KeptInput):
-        if item.fallback is None:
+        if item.fallback is None or not item.sent_as_is:
             return DeclaredFile(item.filename, None, 0, None, None)
         return DeclaredFile(
             item.filename,
@@ -82,8 +88,7 @@ async def fetch_kept(
             return UploadedFile(item.filename, kept.images[item.index].data)
     attachment = item.fallback
     if attachment is None and record is not None:
-        attachment = await _recorded_attachment(bot, record.result_channel_id,
-                                                record.result_message_id, item.index)  # fmt: skip
+        attachment = await _recorded_attachment(bot, record, item.index)
     if attachment is None:
         raise BotError(SOURCE_GONE)
     data = await read_attachment(
@@ -93,9 +98,10 @@ async def fetch_kept(
 
 
 async def _recorded_attachment(
-    bot: ImageBot, channel_id: int | None, message_id: int | None, index: int
+    bot: ImageBot, record: JobRecord, index: int
 ) -> discord.Attachment | None:
-    """The index-th file of the message the ledger recorded, if the bot itself posted it."""
+    """Image `index` on the message the ledger recorded for the job, if the bot posted it."""
+    channel_id, message_id = record.result_channel_id, record.result_message_id
     if channel_id is None or message_id is None:
         return None
     try:
@@ -104,9 +110,26 @@ async def _recorded_attachment(
         log.info("result message %d is out of reach: %s", message_id, error.status)
         return None
     me = bot.user
-    if me is None or message.author.id != me.id or index >= len(message.attachments):
+    if me is None or message.author.id != me.id:
         return None
-    return message.attachments[index]
+    return result_attachment(message, record.kind, record.id, index)
+
+
+def result_attachment(
+    message: discord.Message, kind: JobKind | None, job_id: int | None, index: int
+) -> discord.Attachment | None:
+    """Image `index` (from 0) of a job on a result message of the bot: the file the bot named
+    for it (bot.images.fitting.file_name), else the one at that place among the message's
+    files. Only for the bot's own messages, whose file names it chose itself."""
+    if kind is not None and job_id is not None:
+        stem = file_name(kind, job_id, index, "png").removesuffix("png")
+        for attachment in message.attachments:
+            if attachment.filename.startswith(stem) and _is_image(attachment):
+                return attachment
+    files = message.attachments
+    if index < len(files) and _is_image(files[index]):
+        return files[index]
+    return None
 
 
 async def inputs_of_message(bot: ImageBot, message: discord.Message) -> list[Input]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROMPT_FROM_FILE = "(prompt from file)"  # stands in for the file's text until it is downloaded
+
+# An action's last step before the byte checks (bot/discord/iterate.py): from the fetched
+# inputs, the options and images to send and a mask. CPU work: run on the intake's pool.
+Prepare = Callable[
+    [RawOptions, list[UploadedFile]], tuple[RawOptions, list[UploadedFile], UploadedFile | None]
+]
 
 
 def requester(interaction: discord.Interaction[Any]) -> Requester:
@@ -112,20 +118,34 @@ async def submit_from_result(
     kind: JobKind,
     private: bool,
     attachments: Sequence[Input] = (),
+    lineage: Mapping[str, Any] | None = None,
+    prepare: Prepare | None = None,
 ) -> int:
-    """submit_request for the result buttons (bot/discord/result_actions.py); returns the id.
+    """submit_request for the result buttons (bot/discord/result_actions.py, iterate.py);
+    returns the new job's id.
 
-    The same checks, blocked terms, hold and runner. A button has usually deferred already
-    (it read the earlier job's parameters from the ledger first), so the defer is skipped
-    then; a check failing after it is shown privately by the caller's error handling.
+    The same checks, blocked terms, hold and runner; `lineage` goes into the job's params
+    (its parent and the action), `prepare` turns the fetched inputs into what is sent. A
+    button that deferred already skips the defer; a check failing after it is shown
+    privately by the caller's error handling.
     """
     files = [declared(item) for item in attachments]
     request = bot.catalogue.precheck(options, kind=kind, files=files)
-    spec = job_spec(interaction, request, private=private, inputs=attachments)
+    spec = job_spec(interaction, request, private=private, inputs=attachments, lineage=lineage)
     await check_before_download(bot, interaction, spec, options.prompt)
     if not interaction.response.is_done():
         await defer(interaction, private=private)
-    return await _fetch_and_submit(bot, interaction, options, kind, private, attachments, None)
+    return await _fetch_and_submit(
+        bot,
+        interaction,
+        options,
+        kind,
+        private,
+        attachments,
+        None,
+        lineage=lineage,
+        prepare=prepare,
+    )
 
 
 async def _fetch_and_submit(
@@ -138,6 +158,8 @@ async def _fetch_and_submit(
     mask: discord.Attachment | None,
     *,
     check_terms: bool = False,
+    lineage: Mapping[str, Any] | None = None,
+    prepare: Prepare | None = None,
 ) -> int:
     """After the defer: fetching, byte checks, output choice, hold and queue (and the blocked
     terms, for a prompt that came in a file)."""
@@ -151,6 +173,8 @@ async def _fetch_and_submit(
         mask_file = None
         if mask is not None:
             mask_file = UploadedFile(mask.filename, await _download(bot, mask))
+        if prepare is not None:
+            options, images, mask_file = await bot.intake.decode(prepare, options, images)
         if images:
             # Sniffing uploads with Pillow is CPU work: on the intake's own pool.
             request = await bot.intake.decode(
@@ -160,7 +184,7 @@ async def _fetch_and_submit(
             # Options alone validate in microseconds; a thread hop would cost more than it saves.
             request = bot.catalogue.validate(options, kind=kind)
         request = choose_output(request, interaction.filesize_limit)
-        spec = job_spec(interaction, request, private=private, inputs=attachments)
+        spec = job_spec(interaction, request, private=private, inputs=attachments, lineage=lineage)
         # For the result's buttons: an edit of uploads can never be re-rolled (not kept).
         interaction.extras[REROLL_KEY] = can_reroll(spec.kind, spec.params)
         job = Job(spec=spec, request=request, reporter=bot.reporter_for(interaction))
@@ -197,8 +221,10 @@ def job_spec(
     *,
     private: bool,
     inputs: Sequence[Input] = (),
+    lineage: Mapping[str, Any] | None = None,
 ) -> JobSpec:
-    """What the ledger holds and records for this request (the prompt, options, sources)."""
+    """What the ledger holds and records for this request (the prompt, options, sources, and
+    for a job made from a result, its lineage)."""
     sources = [item.source if isinstance(item, KeptInput) else None for item in inputs]
     params: dict[str, Any] = {
         "prompt": request.prompt,
@@ -216,6 +242,7 @@ def job_spec(
         "mask": request.mask.filename if request.mask is not None else None,
         # Read back by restart notices (bot/discord/notices.py): never quote it publicly.
         "private": True if private else None,
+        **(lineage or {}),
     }
     return JobSpec(
         requester=requester(interaction),

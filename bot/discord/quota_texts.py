@@ -12,7 +12,9 @@ from typing import Any
 
 import discord
 
+from bot.core.actions import subject_of
 from bot.core.text import shorten
+from bot.discord.lineage_texts import made_how
 from bot.discord.replies import NO_PINGS, defer
 from bot.discord.result_texts import is_private
 from bot.discord.texts import safe_text
@@ -258,7 +260,7 @@ def history_line(record: JobRecord) -> str:
         status = "made, waiting to be delivered"
     parts = [
         f"**#{record.id}** {discord_timestamp(record.created_at)}",
-        COMMANDS.get(record.kind, record.kind),
+        made_how(record) or COMMANDS.get(record.kind, record.kind),
         status,
     ]
     if record.status in ("queued", "running"):
@@ -271,8 +273,8 @@ def history_line(record: JobRecord) -> str:
     elif is_private(record) and record.images_charged:
         parts.append("private")
     line = " · ".join(parts)
-    prompt = record.params.get("prompt")
-    if isinstance(prompt, str) and prompt:
+    prompt = subject_of(record.params)  # the member's words, before an action's instruction
+    if prompt:
         line += f"\n> {safe_text(shorten(prompt, PROMPT_PREVIEW))}"
     return line
 

@@ -18,6 +18,7 @@ import discord
 
 from bot.core.errors import BotError
 from bot.core.models import ImageResult
+from bot.discord.iterate import offered_actions
 from bot.discord.job_buttons import JobButton
 from bot.discord.replies import defer, report_error, tell_privately
 from bot.discord.reporter import InteractionReporter
@@ -83,10 +84,14 @@ async def deliver_kept(bot: ImageBot, record: JobRecord) -> Delivered:
     # The size and quality made, as the ledger recorded them at the charge.
     made = ImageResult(tuple(images), size=record.size, quality=record.quality)
     embed = result_embed(request, elapsed=elapsed, result=made)
+    lead = images[0]
+    size = (lead.width, lead.height) if lead.width and lead.height else None
     view = result_view(
         record.id,
         reroll=can_reroll(record.kind, record.params),
         edit=can_edit_results(bot.catalogue),
+        actions=offered_actions(bot.catalogue, record.model, size),
+        images=len(images),
     )
     asked = discord_timestamp(record.created_at)
     first: discord.Message | None = None

@@ -164,7 +164,7 @@ class InteractionReporter:
         shown = remaining if self._private else None
         embed = result_embed(request, elapsed=elapsed, result=result, remaining_today=shown)
         # The buttons that can work for this job, under the first message only.
-        view = result_view(job_id, **shown_buttons(self._interaction))
+        view = result_view(job_id, **shown_buttons(self._interaction, request, images))
         first: discord.Message | None = None
         sent = 0
         for number, batch in enumerate(batches):

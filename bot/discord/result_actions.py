@@ -12,16 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.core.actions import lineage, parent_of
 from bot.core.errors import BotError
 from bot.discord.inputs import SOURCE_GONE, KeptInput
 from bot.discord.intake import submit_from_result
+from bot.discord.iterate import redo
+from bot.discord.lineage_texts import CHAIN_MAX, chain_text
 from bot.discord.permissions import NotModerator, require_moderator
 from bot.discord.replies import NO_PINGS, defer
+from bot.discord.result_access import button_job, may_reuse
 from bot.discord.result_texts import (
     can_reroll,
     details,
     edit_options,
-    is_private,
+    made_by_action,
     reroll_options,
     revised_prompt,
     source_job,
@@ -36,9 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LATER_SCAN = 25  # messages after the first one searched for the rest of a split delivery
-JOB_GONE = "I have no record of this request any more, so this button cannot work."
-NOT_THIS_MESSAGE = "This button does not belong to this message."
-PRIVATE_RESULT = "This result is private to the member who asked for it."
 NO_INPUTS = (
     "I keep no copy of the images uploaded for an edit, so I cannot re-roll it. Run /edit "
     "again with the images, or press **Edit** to change this result. Nothing was charged."
@@ -77,26 +78,17 @@ def _ephemeral(interaction: discord.Interaction[Any]) -> bool:
     return message is not None and message.flags.ephemeral
 
 
-async def _job(interaction: discord.Interaction[ImageBot], job_id: int) -> JobRecord:
-    """The job behind a button, after checking the button may speak for it."""
-    record = await interaction.client.ledger.job(job_id)
-    if record is None:
-        raise BotError(JOB_GONE)
-    message = interaction.message
-    if message is not None and record.result_message_id not in (None, message.id):
-        # Discord only sends custom ids present on the message; this is a second lock.
-        raise BotError(NOT_THIS_MESSAGE)
-    if is_private(record) and interaction.user.id != record.user_id:
-        raise BotError(PRIVATE_RESULT)
-    return record
-
-
 async def reroll(interaction: discord.Interaction[ImageBot], job_id: int) -> None:
-    """Submit the job's parameters again as a new job of whoever pressed (charged as usual)."""
+    """Submit the job's parameters again as a new job of whoever pressed (charged as usual).
+
+    Only ledger reads come before submit_from_result, whose gate refuses before its defer.
+    """
     bot = interaction.client
     private = _ephemeral(interaction)
-    await defer(interaction, private=private)
-    record = await _job(interaction, job_id)
+    record = await button_job(interaction, job_id)
+    if made_by_action(record.params):
+        await redo(interaction, record, private=private)
+        return
     inputs = await _reroll_inputs(bot, interaction, record) if record.kind == "edit" else []
     new_id = await submit_from_result(
         bot,
@@ -105,6 +97,7 @@ async def reroll(interaction: discord.Interaction[ImageBot], job_id: int) -> Non
         kind=record.kind,
         private=private,
         attachments=inputs,
+        lineage=lineage(job_id, "reroll"),
     )
     log.info("job %d re-rolled as job %d by member %d", job_id, new_id, interaction.user.id)
 
@@ -122,27 +115,10 @@ async def _reroll_inputs(
     found = []
     for name, (source_id, index) in zip(names, sources, strict=True):
         source = await bot.ledger.job(source_id)
-        if source is None or not _may_reuse(interaction, source, record):
+        if source is None or not may_reuse(interaction, source, record):
             raise BotError(SOURCE_GONE)
         found.append(KeptInput(source_id, index, str(name)))
     return found
-
-
-def _may_reuse(interaction: discord.Interaction[Any], source: JobRecord, record: JobRecord) -> bool:
-    """A member's own results always; another's only when posted publicly in this server, in a
-    channel the presser can see (a button on a message proves only that message was seen)."""
-    if source.user_id == interaction.user.id:
-        return True
-    if is_private(source) or source.guild_id is None or source.guild_id != record.guild_id:
-        return False
-    guild, member = interaction.guild, interaction.user
-    if guild is None or guild.id != source.guild_id or not isinstance(member, discord.Member):
-        return False
-    channel = guild.get_channel_or_thread(source.result_channel_id or 0)
-    if channel is None:
-        return False
-    allowed = channel.permissions_for(member)
-    return allowed.view_channel and allowed.read_message_history
 
 
 async def edit_result(
@@ -161,11 +137,17 @@ async def edit_result(
     """
     bot = interaction.client
     await defer(interaction, private=private)
-    record = await _job(interaction, job_id)
+    record = await button_job(interaction, job_id)
     options = edit_options(bot.catalogue, record, prompt)
     source = KeptInput(job_id, index, image.filename, fallback=image)
     new_id = await submit_from_result(
-        bot, interaction, options, kind="edit", private=private, attachments=[source]
+        bot,
+        interaction,
+        options,
+        kind="edit",
+        private=private,
+        attachments=[source],
+        lineage=lineage(job_id, "edit"),
     )
     log.info("job %d edited as job %d by member %d", job_id, new_id, interaction.user.id)
 
@@ -174,15 +156,34 @@ async def show_details(interaction: discord.Interaction[ImageBot], job_id: int) 
     """Show the job's prompt, parameters, timings and the command to make it again to whoever
     pressed, privately; its cost only to a moderator of the server it was made in."""
     await defer(interaction, private=True)
-    record = await _job(interaction, job_id)
+    record = await button_job(interaction, job_id)
     cost = await _moderates(interaction, record)
-    answer = details(record, revised=revised_prompt(interaction.message), cost=cost)
+    chain, more = await _ancestors(interaction.client, record)
+    made_from = chain_text(chain, record, interaction.user.id, more=more) if chain else None
+    revised = revised_prompt(interaction.message)
+    answer = details(record, revised=revised, cost=cost, made_from=made_from)
     await interaction.edit_original_response(
         content=answer.content,
         embed=answer.embed,
         attachments=[answer.prompt_file] if answer.prompt_file is not None else [],
         allowed_mentions=NO_PINGS,
     )
+
+
+async def _ancestors(bot: ImageBot, record: JobRecord) -> tuple[list[JobRecord], bool]:
+    """The jobs `record` was made from, oldest first (at most CHAIN_MAX), and whether older
+    ones were left out. A parent always has a smaller id: nothing recorded can make a loop."""
+    chain: list[JobRecord] = []
+    parent = parent_of(record.params)
+    while parent is not None and parent < (chain[0].id if chain else record.id):
+        if len(chain) == CHAIN_MAX:
+            return chain, True
+        found = await bot.ledger.job(parent)
+        if found is None:
+            break
+        chain.insert(0, found)
+        parent = parent_of(found.params)
+    return chain, False
 
 
 async def delete_result(interaction: discord.Interaction[ImageBot], job_id: int) -> None:
@@ -195,7 +196,7 @@ async def delete_result(interaction: discord.Interaction[ImageBot], job_id: int)
     """
     try:
         await interaction.response.defer()
-        record = None if _ephemeral(interaction) else await _job(interaction, job_id)
+        record = None if _ephemeral(interaction) else await button_job(interaction, job_id)
         if record is not None and not await _may_delete(interaction, record):
             await _tell(interaction, NOT_YOURS)
             return

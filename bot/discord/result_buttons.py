@@ -1,4 +1,5 @@
-"""Result buttons that outlive restarts: Re-roll, Edit, Details and Delete under delivered images.
+"""Result buttons that outlive restarts: Re-roll, Edit, Details and Delete under delivered images,
+and below them the actions (bot/discord/action_buttons.py).
 
 Each button is a `discord.ui.DynamicItem` whose custom id holds only the job id
 (`result:<action>:<job id>`); everything else is read back from the jobs table when it is
@@ -13,11 +14,15 @@ What each button does lives in bot/discord/result_actions.py.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.core.models import GeneratedImage, ImageRequest
 from bot.discord import result_actions
+from bot.discord.action_buttons import add_actions, add_picks
+from bot.discord.iterate import offered_actions
 from bot.discord.job_buttons import JobButton
 from bot.discord.replies import report_error
 from bot.discord.result_texts import REROLL_KEY, can_edit_results
@@ -107,8 +112,17 @@ RESULT_BUTTONS: tuple[type[ResultButton], ...] = (
 )
 
 
-def result_view(job_id: int, *, reroll: bool = True, edit: bool = True) -> discord.ui.View:
-    """The buttons for a delivered job, in one row, without those that could never work.
+def result_view(
+    job_id: int,
+    *,
+    reroll: bool = True,
+    edit: bool = True,
+    actions: Collection[str] = (),
+    images: int = 1,
+) -> discord.ui.View:
+    """The buttons for a delivered job, without those that could never work: Re-roll, Edit,
+    Details, Delete in the first row; below, the `actions` for its one image, or a numbered
+    button per image when it has several (bot/discord/action_buttons.py).
 
     No timeout: the view holds only dynamic items, so discord.py keeps no per-message state
     for it, and a timeout would only unregister the classes the cog registered.
@@ -117,16 +131,33 @@ def result_view(job_id: int, *, reroll: bool = True, edit: bool = True) -> disco
     view = discord.ui.View(timeout=None)
     for button in RESULT_BUTTONS:
         if shown.get(button, True):
-            view.add_item(button(job_id))
+            item = button(job_id)
+            item.row = 0
+            view.add_item(item)
+    if actions and images == 1:
+        add_actions(view, job_id, 0, actions, first_row=1)
+    elif actions:
+        add_picks(view, job_id, images, first_row=1)
     return view
 
 
-def shown_buttons(interaction: discord.Interaction[Any]) -> dict[str, bool]:
-    """result_view's flags for the job this interaction asked for: no Re-roll for an edit of
-    uploads (the intake marked it: uploads are not kept), no Edit while no model edits."""
+def shown_buttons(
+    interaction: discord.Interaction[Any],
+    request: ImageRequest | None = None,
+    images: Sequence[GeneratedImage] = (),
+) -> dict[str, Any]:
+    """result_view's arguments for the job this interaction asked for: no Re-roll for an edit
+    of uploads (the intake marked it: uploads are not kept), no Edit while no model edits, and
+    the actions its model's editor can do for pictures of the size delivered."""
     bot: ImageBot = interaction.client
     reroll = interaction.extras.get(REROLL_KEY, True) is not False
-    return {"reroll": reroll, "edit": can_edit_results(bot.catalogue)}
+    shown: dict[str, Any] = {"reroll": reroll, "edit": can_edit_results(bot.catalogue)}
+    if request is not None and images:
+        first = images[0]
+        size = (first.width, first.height) if first.width and first.height else None
+        shown["actions"] = offered_actions(bot.catalogue, request.model, size)
+        shown["images"] = len(images)
+    return shown
 
 
 class EditResultModal(discord.ui.Modal, title="Edit this image"):

@@ -14,6 +14,7 @@ from typing import Any
 
 import discord
 
+from bot.core.actions import ACTIONS, action_of, action_words
 from bot.core.catalogue import Catalogue, RawOptions
 from bot.core.models import ImageRequest, JobKind
 from bot.core.profiles import OUTPUT_FORMATS
@@ -64,10 +65,23 @@ def _is_source(item: object) -> bool:
     )
 
 
+def made_by_action(params: Mapping[str, Any]) -> bool:
+    """Did an action make this job, from one result image it recorded (so Re-roll can run
+    the action again: its canvas and mask are built anew from that image)?"""
+    sources = params.get("sources")
+    return (
+        action_of(params) in ACTIONS
+        and isinstance(sources, list)
+        and len(sources) == 1
+        and _is_source(sources[0])
+    )
+
+
 def can_reroll(kind: JobKind, params: Mapping[str, Any]) -> bool:
-    """Can Re-roll ever work for this job? A generation, or an edit without a mask whose
-    every input was one of the bot's own results (kept by record): uploads are not kept."""
-    if kind != "edit":
+    """Can Re-roll ever work for this job? A generation, an action's job, or an edit without a
+    mask whose every input was one of the bot's own results (kept by record): uploads are not
+    kept."""
+    if kind != "edit" or made_by_action(params):
         return True
     names, sources = params.get("inputs"), params.get("sources")
     if params.get("mask") is not None or not isinstance(names, list) or not names:
@@ -198,9 +212,16 @@ class Details:
     prompt_file: discord.File | None
 
 
-def details(record: JobRecord, *, revised: str | None = None, cost: bool = False) -> Details:
+def details(
+    record: JobRecord,
+    *,
+    revised: str | None = None,
+    cost: bool = False,
+    made_from: str | None = None,
+) -> Details:
     """The Details answer for a job; `revised` is the safe text from the result embed, `cost`
-    whether the one asking may see dollars (moderators: members count images)."""
+    whether the one asking may see dollars (moderators: members count images), `made_from`
+    the chain of results it was made from (bot/discord/lineage_texts.py)."""
     prompt = stored_prompt(record)
     shown = shorten(safe_text(prompt), min(DETAILS_PROMPT_MAX, DESCRIPTION_EMBED_MAX))
     line = command_line(record, prompt)
@@ -216,6 +237,8 @@ def details(record: JobRecord, *, revised: str | None = None, cost: bool = False
         embed.add_field(name=REVISED_FIELD, value=shorten(revised, FIELD_VALUE_MAX), inline=False)
     if cost:
         embed.add_field(name="Cost", value=_cost(record), inline=True)
+    if made_from:
+        embed.add_field(name="Made from", value=made_from, inline=False)
     embed.add_field(name="Timings", value=_timings(record), inline=False)
     footer = f"Job {record.id}"
     prompt_file = None
@@ -224,7 +247,12 @@ def details(record: JobRecord, *, revised: str | None = None, cost: bool = False
         data = prompt.encode("utf-8", "replace")
         prompt_file = discord.File(io.BytesIO(data), filename=f"prompt-{record.id}.txt")
     embed.set_footer(text=footer)
-    return Details(command_block(line, edit=record.kind == "edit"), embed, prompt_file)
+    content = command_block(line, edit=record.kind == "edit")
+    if made_by_action(record.params):
+        # An /edit line would not make it again: its canvas and mask are built from a result.
+        label = safe_text(action_words(str(action_of(record.params))))
+        content = f"Made with **{label}**: press **Re-roll** on it to make it again."
+    return Details(content, embed, prompt_file)
 
 
 def _parameters(record: JobRecord) -> list[tuple[str, str]]:

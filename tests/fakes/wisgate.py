@@ -439,13 +439,15 @@ class FakeWisGate:
         width, height = _size(body.get("size"))
         fmt = str(body.get("output_format") or "png") if gpt else "png"
         alpha = body.get("background") == "transparent" and fmt != "jpeg"
-        b64 = self.image_b64(width, height, fmt, alpha=alpha)
         # dall-e answers URLs unless asked for b64_json; the url fault forces them for anyone.
         urls = (fault is not None and fault.kind == "url") or (
             not gpt and body.get("response_format", "url") == "url"
         )
         items: list[dict[str, Any]] = []
-        for _ in range(int(body.get("n", 1))):
+        for index in range(int(body.get("n", 1))):
+            # Each image of a batch differs (its colour), as real ones do: a test can tell
+            # which one the bot sent back.
+            b64 = self.image_b64(width, height, fmt, alpha=alpha, variant=index)
             download = fault.download if fault is not None else "normal"
             item = {"url": self._publish(b64, fmt, download)} if urls else {"b64_json": b64}
             if model == "dall-e-3":
@@ -459,13 +461,22 @@ class FakeWisGate:
         return payload
 
     def image_b64(
-        self, width: int, height: int, fmt: str, *, alpha: bool = False, partial: int = -1
+        self,
+        width: int,
+        height: int,
+        fmt: str,
+        *,
+        alpha: bool = False,
+        partial: int = -1,
+        variant: int = 0,
     ) -> str:
-        """Base64 of a real image, cached per size and format; partial images are flat."""
+        """Base64 of a real image, cached per size, format and variant (the image's place in
+        its batch); partial images are flat."""
         noisy = self.noisy and partial < 0
-        key = (width, height, fmt, alpha, noisy, partial)
+        key = (width, height, fmt, alpha, noisy, partial, variant)
         if key not in self._b64:
-            data = make_image(width, height, fmt, alpha=alpha, noisy=noisy, seed=partial + 1)
+            seed = partial + 1 + (1000 + variant if variant else 0)
+            data = make_image(width, height, fmt, alpha=alpha, noisy=noisy, seed=seed)
             self._b64[key] = pybase64.b64encode(data).decode("ascii")
         return self._b64[key]
 
