@@ -37,7 +37,7 @@ PER_ROW = 5  # Discord: at most five buttons in a row
 _NAMES = "|".join(re.escape(name) for name in ACTIONS)
 TOO_LONG_TO_REMIX = (
     "This prompt is longer than a form can hold ({limit:,} characters), so it cannot be "
-    "remixed here: use /edit with a prompt file. Nothing was charged."
+    "remixed here: use /edit-file with the image and a prompt file. Nothing was charged."
 )
 NOTHING_TO_DO = (
     "No action can be done with this image on the models available now. Nothing was charged."

@@ -38,10 +38,12 @@ async def button_job(
     message = interaction.message
     recorded = record.result_message_id
     if message is not None and recorded not in (None, message.id):
-        # Discord only sends custom ids present on the message; this is a second lock.
-        elsewhere = record.guild_id != quota_guild_id(
-            interaction
-        ) or record.result_channel_id not in (None, interaction.channel_id)
+        # Discord only sends custom ids present on the message; this is a second lock. A
+        # picker sits in the result's channel (before that is recorded: in its server).
+        if record.result_channel_id is not None:
+            elsewhere = record.result_channel_id != interaction.channel_id
+        else:
+            elsewhere = record.guild_id != quota_guild_id(interaction)
         if not (picker and message.flags.ephemeral) or elsewhere:
             raise BotError(NOT_THIS_MESSAGE)
     if is_private(record) and interaction.user.id != record.user_id:

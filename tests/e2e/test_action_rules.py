@@ -24,6 +24,7 @@ from tests.e2e.test_actions import (
     sent,
 )
 from tests.e2e.test_results import all_button_ids, job_ids, result_of, shown_to
+from tests.fakes.discord import FakeDiscord, FakeGuild
 
 
 async def test_an_upstream_failure_refunds_the_presser(tmp_path: Path) -> None:
@@ -92,6 +93,23 @@ async def test_a_button_naming_another_job_than_its_message_is_refused(tmp_path:
         await world.idle()
         assert "does not belong to this message" in shown_to(world, refused).content
         assert len(job_ids(world)) == 2 and len(world.wisgate.requests) == 2
+
+
+async def test_a_picker_answers_only_in_the_results_channel(tmp_path: Path) -> None:
+    def other_channel(fake: FakeDiscord, guild: FakeGuild) -> None:
+        guild.add_channel("elsewhere")
+
+    async with running_bot(tmp_path, setup=other_channel) as world:
+        result, job_id = await imagine(world, size="1024x1024", count=2)
+        picker = shown_to(world, await press(world, result, f"act:pick:{job_id}:1"))
+        elsewhere = world.guild.channel("elsewhere").id
+        moved = await world.discord.inject_component(
+            picker, action_id("zoom_2", job_id, 1), channel_id=elsewhere
+        )
+        world.handles.append(moved)
+        await world.idle()
+        assert "does not belong to this message" in shown_to(world, moved).content
+        assert len(job_ids(world)) == 1 and len(world.wisgate.requests) == 1
 
 
 async def test_an_upscaled_4k_result_fits_the_upload_limit(tmp_path: Path) -> None:
