@@ -20,7 +20,8 @@ as a context manager. `schema_check="later"` (benches) answers bodies unchecked 
 ~8 ms of Python per message body); `check_schemas_later()` or leaving the fake checks them.
 World (add guilds before the bot connects, or `await announce_guild(g)`): `bot_user`,
 `application_id`, `owner`, `add_user(name)` (set `user.dms_open = False` for 50007),
-`add_guild(name, channels=("general",), premium_tier=0, upload_limit=None)` -> FakeGuild:
+`add_guild(name, channels=("general",), premium_tier=0, upload_limit=None, shard=None)` ->
+FakeGuild:
 `add_role(name, permissions)`, `add_channel(name, bot_permissions=None)`, `add_member(user,
 roles)`, `channel(name)`, `role(name)`, `upload_limit`; `post_user_message(channel_id, content,
 attachments=)`.
@@ -58,6 +59,10 @@ Faults and time: `fail_next(method, path_regex, status, code=, retry_after=, cou
 is_global=, uploads_only=)` (429s carry retry_after + Via/X-RateLimit headers; discord.py
 sleeps 1 s before retrying a 5xx; `uploads_only` skips requests without files),
 `advance_time(seconds)`, `await drop_connection(code=4000, resumable=True)`,
+Shards: `FakeDiscord(shards=N, max_concurrency=M)` is what GET /gateway/bot recommends; each
+IDENTIFY's `shard` gets the guilds with `(id >> 22) % count == shard` (`add_guild(shard=)`
+picks such an id), DMs go to shard 0, the newest connected session of a shard gets its events
+(`gateway.session_for(guild_id)`, `gateway.shards_connected()`, `gateway.identified`).
 `await request_reconnect()`; `gateway.identifies/resumes/replayed/received`. discord.py waits 5 s
 before re-identifying unless the bot overrides `before_identify_hook`.
 Waiting (all take `within=5.0` and fail with `describe()`): `wait_for(predicate)`,
@@ -125,6 +130,8 @@ class FakeDiscord(RecordsMixin):
         heartbeat_interval: float = 41.25,
         patch: bool = True,
         schema_check: Literal["inline", "later"] = "inline",
+        shards: int = 1,
+        max_concurrency: int = 1,
     ) -> None:
         self.state = FakeState(
             callback_window=callback_window,
@@ -133,6 +140,8 @@ class FakeDiscord(RecordsMixin):
             bot_name=bot_name,
             schema_check=schema_check,
         )
+        self.state.shard_count = shards
+        self.state.max_concurrency = max_concurrency
         self.gateway = Gateway(self.state, heartbeat_interval)
         self.faults: list[FaultRule] = []
         self._inject = Injector(self.state, self.gateway)
@@ -225,9 +234,13 @@ class FakeDiscord(RecordsMixin):
         channels: Sequence[str] = ("general",),
         premium_tier: int = 0,
         upload_limit: int | None = None,
+        shard: int | None = None,
     ) -> FakeGuild:
-        """A guild the bot is in; its upload limit follows the boost tier unless given."""
+        """A guild the bot is in; its upload limit follows the boost tier unless given; with
+        `shard`, its id puts it on that shard of the fake's shard count."""
         guild = FakeGuild(self.state, name, premium_tier=premium_tier, upload_limit=upload_limit)
+        if shard is not None:
+            guild.move_to_shard(shard, self.state.shard_count)
         for channel in channels:
             guild.add_channel(channel)
         self.state.guilds[guild.id] = guild

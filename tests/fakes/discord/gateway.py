@@ -1,9 +1,16 @@
-"""The fake gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeats, dispatch, RESUME."""
+"""The fake gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeats, dispatch, RESUME.
+
+Shards as Discord routes them: a session IDENTIFYs with `shard: [id, count]` and gets the
+guilds with `(guild_id >> 22) % count == id`; a dispatch about a guild goes to that shard's
+session, everything else (direct messages) to shard 0. When several sessions hold one shard
+(a standby took over), the newest connected one gets it.
+"""
 
 from __future__ import annotations
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +58,8 @@ class Gateway:
         self.identifies = 0
         self.resumes = 0
         self.replayed = 0
+        # (shard id, shard count, monotonic time) of every IDENTIFY, in order.
+        self.identified: list[tuple[int, int, float]] = []
         self._sockets: set[web.WebSocketResponse] = set()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
@@ -93,21 +102,29 @@ class Gateway:
         if not self._token_ok(data):
             await ws.close(code=4004, message=b"Authentication failed.")
             return
-        session = GatewaySession(id=secrets.token_hex(16), shard=list(data.get("shard") or [0, 1]))
+        shard = [int(part) for part in data.get("shard") or [0, 1]]
+        session = GatewaySession(id=secrets.token_hex(16), shard=shard)
         session.ws = ws
         self.sessions[session.id] = session
         self.session = session
         self.identifies += 1
+        self.identified.append((shard[0], shard[1], time.monotonic()))
         await self._dispatch_to(session, "READY", self._ready(session))
-        for guild in self.state.guilds.values():
+        for guild in self._guilds_of(session):
             await self._dispatch_to(session, "GUILD_CREATE", guild.payload())
+
+    def _guilds_of(self, session: GatewaySession) -> list[Any]:
+        """The guilds this session's shard receives."""
+        shard, count = session.shard
+        return [g for g in self.state.guilds.values() if shard_of(g.id, count) == shard]
 
     def _ready(self, session: GatewaySession) -> dict[str, Any]:
         state = self.state
+        guilds = self._guilds_of(session)
         return {
             "v": 10,
             "user": {**state.bot_user.payload(), "verified": True, "mfa_enabled": False},
-            "guilds": [{"id": str(guild_id), "unavailable": True} for guild_id in state.guilds],
+            "guilds": [{"id": str(guild.id), "unavailable": True} for guild in guilds],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.url,
@@ -141,6 +158,7 @@ class Gateway:
         guild = self.state.guilds.get(int(data.get("guild_id") or 0))
         if guild is None or self.session is None:
             return
+        session = self.session_for(guild.id)
         chunk = {
             "guild_id": str(guild.id),
             "members": [member.payload() for member in guild.members.values()],
@@ -150,13 +168,32 @@ class Gateway:
         }
         if data.get("nonce") is not None:
             chunk["nonce"] = data["nonce"]
-        await self._dispatch_to(self.session, "GUILD_MEMBERS_CHUNK", chunk)
+        await self._dispatch_to(session, "GUILD_MEMBERS_CHUNK", chunk)
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a dispatch on the current session (buffered for RESUME while disconnected)."""
+        """Send a dispatch on the session of its guild's shard (DMs: shard 0), buffered for
+        RESUME while disconnected."""
         if self.session is None:
             raise RuntimeError("no gateway session: has the bot connected and identified?")
-        await self._dispatch_to(self.session, event, data)
+        guild = data.get("id") if event == "GUILD_CREATE" else data.get("guild_id")
+        await self._dispatch_to(self.session_for(int(guild) if guild else None), event, data)
+
+    def session_for(self, guild_id: int | None) -> GatewaySession:
+        """The session that receives this guild's events (None: a DM, shard 0): the latest
+        session if connected and of that shard, else the newest connected one holding it, else
+        the newest holding it (buffered for its RESUME), else the latest."""
+        assert self.session is not None
+        count = self.session.shard[1]
+        shard = 0 if guild_id is None else shard_of(guild_id, count)
+        if self.session.shard == [shard, count] and self.session.connected:
+            return self.session  # the one session of an unsharded bot, as before shards
+        holding = [s for s in self.sessions.values() if s.shard == [shard, count]]
+        connected = [s for s in holding if s.connected]
+        return (connected or holding or [self.session])[-1]
+
+    def shards_connected(self) -> set[int]:
+        """The shard ids some connected session holds."""
+        return {s.shard[0] for s in self.sessions.values() if s.connected}
 
     async def _dispatch_to(self, session: GatewaySession, event: str, data: Any) -> None:
         session.seq += 1
@@ -187,3 +224,8 @@ class Gateway:
         """Close every socket (server shutdown)."""
         for ws in list(self._sockets):
             await ws.close(code=1001, message=b"server shutting down")
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord sends a guild's events on."""
+    return (guild_id >> 22) % shard_count

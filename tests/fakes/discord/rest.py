@@ -89,8 +89,16 @@ class RestRoutes:
 
     async def gateway_bot(self, request: web.Request) -> web.Response:
         """Where the gateway is (AutoShardedBot asks; Bot uses DEFAULT_GATEWAY)."""
-        limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+        state = self.state
+        limit = {
+            "total": 1000,
+            "remaining": 999,
+            "reset_after": 0,
+            "max_concurrency": state.max_concurrency,
+        }
+        return json_response(
+            {"url": self.gateway_url, "shards": state.shard_count, "session_start_limit": limit}
+        )
 
     async def open_dm(self, request: web.Request) -> web.Response:
         """POST /users/@me/channels {recipient_id}."""

@@ -56,6 +56,14 @@ class FakeGuild:
         self.add_member(state.bot_user, roles=[bot_role])
         self.owner_id = state.bot_user.id
 
+    def move_to_shard(self, shard: int, shard_count: int) -> None:
+        """Give the guild (before any channel, member or role beyond its own) an id on
+        `shard`: Discord routes a guild by `(id >> 22) % shard_count`."""
+        millis = self.id >> 22
+        millis += (shard - millis) % shard_count
+        new_id = (millis << 22) | (self.id & 0x3FFFFF)
+        self.id = self.everyone.id = new_id
+
     def add_role(self, name: str, permissions: int = 0) -> FakeRole:
         """Create a role."""
         role = FakeRole(id=self._state.ids.new(), name=name, permissions=permissions)
@@ -168,6 +176,9 @@ class FakeState:
         schema_check: Literal["inline", "later"] = "inline",
     ) -> None:
         self.ids = Snowflakes()
+        # What GET /gateway/bot recommends: shards, and identifies allowed per 5 s window.
+        self.shard_count = 1
+        self.max_concurrency = 1
         self.callback_window = callback_window
         self.token_lifetime = token_lifetime
         self.token = token
