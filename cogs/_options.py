@@ -11,10 +11,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from discord import Interaction, app_commands
-from discord.app_commands import Choice
+from discord.app_commands import Choice, locale_str
 
 from bot.core.aspects import ASPECTS
 from bot.discord.client import ImageBot
+from bot.i18n import N_
 
 PROMPT_MAX = 6000  # Discord's limit for a string option; models allow more via prompt files
 CHOICE_NAME_MAX = 100  # Discord's limit for a choice's name
@@ -22,46 +23,59 @@ EDIT_COMMANDS = frozenset({"edit", "edit-file"})
 Callback = TypeVar("Callback", bound=Callable[..., Any])
 
 RENAMES = {"n": "count", "output_format": "format"}
+# The aspects' words, translated (with the ratio after them) by bot/discord/language.py.
+ASPECT_WORDS = {
+    "square": N_("square"),
+    "portrait": N_("portrait"),
+    "landscape": N_("landscape"),
+    "wide": N_("wide"),
+    "tall": N_("tall"),
+}
 ASPECT_CHOICES = [
-    Choice(name=f"{name} ({width}:{height})", value=name)
+    Choice(
+        name=locale_str(
+            f"{name} ({width}:{height})", aspect=ASPECT_WORDS[name], ratio=f"{width}:{height}"
+        ),
+        value=name,
+    )
     for name, (width, height) in ASPECTS.items()
 ]
 BACKGROUNDS = [
-    Choice(name="auto (the model decides)", value="auto"),
-    Choice(name="opaque (a solid background)", value="opaque"),
-    Choice(name="transparent (a cut-out)", value="transparent"),
+    Choice(name=N_("auto (the model decides)"), value="auto"),
+    Choice(name=N_("opaque (a solid background)"), value="opaque"),
+    Choice(name=N_("transparent (a cut-out)"), value="transparent"),
 ]
 FORMATS = [
-    Choice(name="png (sharpest, largest files)", value="png"),
-    Choice(name="jpeg (smallest files)", value="jpeg"),
-    Choice(name="webp (small files)", value="webp"),
+    Choice(name=N_("png (sharpest, largest files)"), value="png"),
+    Choice(name=N_("jpeg (smallest files)"), value="jpeg"),
+    Choice(name=N_("webp (small files)"), value="webp"),
 ]
 STYLES = [
-    Choice(name="vivid (dramatic, hyper-real)", value="vivid"),
-    Choice(name="natural (more realistic)", value="natural"),
+    Choice(name=N_("vivid (dramatic, hyper-real)"), value="vivid"),
+    Choice(name=N_("natural (more realistic)"), value="natural"),
 ]
 
 # What members read under each option (Discord allows 100 characters), by parameter name.
-PROMPT_FILE = "A UTF-8 .txt file holding your prompt, for prompts over 6,000 characters"
+PROMPT_FILE = N_("A UTF-8 .txt file holding your prompt, for prompts over 6,000 characters")
 DESCRIPTIONS = dict(
-    model="Which image model: the list says what each one can do",
-    aspect="Picture shape: square, portrait, landscape, wide (16:9) or tall (9:16)",
-    size="Exact size like 1536x1024, or a ratio like 16:9 (suggestions follow the model)",
-    quality="Quality: the choices follow the model (higher takes longer)",
-    n="How many images to make (some models make one at a time)",
-    background="Transparent or solid background (only some models)",
-    output_format="File type of the images (only some models)",
-    style="Vivid or natural look (only some models)",
-    private="Only you see the result",
+    model=N_("Which image model: the list says what each one can do"),
+    aspect=N_("Picture shape: square, portrait, landscape, wide (16:9) or tall (9:16)"),
+    size=N_("Exact size like 1536x1024, or a ratio like 16:9 (suggestions follow the model)"),
+    quality=N_("Quality: the choices follow the model (higher takes longer)"),
+    n=N_("How many images to make (some models make one at a time)"),
+    background=N_("Transparent or solid background (only some models)"),
+    output_format=N_("File type of the images (only some models)"),
+    style=N_("Vivid or natural look (only some models)"),
+    private=N_("Only you see the result"),
 )
 EDIT_DESCRIPTIONS = dict(
     {name: text for name, text in DESCRIPTIONS.items() if name != "style"},  # no edit has one
-    image="The image to edit",
-    image2="A second image, to combine with the first",
-    image3="A third image",
-    image4="A fourth image",
-    mask="A PNG the size of the first image: its transparent part marks where to change",
-    model="Which image model: the list shows those that can edit",
+    image=N_("The image to edit"),
+    image2=N_("A second image, to combine with the first"),
+    image3=N_("A third image"),
+    image4=N_("A fourth image"),
+    mask=N_("A PNG the size of the first image: its transparent part marks where to change"),
+    model=N_("Which image model: the list shows those that can edit"),
 )
 
 

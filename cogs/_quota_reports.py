@@ -17,6 +17,7 @@ from bot.discord.moderator_texts import NO_SUCH_JOB, job_embed, top_text
 from bot.discord.month_report import month_report
 from bot.discord.quota_texts import acknowledge, answer
 from bot.discord.replies import NO_PINGS
+from bot.i18n import N_
 from bot.ledger.models import month_key
 from bot.ledger.report_sql import Period
 from cogs._quota_pages import PolicyPager
@@ -37,11 +38,11 @@ BLOCK_DURATIONS: dict[str, timedelta | None] = {
 DURATION_CHOICES = [
     app_commands.Choice(name=name, value=value)
     for name, value in (
-        ("1 hour", "1h"),
-        ("1 day", "1d"),
-        ("7 days", "7d"),
-        ("30 days", "30d"),
-        ("until unblocked", "permanent"),
+        (N_("1 hour"), "1h"),
+        (N_("1 day"), "1d"),
+        (N_("7 days"), "7d"),
+        (N_("30 days"), "30d"),
+        (N_("until unblocked"), "permanent"),
     )
 ]
 

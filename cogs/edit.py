@@ -17,6 +17,8 @@ from bot.discord.client import ImageBot
 from bot.discord.inputs import Input, inputs_of_message
 from bot.discord.intake import submit_request
 from bot.discord.replies import report_error
+from bot.discord.result_buttons import EDIT_LABEL, EDIT_PLACEHOLDER
+from bot.i18n import _
 from cogs._options import PROMPT_FILE, PROMPT_MAX, image_options
 
 MAX_MENU_IMAGES = 16
@@ -26,15 +28,17 @@ class EditPrompt(discord.ui.Modal, title="Edit images"):
     """Asks for the prompt when editing a message's images from the context menu."""
 
     prompt: discord.ui.TextInput[EditPrompt] = discord.ui.TextInput(
-        label="What should change?",
+        label=EDIT_LABEL,
         custom_id="prompt",
         style=discord.TextStyle.paragraph,
         max_length=4000,
-        placeholder="e.g. make it night time, add a lighthouse on the cliff",
+        placeholder=EDIT_PLACEHOLDER,
     )
 
     def __init__(self, bot: ImageBot, attachments: list[Input]) -> None:
-        super().__init__()
+        super().__init__(title=_("Edit images"))
+        self.prompt.label = _(EDIT_LABEL)
+        self.prompt.placeholder = _(EDIT_PLACEHOLDER)
         self.bot = bot
         self.attachments = attachments
 
@@ -178,10 +182,12 @@ class Edit(commands.Cog):
         """Edit every image attached to this message."""
         images = await inputs_of_message(self.bot, message)
         if not images:
-            raise InvalidRequest("That message has no PNG, JPEG or WebP images to edit.")
+            raise InvalidRequest(_("That message has no PNG, JPEG or WebP images to edit."))
         if len(images) > MAX_MENU_IMAGES:
             raise InvalidRequest(
-                f"That message has {len(images)} images; I can edit at most {MAX_MENU_IMAGES}."
+                _("That message has {count} images; I can edit at most {most}.").format(
+                    count=len(images), most=MAX_MENU_IMAGES
+                )
             )
         await interaction.response.send_modal(EditPrompt(self.bot, images))
 

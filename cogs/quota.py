@@ -15,10 +15,11 @@ from bot.discord.client import ImageBot
 from bot.discord.permissions import NotModerator, require_moderator, role_ids
 from bot.discord.quota_texts import acknowledge, answer, dm_status_text, member_status_text
 from bot.discord.servers import quota_guild_id
+from bot.i18n import N_, _
 from bot.ledger.facade import Requester
 from cogs._history_pages import HistoryPager
 
-FOREIGN_GUILD_NOTE = (
+FOREIGN_GUILD_NOTE = N_(
     "This server has not added the bot, so the images you make here count with those you "
     "make in direct messages."
 )
@@ -60,7 +61,7 @@ class Quota(commands.Cog):
         else:
             text = member_status_text(status, budget=await _moderator(interaction))
         if _in_foreign_guild(interaction):
-            text = f"{FOREIGN_GUILD_NOTE}\n{text}"
+            text = f"{_(FOREIGN_GUILD_NOTE)}\n{text}"
         await answer(interaction, text)
 
     @app_commands.command(name="history")
@@ -71,11 +72,11 @@ class Quota(commands.Cog):
         await acknowledge(interaction)
         guild_id = quota_guild_id(interaction)
         if guild_id is not None:
-            where = "in this server"
+            where = _("in this server")
         elif _in_foreign_guild(interaction):
-            where = "outside servers with the bot"
+            where = _("outside servers with the bot")
         else:
-            where = "in direct messages"
+            where = _("in direct messages")
         pager = HistoryPager(self.bot, guild_id=guild_id, owner_id=interaction.user.id, where=where)
         embed = await pager.render()
         pager.message = await answer(interaction, embed=embed, view=pager)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.core.errors import refuse
+from bot.i18n import N_, _
+from bot.i18n.numbers import number
 
 ActionKind = Literal["vary", "upscale", "outpaint", "remix"]
 
@@ -59,16 +61,18 @@ _UPSCALE = (
 ACTIONS: dict[str, Action] = {
     action.name: action
     for action in (
-        Action("vary_subtle", "Vary (subtle)", "🪄", "vary", instruction=_SUBTLE, fidelity="high"),
-        Action("vary_strong", "Vary (strong)", "🌀", "vary", instruction=_STRONG),
-        Action("remix", "Remix", "✍️", "remix"),
-        Action("upscale", "Upscale", "🔍", "upscale", instruction=_UPSCALE),
-        Action("zoom_1.5", "Zoom out 1.5x", "🔭", "outpaint", extend=(1.5, 1.5)),
-        Action("zoom_2", "Zoom out 2x", "🔭", "outpaint", extend=(2.0, 2.0)),
-        Action("pan_left", "Pan left", "⬅️", "outpaint", extend=(1.5, 1.0), anchor=(1.0, 0.5)),
-        Action("pan_right", "Pan right", "➡️", "outpaint", extend=(1.5, 1.0), anchor=(0.0, 0.5)),
-        Action("pan_up", "Pan up", "⬆️", "outpaint", extend=(1.0, 1.5), anchor=(0.5, 1.0)),
-        Action("pan_down", "Pan down", "⬇️", "outpaint", extend=(1.0, 1.5), anchor=(0.5, 0.0)),
+        Action(
+            "vary_subtle", N_("Vary (subtle)"), "🪄", "vary", instruction=_SUBTLE, fidelity="high"
+        ),
+        Action("vary_strong", N_("Vary (strong)"), "🌀", "vary", instruction=_STRONG),
+        Action("remix", N_("Remix"), "✍️", "remix"),
+        Action("upscale", N_("Upscale"), "🔍", "upscale", instruction=_UPSCALE),
+        Action("zoom_1.5", N_("Zoom out 1.5x"), "🔭", "outpaint", extend=(1.5, 1.5)),
+        Action("zoom_2", N_("Zoom out 2x"), "🔭", "outpaint", extend=(2.0, 2.0)),
+        Action("pan_left", N_("Pan left"), "⬅️", "outpaint", extend=(1.5, 1.0), anchor=(1.0, 0.5)),
+        Action("pan_right", N_("Pan right"), "➡️", "outpaint", extend=(1.5, 1.0), anchor=(0.0, 0.5)),
+        Action("pan_up", N_("Pan up"), "⬆️", "outpaint", extend=(1.0, 1.5), anchor=(0.5, 1.0)),
+        Action("pan_down", N_("Pan down"), "⬇️", "outpaint", extend=(1.0, 1.5), anchor=(0.5, 0.0)),
     )
 }
 # How they are laid out under a result: a row each (Discord: at most five buttons a row).
@@ -78,13 +82,14 @@ ROWS: tuple[tuple[str, ...], ...] = (
     ("pan_left", "pan_right", "pan_up", "pan_down"),
 )
 # What /history and Details call the jobs made by the older result buttons.
-OTHER_WORDS = {"reroll": "Re-roll", "edit": "Edit"}
+OTHER_WORDS = {"reroll": N_("Re-roll"), "edit": N_("Edit")}
 
 
 def action_words(name: str) -> str:
     """An action's name in members' words ("Zoom out 2x"); an unknown one as it is."""
     action = ACTIONS.get(name)
-    return action.label if action is not None else OTHER_WORDS.get(name, name)
+    label = action.label if action is not None else OTHER_WORDS.get(name)
+    return name if label is None else _(label)
 
 
 def action_prompt(action: Action, subject: str, prompt_max: int) -> str:
@@ -95,12 +100,12 @@ def action_prompt(action: Action, subject: str, prompt_max: int) -> str:
     prompt = f"{action.instruction}\n\n{subject}"
     if len(prompt) > prompt_max:
         room = prompt_max - len(action.instruction) - 2
-        refuse(
-            "prompt",
-            f"{action.label} adds an instruction to the prompt, and this prompt is too long for "
-            f"both (at most {max(room, 0):,} characters here): press **Remix** and shorten it. "
-            "Nothing was charged.",
+        text = _(
+            "{action} adds an instruction to the prompt, and this prompt is too long for "
+            "both (at most {room} characters here): press **Remix** and shorten it. "
+            "Nothing was charged."
         )
+        refuse("prompt", text.format(action=_(action.label), room=number(max(room, 0))))
     return prompt
 
 

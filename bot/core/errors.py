@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NoReturn
 
+from bot.i18n import _
+
 
 class BotError(Exception):
     """An error carrying a message that is safe and useful to show a Discord member."""
@@ -16,10 +18,10 @@ class BotError(Exception):
 
 def our_fault(reference: str) -> str:
     """What a member reads when something unexpected failed: `reference` finds it in the log."""
-    return (
+    return _(
         "Something went wrong on our side and nothing was charged. If it keeps happening, "
-        f"tell a moderator the reference `{reference}`."
-    )
+        "tell a moderator the reference `{reference}`."
+    ).format(reference=reference)
 
 
 class InvalidRequest(BotError):
@@ -44,5 +46,5 @@ def shown(value: str, limit: int = 40) -> str:
 def or_list(items: Sequence[str]) -> str:
     """`a`, `a or b`, `a, b or c`."""
     if len(items) < 2:
-        return "".join(items) or "nothing"
-    return ", ".join(items[:-1]) + " or " + items[-1]
+        return "".join(items) or _("nothing")
+    return _("{first} or {last}").format(first=", ".join(items[:-1]), last=items[-1])

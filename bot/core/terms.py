@@ -51,6 +51,7 @@ from typing import NamedTuple
 from disarm import normalize_confusables
 
 from bot.core.errors import BotError, InvalidRequest
+from bot.i18n import _
 
 MAX_TERM_CHARS = 100
 MAX_TERMS_PER_GUILD = 500
@@ -97,8 +98,10 @@ class BlockedTerm(BotError):
 
     def __init__(self, term: str) -> None:
         super().__init__(
-            f"Your prompt contains `{_shown(term)}`, a term this server's moderators have "
-            "blocked. Rephrase the prompt without it and try again; nothing was charged."
+            _(
+                "Your prompt contains `{term}`, a term this server's moderators have "
+                "blocked. Rephrase the prompt without it and try again; nothing was charged."
+            ).format(term=_shown(term))
         )
         self.term = term
 

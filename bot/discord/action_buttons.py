@@ -23,9 +23,12 @@ from bot.core.actions import ACTIONS, ROWS, subject_of
 from bot.core.errors import BotError
 from bot.discord import iterate
 from bot.discord.inputs import result_attachment
+from bot.discord.language import speak
 from bot.discord.replies import report_error
 from bot.discord.result_access import button_job
 from bot.discord.texts import EMBED_COLOUR
+from bot.i18n import N_, _
+from bot.i18n.numbers import number
 
 if TYPE_CHECKING:
     from bot.discord.client import ImageBot
@@ -35,11 +38,11 @@ log = logging.getLogger(__name__)
 REMIX_PROMPT_MAX = 4000  # Discord's limit for a modal text input
 PER_ROW = 5  # Discord: at most five buttons in a row
 _NAMES = "|".join(re.escape(name) for name in ACTIONS)
-TOO_LONG_TO_REMIX = (
-    "This prompt is longer than a form can hold ({limit:,} characters), so it cannot be "
+TOO_LONG_TO_REMIX = N_(
+    "This prompt is longer than a form can hold ({limit} characters), so it cannot be "
     "remixed here: use /edit-file with the image and a prompt file. Nothing was charged."
 )
-NOTHING_TO_DO = (
+NOTHING_TO_DO = N_(
     "No action can be done with this image on the models available now. Nothing was charged."
 )
 
@@ -64,6 +67,11 @@ class _ImageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ac
         """Rebuild the button from a pressed custom id (in any process)."""
         return cls.from_match(match)
 
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Answer the press in the language of whoever pressed."""
+        speak(interaction)
+        return True
+
     @classmethod
     def from_match(cls, match: re.Match[str]) -> Self:
         """The button its template's groups describe."""
@@ -79,7 +87,7 @@ class ActionButton(
     def __init__(self, action: str, job_id: int, index: int, *, row: int | None = None) -> None:
         shown = ACTIONS[action]
         custom_id = f"act:{action}:{job_id}:{index}"
-        super().__init__(custom_id, shown.label, shown.emoji, row)
+        super().__init__(custom_id, _(shown.label), shown.emoji, row)
         self.action, self.job_id, self.index = action, job_id, index
 
     @classmethod
@@ -103,7 +111,8 @@ class PickButton(_ImageButton, template=r"act:pick:(?P<job>\d{1,20}):(?P<image>\
     """An image's number under a result of several: answers with that image's actions."""
 
     def __init__(self, job_id: int, index: int, *, row: int | None = None) -> None:
-        super().__init__(f"act:pick:{job_id}:{index}", f"Image {index + 1}", "🖼️", row)
+        label = _("Image {number}").format(number=index + 1)
+        super().__init__(f"act:pick:{job_id}:{index}", label, "🖼️", row)
         self.job_id, self.index = job_id, index
 
     @classmethod
@@ -124,10 +133,10 @@ class RemixModal(discord.ui.Modal, title="Remix this image"):
 
     def __init__(self, job_id: int, index: int, prompt: str) -> None:
         # A form left open is forgotten after 15 minutes (its interaction token's lifetime).
-        super().__init__(timeout=15 * 60)
+        super().__init__(timeout=15 * 60, title=_("Remix this image"))
         self.job_id, self.index = job_id, index
         self.prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
-            label="Prompt",
+            label=_("Prompt"),
             custom_id="prompt",
             style=discord.TextStyle.paragraph,
             default=prompt,
@@ -170,7 +179,7 @@ async def _ask_remix(interaction: discord.Interaction[ImageBot], job_id: int, in
     record = await button_job(interaction, job_id, picker=True)
     prompt = subject_of(record.params)
     if len(prompt) > REMIX_PROMPT_MAX:
-        raise BotError(TOO_LONG_TO_REMIX.format(limit=REMIX_PROMPT_MAX))
+        raise BotError(_(TOO_LONG_TO_REMIX).format(limit=number(REMIX_PROMPT_MAX)))
     await interaction.response.send_modal(RemixModal(job_id, index, prompt))
 
 
@@ -184,15 +193,18 @@ async def _show_picker(interaction: discord.Interaction[ImageBot], job_id: int, 
     size = iterate.made_size(record, image)
     actions = iterate.offered_actions(interaction.client.catalogue, record.model, size)
     if not actions:
-        raise BotError(NOTHING_TO_DO)
+        raise BotError(_(NOTHING_TO_DO))
     view = discord.ui.View(timeout=None)
     add_actions(view, job_id, index, actions, first_row=0)
-    embed = discord.Embed(title=f"Image {index + 1} of request #{job_id}", colour=EMBED_COLOUR)
+    title = _("Image {number} of request #{job}").format(number=index + 1, job=job_id)
+    embed = discord.Embed(title=title, colour=EMBED_COLOUR)
     if image is not None:
         embed.set_image(url=image.url)
     await interaction.response.send_message(
-        "What should I do with this image? Each choice makes one new image, counted in your "
-        "images for today.",
+        _(
+            "What should I do with this image? Each choice makes one new image, counted in your "
+            "images for today."
+        ),
         embed=embed,
         view=view,
         ephemeral=True,

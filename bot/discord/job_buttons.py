@@ -7,6 +7,9 @@ from typing import Any, ClassVar, Self
 
 import discord
 
+from bot.discord.language import speak
+from bot.i18n import _
+
 
 class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"\w+:\w+:\d+"):
     """A button whose custom id is `<area>:<action>:<job id>` and nothing else.
@@ -26,7 +29,7 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"\w+:\
     def __init__(self, job_id: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label=self.label,
+                label=_(self.label),
                 emoji=self.emoji,
                 style=self.style,
                 custom_id=f"{self.area}:{self.action}:{job_id}",
@@ -44,3 +47,8 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"\w+:\
     ) -> Self:
         """Rebuild the button from a pressed custom id (in any process)."""
         return cls(int(match["job"]))
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Answer the press in the language of whoever pressed."""
+        speak(interaction)
+        return True

@@ -18,7 +18,10 @@ from bot.discord.lineage_texts import made_how
 from bot.discord.replies import NO_PINGS, defer
 from bot.discord.result_texts import is_private
 from bot.discord.texts import safe_text
-from bot.discord.wording import discord_timestamp, format_usd, jump_url
+from bot.discord.wording import discord_timestamp, jump_url
+from bot.i18n import N_, _, ngettext
+from bot.i18n.numbers import money as locale_money
+from bot.i18n.numbers import number
 from bot.ledger.facade import JobRecord, MemberStatus
 from bot.ledger.reports import AuditEntry
 
@@ -32,13 +35,13 @@ LIMIT_SOURCES = {
     "global": "the bot default",
 }
 STATUS_WORDS = {
-    "succeeded": "delivered",
-    "failed": "failed, refunded",
-    "cancelled": "cancelled, refunded",
-    "expired": "expired, refunded",
-    "interrupted": "interrupted by a restart, refunded",
-    "queued": "waiting",
-    "running": "in progress",
+    "succeeded": N_("delivered"),
+    "failed": N_("failed, refunded"),
+    "cancelled": N_("cancelled, refunded"),
+    "expired": N_("expired, refunded"),
+    "interrupted": N_("interrupted by a restart, refunded"),
+    "queued": N_("waiting"),
+    "running": N_("in progress"),
 }
 COMMANDS = {"generate": "/imagine", "edit": "/edit"}
 
@@ -68,12 +71,12 @@ async def answer(
 
 def images(count: int) -> str:
     """`1 image`, `3 images`."""
-    return f"{count} image" if count == 1 else f"{count} images"
+    return ngettext("{count} image", "{count} images", count).format(count=number(count))
 
 
 def money(micros: int) -> str:
     """Micro-dollars for people: format_usd, with a plain $0.00 for nothing."""
-    return "$0.00" if micros == 0 else format_usd(micros)
+    return locale_money(micros, plain_zero=True)
 
 
 def usd_text(amount: float | None, none: str = "none") -> str:
@@ -174,9 +177,13 @@ def _block_terms(status: MemberStatus) -> tuple[str, str]:
 
 def _beyond(status: MemberStatus) -> str:
     """Today's extra images, and the owner's ceiling when it cuts the day's images short."""
-    text = f", plus {status.granted} extra today" if status.granted else ""
+    text = ""
+    if status.granted:
+        text = _(", plus {count} extra today").format(count=number(status.granted))
     if status.ceiling is not None and status.limit + status.granted > status.ceiling:
-        text += f"; the bot's owner allows at most {images(status.ceiling)} a day"
+        text += _("; the bot's owner allows at most {images} a day").format(
+            images=images(status.ceiling)
+        )
     return text
 
 
@@ -192,19 +199,34 @@ def _month_line(status: MemberStatus, *, you: bool) -> str:
 
 # Where a member's images a day come from, in their words (/quota).
 MEMBER_SOURCES = {
-    "member": "set for you by a moderator",
-    "role": "from one of your roles",
-    "guild": "this server's default",
-    "global": "the bot's default",
+    "member": N_("set for you by a moderator"),
+    "role": N_("from one of your roles"),
+    "guild": N_("this server's default"),
+    "global": N_("the bot's default"),
 }
 
 
-def _used_today(status: MemberStatus, you: str = "You") -> str:
+def _used_today(status: MemberStatus, *, in_dms: bool = False) -> str:
     """`You have used 2 of your 20 images today: 18 left. They reset <t:…:R>.`"""
-    made = f" ({status.held} more being made)" if status.held else ""
-    return (
-        f"{you} have used {status.used} of your {images(status.allowance)} today{made}: "
-        f"**{status.remaining} left**. They reset {discord_timestamp(status.resets_at)}."
+    if in_dms:
+        text = _(
+            "In direct messages you have used {used} of your {allowance} today{made}: "
+            "**{remaining} left**. They reset {when}."
+        )
+    else:
+        text = _(
+            "You have used {used} of your {allowance} today{made}: **{remaining} left**. "
+            "They reset {when}."
+        )
+    made = ""
+    if status.held:
+        made = " " + _("({count} more being made)").format(count=number(status.held))
+    return text.format(
+        used=number(status.used),
+        allowance=images(status.allowance),
+        made=made,
+        remaining=number(status.remaining),
+        when=discord_timestamp(status.resets_at),
     )
 
 
@@ -213,11 +235,21 @@ def member_status_text(status: MemberStatus, *, budget: bool = False) -> str:
     from; the server's monthly budget (dollars) only with `budget`, for moderators."""
     lines = []
     if status.blocked:
-        ends, reason = _block_terms(status)
-        lines.append(f"A moderator has blocked you from making images here{ends}.{reason}")
+        if status.blocked_until is not None:
+            blocked = _("A moderator has blocked you from making images here until {when}.")
+            blocked = blocked.format(when=discord_timestamp(status.blocked_until, "f"))
+        else:
+            blocked = _("A moderator has blocked you from making images here.")
+        if status.block_reason:
+            blocked += " " + _("Reason: {reason}").format(reason=reason_text(status.block_reason))
+        lines.append(blocked)
     lines.append(_used_today(status))
-    source = MEMBER_SOURCES[status.limit_source]
-    lines.append(f"Your {images(status.limit)} a day: {source}{_beyond(status)}.")
+    source = _(MEMBER_SOURCES[status.limit_source])
+    lines.append(
+        _("Your {images} a day: {source}{beyond}.").format(
+            images=images(status.limit), source=source, beyond=_beyond(status)
+        )
+    )
     if budget:
         lines.append(budget_line(status))
     return "\n".join(lines)
@@ -227,18 +259,20 @@ def budget_line(status: MemberStatus) -> str:
     """The server's spend this month against its budget (for moderators)."""
     spent = money(status.guild_month_spend_micros)
     if status.guild_budget_micros is None:
-        return f"This server has spent {spent} this month (no monthly image budget)."
-    return (
-        f"This server has spent {spent} of its {money(status.guild_budget_micros)} monthly "
-        "image budget this month."
-    )
+        return _("This server has spent {spent} this month (no monthly image budget).").format(
+            spent=spent
+        )
+    return _(
+        "This server has spent {spent} of its {budget} monthly image budget this month."
+    ).format(spent=spent, budget=money(status.guild_budget_micros))
 
 
 def dm_status_text(status: MemberStatus) -> str:
     """/quota in direct messages (and servers without the bot): the member's images there."""
     return (
-        f"In direct messages {_used_today(status, 'you')}\n"
-        "Each server gives its own images a day: use `/quota` there to see yours."
+        _used_today(status, in_dms=True)
+        + "\n"
+        + _("Each server gives its own images a day: use `/quota` there to see yours.")
     )
 
 
@@ -255,23 +289,23 @@ def _where_link(record: JobRecord) -> str | None:
 
 def history_line(record: JobRecord) -> str:
     """One job: number, when, command, status, images, a link or "private", the prompt."""
-    status = STATUS_WORDS.get(record.status, record.status)
+    status = _(STATUS_WORDS[record.status]) if record.status in STATUS_WORDS else record.status
     if record.delivery in ("pending", "waiting"):
-        status = "made, waiting to be delivered"
+        status = _("made, waiting to be delivered")
     parts = [
         f"**#{record.id}** {discord_timestamp(record.created_at)}",
         made_how(record) or COMMANDS.get(record.kind, record.kind),
         status,
     ]
     if record.status in ("queued", "running"):
-        parts.append(f"{images(record.images_asked)} asked")
+        parts.append(_("{images} asked").format(images=images(record.images_asked)))
     else:
         parts.append(images(record.images_charged))
     link = _where_link(record)
     if link is not None:
-        parts.append(f"[open]({link})")
+        parts.append("[{open}]({link})".format(open=_("open"), link=link))
     elif is_private(record) and record.images_charged:
-        parts.append("private")
+        parts.append(_("private"))
     line = " · ".join(parts)
     prompt = subject_of(record.params)  # the member's words, before an action's instruction
     if prompt:
@@ -281,7 +315,10 @@ def history_line(record: JobRecord) -> str:
 
 def history_embed(records: Sequence[JobRecord], *, where: str, first: bool = True) -> discord.Embed:
     """A page of the member's image requests (newest first) as one embed."""
-    title = f"Your image requests {where}" + ("" if first else " (older)")
+    title = _("Your image requests {where}").format(where=where)
+    if not first:
+        title += " " + _("(older)")
     if not records:
-        return discord.Embed(title=title, description="None yet." if first else "No older ones.")
+        nothing = _("None yet.") if first else _("No older ones.")
+        return discord.Embed(title=title, description=nothing)
     return discord.Embed(title=title, description="\n".join(history_line(r) for r in records))

@@ -10,6 +10,7 @@ from discord import app_commands
 
 from bot.core.errors import BotError, our_fault
 from bot.discord.wording import member_text
+from bot.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 NO_PINGS = discord.AllowedMentions.none()
 PRIVATE_KEY = "private"  # Interaction.extras key: True when the defer was ephemeral
 # What a public "thinking..." message says for the moment before it is deleted.
-RESOLVED_TEXT = "This request could not go ahead."
+RESOLVED_TEXT = N_("This request could not go ahead.")
 
 
 async def defer(interaction: discord.Interaction, *, private: bool) -> None:
@@ -48,7 +49,7 @@ async def tell_privately(interaction: discord.Interaction, text: str) -> None:
             content=text, embed=None, attachments=[], view=None, allowed_mentions=NO_PINGS
         )
         return
-    await interaction.edit_original_response(content=RESOLVED_TEXT, allowed_mentions=NO_PINGS)
+    await interaction.edit_original_response(content=_(RESOLVED_TEXT), allowed_mentions=NO_PINGS)
     await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
     try:
         await interaction.delete_original_response()
@@ -62,7 +63,7 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
     if isinstance(error, BotError):
         text = member_text(error)
     elif isinstance(error, app_commands.CheckFailure):
-        text = str(error) or "You cannot use this command here."
+        text = str(error) or _("You cannot use this command here.")
     else:
         reference = secrets.token_hex(4)
         command = interaction.command.qualified_name if interaction.command else "?"

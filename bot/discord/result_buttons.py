@@ -26,6 +26,7 @@ from bot.discord.iterate import offered_actions
 from bot.discord.job_buttons import JobButton
 from bot.discord.replies import report_error
 from bot.discord.result_texts import REROLL_KEY, can_edit_results
+from bot.i18n import N_, _
 
 if TYPE_CHECKING:
     from bot.discord.client import ImageBot
@@ -57,7 +58,7 @@ class ResultButton(JobButton, template=r"result:\w+:\d+"):
 class RerollButton(ResultButton, template=r"result:reroll:(?P<job>\d{1,20})"):
     """The same parameters again: a new job, charged to whoever presses."""
 
-    action, label, emoji = "reroll", "Re-roll", "🎲"
+    action, label, emoji = "reroll", N_("Re-roll"), "🎲"
 
     async def act(self, interaction: discord.Interaction[Any]) -> None:
         """Submit the job's parameters again."""
@@ -67,7 +68,7 @@ class RerollButton(ResultButton, template=r"result:reroll:(?P<job>\d{1,20})"):
 class EditButton(ResultButton, template=r"result:edit:(?P<job>\d{1,20})"):
     """A new prompt applied to this result image (an edit job)."""
 
-    action, label, emoji = "edit", "Edit", "🖌️"
+    action, label, emoji = "edit", N_("Edit"), "🖌️"
 
     async def act(self, interaction: discord.Interaction[Any]) -> None:
         """Ask for the prompt (a modal is the only answer that needs no defer)."""
@@ -85,7 +86,7 @@ class EditButton(ResultButton, template=r"result:edit:(?P<job>\d{1,20})"):
 class DetailsButton(ResultButton, template=r"result:details:(?P<job>\d{1,20})"):
     """Everything about the job, shown only to whoever presses."""
 
-    action, label, emoji = "details", "Details", "ℹ️"
+    action, label, emoji = "details", N_("Details"), "ℹ️"
 
     async def act(self, interaction: discord.Interaction[Any]) -> None:
         """Show the details privately."""
@@ -95,7 +96,7 @@ class DetailsButton(ResultButton, template=r"result:details:(?P<job>\d{1,20})"):
 class DeleteButton(ResultButton, template=r"result:delete:(?P<job>\d{1,20})"):
     """Remove the result: the member who asked, or a moderator."""
 
-    action, label, emoji = "delete", "Delete", "🗑️"
+    action, label, emoji = "delete", N_("Delete"), "🗑️"
     style = discord.ButtonStyle.danger
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -160,29 +161,36 @@ def shown_buttons(
     return shown
 
 
+# The edit form's words (also the Edit images menu's, cogs/edit.py): translated per form.
+EDIT_LABEL = N_("What should change?")
+EDIT_PLACEHOLDER = N_("e.g. make it night time, add a lighthouse on the cliff")
+
+
 class EditResultModal(discord.ui.Modal, title="Edit this image"):
     """Asks for the new prompt (and which image, when the message holds several)."""
 
     prompt: discord.ui.TextInput[EditResultModal] = discord.ui.TextInput(
-        label="What should change?",
+        label=EDIT_LABEL,
         custom_id="prompt",
         style=discord.TextStyle.paragraph,
         max_length=EDIT_PROMPT_MAX,
-        placeholder="e.g. make it night time, add a lighthouse on the cliff",
+        placeholder=EDIT_PLACEHOLDER,
     )
 
     def __init__(
         self, job_id: int, images: list[tuple[int, discord.Attachment]], *, private: bool
     ) -> None:
         # A modal left open is forgotten after 15 minutes (its interaction token's lifetime).
-        super().__init__(timeout=15 * 60)
+        super().__init__(timeout=15 * 60, title=_("Edit this image"))
+        self.prompt.label = _(EDIT_LABEL)
+        self.prompt.placeholder = _(EDIT_PLACEHOLDER)
         self.job_id = job_id
         self.images = images
         self.private = private
         self.which: discord.ui.TextInput[EditResultModal] | None = None
         if len(images) > 1:
             self.which = discord.ui.TextInput(
-                label=f"Which image (1-{len(images)})?",
+                label=_("Which image (1-{count})?").format(count=len(images)),
                 custom_id="image",
                 default="1",
                 max_length=2,

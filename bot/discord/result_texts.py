@@ -20,27 +20,34 @@ from bot.core.models import ImageRequest, JobKind
 from bot.core.profiles import OUTPUT_FORMATS
 from bot.core.text import format_duration, shorten
 from bot.discord.result_command import command_block, command_line
-from bot.discord.texts import DESCRIPTION_EMBED_MAX, EMBED_COLOUR, FIELD_VALUE_MAX, safe_text
+from bot.discord.texts import (
+    DESCRIPTION_EMBED_MAX,
+    EMBED_COLOUR,
+    FIELD_VALUE_MAX,
+    REVISED_FIELD,
+    safe_text,
+)
 from bot.discord.wording import discord_timestamp, format_usd
+from bot.i18n import N_, _, every_translation
+from bot.i18n.numbers import number
 from bot.ledger.facade import JobRecord
 
 # Room for the prompt in the Details embed: with every field at its longest the embed stays
 # under Discord's 6,000 characters. A longer prompt comes along whole as a .txt file.
 DETAILS_PROMPT_MAX = 3000
 INPUTS_MAX = 300
-REVISED_FIELD = "Revised prompt"  # the name result_embed gives the field
 # Interaction.extras: False when the job it asked for can never be re-rolled (see can_reroll).
 REROLL_KEY = "rerollable"
 # Result file names, as bot.images.fitting.file_name makes them: imagine-<job>-<k>.<ext>.
 _RESULT_FILE = re.compile(r"(?:imagine|edit)-(\d{1,20})-\d{1,3}\.(?:png|jpg|webp)")
 _STATUS_WORDS = {
-    "succeeded": "delivered",
-    "failed": "failed, refunded",
-    "cancelled": "cancelled, refunded",
-    "expired": "expired in the queue, refunded",
-    "interrupted": "interrupted by a restart, refunded",
-    "queued": "queued",
-    "running": "running",
+    "succeeded": N_("delivered"),
+    "failed": N_("failed, refunded"),
+    "cancelled": N_("cancelled, refunded"),
+    "expired": N_("expired in the queue, refunded"),
+    "interrupted": N_("interrupted by a restart, refunded"),
+    "queued": N_("queued"),
+    "running": N_("running"),
 }
 
 
@@ -148,8 +155,9 @@ def stored_request(record: JobRecord) -> ImageRequest:
 def status_words(record: JobRecord) -> str:
     """A job's state in a member's words, delivery included."""
     if record.delivery in ("pending", "waiting"):
-        return "made, waiting to be delivered"
-    return _STATUS_WORDS.get(record.status, safe_text(record.status))
+        return _("made, waiting to be delivered")
+    words = _STATUS_WORDS.get(record.status)
+    return safe_text(record.status) if words is None else _(words)
 
 
 def edit_model(catalogue: Catalogue, model: str) -> str:
@@ -194,10 +202,12 @@ def source_job(filename: str) -> int | None:
 
 
 def revised_prompt(message: discord.Message | None) -> str | None:
-    """The revised prompt the result embed shows (already made safe), if any."""
+    """The revised prompt the result embed shows (already made safe), if any, in whichever
+    language the result was sent."""
+    names = every_translation(REVISED_FIELD)
     for embed in message.embeds if message is not None else []:
         for field in embed.fields:
-            if field.name == REVISED_FIELD and field.value:
+            if field.name in names and field.value:
                 return field.value
     return None
 
@@ -225,25 +235,30 @@ def details(
     prompt = stored_prompt(record)
     shown = shorten(safe_text(prompt), min(DETAILS_PROMPT_MAX, DESCRIPTION_EMBED_MAX))
     line = command_line(record, prompt)
-    what = "Imagine" if record.kind == "generate" else "Edit"
+    if record.kind == "generate":
+        title = _("Imagine request #{job}").format(job=record.id)
+    else:
+        title = _("Edit request #{job}").format(job=record.id)
     embed = discord.Embed(
-        title=f"{what} request #{record.id}",
-        description=shown or "*(no prompt stored)*",
+        title=title,
+        description=shown or _("*(no prompt stored)*"),
         colour=EMBED_COLOUR,
     )
     for name, value in _parameters(record):
         embed.add_field(name=name, value=shorten(value, FIELD_VALUE_MAX), inline=True)
     if revised:
-        embed.add_field(name=REVISED_FIELD, value=shorten(revised, FIELD_VALUE_MAX), inline=False)
+        embed.add_field(
+            name=_(REVISED_FIELD), value=shorten(revised, FIELD_VALUE_MAX), inline=False
+        )
     if cost:
-        embed.add_field(name="Cost", value=_cost(record), inline=True)
+        embed.add_field(name=_("Cost"), value=_cost(record), inline=True)
     if made_from:
-        embed.add_field(name="Made from", value=made_from, inline=False)
-    embed.add_field(name="Timings", value=_timings(record), inline=False)
-    footer = f"Job {record.id}"
+        embed.add_field(name=_("Made from"), value=made_from, inline=False)
+    embed.add_field(name=_("Timings"), value=_timings(record), inline=False)
+    footer = _("Job {job}").format(job=record.id)
     prompt_file = None
     if shown != safe_text(prompt) or line.prompt_file:
-        footer += " · the whole prompt is attached"
+        footer += " · " + _("the whole prompt is attached")
         data = prompt.encode("utf-8", "replace")
         prompt_file = discord.File(io.BytesIO(data), filename=f"prompt-{record.id}.txt")
     embed.set_footer(text=footer)
@@ -251,40 +266,48 @@ def details(
     if made_by_action(record.params):
         # An /edit line would not make it again: its canvas and mask are built from a result.
         label = safe_text(action_words(str(action_of(record.params))))
-        content = f"Made with **{label}**: press **Re-roll** on it to make it again."
+        content = _("Made with **{action}**: press **Re-roll** on it to make it again.").format(
+            action=label
+        )
     return Details(content, embed, prompt_file)
 
 
 def _parameters(record: JobRecord) -> list[tuple[str, str]]:
     params = record.params
+    counted = _("{charged} of {asked}").format(
+        charged=number(record.images_charged), asked=number(record.images_asked)
+    )
     facts = [
-        ("Model", safe_text(record.model)),
-        ("Requested by", f"<@{record.user_id}>"),
-        ("Images", f"{record.images_charged} of {record.images_asked}"),
+        (_("Model"), safe_text(record.model)),
+        (_("Requested by"), f"<@{record.user_id}>"),
+        (_("Images"), counted),
     ]
     # The size and quality the images were made at (recorded at the charge), else as asked.
-    for name, value in (("Size", record.size), ("Quality", record.quality)):
-        value = value or _text(params, name.lower())
+    for key, name, value in (
+        ("size", N_("Size"), record.size),
+        ("quality", N_("Quality"), record.quality),
+    ):
+        value = value or _text(params, key)
         if value is not None and value != "auto":
-            facts.append((name, safe_text(value)))
+            facts.append((_(name), safe_text(value)))
     for key, name in (
-        ("style", "Style"),
-        ("background", "Background"),
-        ("output_format", "Format"),
-        ("output_compression", "Compression"),
+        ("style", N_("Style")),
+        ("background", N_("Background")),
+        ("output_format", N_("Format")),
+        ("output_compression", N_("Compression")),
     ):
         value = params.get(key)
         if value is not None:
-            facts.append((name, safe_text(str(value))))
+            facts.append((_(name), safe_text(str(value))))
     inputs = params.get("inputs")
     if isinstance(inputs, list) and inputs:
         names = ", ".join(safe_text(str(name)) for name in inputs)
-        facts.append(("Input images", shorten(names, INPUTS_MAX)))
+        facts.append((_("Input images"), shorten(names, INPUTS_MAX)))
     if isinstance(params.get("mask"), str):
-        facts.append(("Mask", shorten(safe_text(params["mask"]), INPUTS_MAX)))
+        facts.append((_("Mask"), shorten(safe_text(params["mask"]), INPUTS_MAX)))
     if is_private(record):
-        facts.append(("Visibility", "private"))
-    facts.append(("Status", status_words(record)))
+        facts.append((_("Visibility"), _("private")))
+    facts.append((_("Status"), status_words(record)))
     return facts
 
 
@@ -292,19 +315,23 @@ def _cost(record: JobRecord) -> str:
     charged = format_usd(record.cost_charged_micros)
     if record.cost_actual_micros > record.cost_charged_micros:
         # The usage cost more than the hold; the member is never charged above the hold.
-        return f"{charged} (usage priced at {format_usd(record.cost_actual_micros)})"
+        return _("{charged} (usage priced at {actual})").format(
+            charged=charged, actual=format_usd(record.cost_actual_micros)
+        )
     return charged
 
 
 def _timings(record: JobRecord) -> str:
-    lines = [f"Asked {_when(record.created_at)}"]
+    lines = [_("Asked {when}").format(when=_when(record.created_at))]
     if record.started_at is not None:
         waited = (record.started_at - record.created_at).total_seconds()
-        lines.append(f"Started {_when(record.started_at)} (queued {format_duration(waited)})")
+        started = _("Started {when} (queued {waited})")
+        lines.append(started.format(when=_when(record.started_at), waited=format_duration(waited)))
     if record.ended_at is not None:
         since = record.started_at or record.created_at
         took = (record.ended_at - since).total_seconds()
-        lines.append(f"Ended {_when(record.ended_at)} (took {format_duration(took)})")
+        ended = _("Ended {when} (took {took})")
+        lines.append(ended.format(when=_when(record.ended_at), took=format_duration(took)))
     return "\n".join(lines)
 
 

@@ -9,10 +9,11 @@ from typing import Any
 import discord
 
 from bot.core.errors import BotError
+from bot.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
-NOT_HERE = (
+NOT_HERE = N_(
     "This bot is not available in this server: its owner runs it for other servers only. "
     "Nothing was charged."
 )
@@ -22,7 +23,7 @@ class GuildNotAllowed(BotError):
     """The server is not on the operator's ALLOWED_GUILDS list."""
 
     def __init__(self) -> None:
-        super().__init__(NOT_HERE)
+        super().__init__(_(NOT_HERE))
 
 
 def quota_guild_id(interaction: discord.Interaction[Any]) -> int | None:

@@ -10,6 +10,9 @@ import discord
 from bot.core.models import ImageRequest, ImageResult
 from bot.core.text import fix_surrogates, format_duration, shorten
 from bot.core.used import used_settings
+from bot.i18n import N_, _, ngettext
+from bot.i18n.numbers import number
+from bot.jobs.durations import Typical
 
 # Discord's limits, counted here in UTF-16 code units (never fewer than Discord's count).
 CONTENT_MAX = 2000
@@ -19,6 +22,7 @@ FIELD_VALUE_MAX = 1024
 PROMPT_PREVIEW = 1500  # the prompt in the result embed: enough to recognise, not a wall
 EMBED_COLOUR = 0x5865F2
 _ZERO_WIDTH_SPACE = "\u200b"
+REVISED_FIELD = N_("Revised prompt")  # the field's name, read back by Details (result_texts)
 
 
 def safe_text(text: str) -> str:
@@ -34,16 +38,51 @@ def clip_content(text: str) -> str:
 
 
 def status_line(
-    state: Literal["queued", "paced", "generating"], elapsed: float, position: int | None
+    state: Literal["queued", "paced", "generating"],
+    elapsed: float,
+    position: int | None,
+    *,
+    wait: float | None = None,
+    typical: Typical | None = None,
 ) -> str:
-    """The progress line: `⏳ Queued — position 3 · 12 s`, `⏳ Waiting for WisGate's rate
-    limit — position 3 · 40 s` or `🎨 Generating… 45 s`."""
+    """The progress line: `⏳ Queued — position 3 · 12 s · starts in about 40 s`, `⏳ Waiting
+    for WisGate's rate limit — position 3 · 40 s` or `🎨 Generating… 15 s · usually 20–35 s`.
+    `elapsed` is the stage's own time; `wait` (queued only) and `typical` come from recent
+    jobs (bot/jobs/durations.py), left out when there are none."""
     took = format_duration(elapsed)
     if state == "generating":
-        return f"🎨 Generating… {took}"
+        usual = f" · {usual_range(typical)}" if typical is not None else ""
+        return f"🎨 Generating… {took}{usual}"
     where = f" — position {position}" if position is not None else ""
-    waiting = "Waiting for WisGate's rate limit" if state == "paced" else "Queued"
-    return f"⏳ {waiting}{where} · {took}"
+    if state == "paced":  # how long a rate limit holds nobody knows: no estimate
+        return f"⏳ Waiting for WisGate's rate limit{where} · {took}"
+    starts = f" · starts in about {rough_duration(wait)}" if wait is not None else ""
+    return f"⏳ Queued{where} · {took}{starts}"
+
+
+def rough_duration(seconds: float) -> str:
+    """An estimate as a person says it: `3 s` below 10 s, then `25 s`, `4 min`, `1 h 05 min`."""
+    if seconds < 9.5:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 57.5:
+        return f"{5 * round(seconds / 5)} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(5 * round(minutes / 5), 60)
+    return f"{hours} h {rest:02d} min"
+
+
+def usual_range(typical: Typical) -> str:
+    """`usually 20–35 s`, `usually 45 s–2 min`, or `usually about 30 s` when both ends round
+    alike."""
+    low, high = rough_duration(typical.low), rough_duration(typical.high)
+    if low == high:
+        return f"usually about {low}"
+    (low_number, low_unit), high_unit = low.split(" ", 1), high.split(" ", 1)[1]
+    if low_unit == high_unit in ("s", "min"):
+        return f"usually {low_number}–{high}"  # one unit: 20–35 s
+    return f"usually {low}–{high}"
 
 
 def result_embed(
@@ -57,9 +96,9 @@ def result_embed(
     at, time; `remaining_today` only on a private result (a public card has no personal numbers:
     the requester reads remaining_note privately)."""
     count = len(result.images) if result is not None else request.n
-    title = ("🎨 Imagined" if request.kind == "generate" else "🖌️ Edited") + (
-        f" · {count} images" if count > 1 else ""
-    )
+    title = _("🎨 Imagined") if request.kind == "generate" else _("🖌️ Edited")
+    if count > 1:
+        title += " · " + _images(count)
     embed = discord.Embed(
         title=shorten(title, TITLE_MAX),
         description=shorten(safe_text(request.prompt), min(PROMPT_PREVIEW, DESCRIPTION_EMBED_MAX)),
@@ -70,7 +109,7 @@ def result_embed(
     revised = _revised_prompt(result)
     if revised:
         embed.add_field(
-            name="Revised prompt", value=shorten(safe_text(revised), FIELD_VALUE_MAX), inline=False
+            name=_(REVISED_FIELD), value=shorten(safe_text(revised), FIELD_VALUE_MAX), inline=False
         )
     return embed
 
@@ -79,28 +118,33 @@ def _facts(
     request: ImageRequest, result: ImageResult | None, elapsed: float, remaining: int | None
 ) -> list[tuple[str, str]]:
     used = used_settings(request, result)
-    facts = [("Model", safe_text(request.model))]
+    facts = [(_("Model"), safe_text(request.model))]
     # Only what is known: "auto" is no size or quality, and a dall-e card shows the quality
     # the model drew at (its default), never one it does not have.
     if used.size is not None:
-        facts.append(("Size", safe_text(used.size.replace("x", "×"))))
+        facts.append((_("Size"), safe_text(used.size.replace("x", "×"))))
     if used.quality is not None:
-        facts.append(("Quality", safe_text(used.quality)))
-    facts.append(("Time", format_duration(elapsed)))
+        facts.append((_("Quality"), safe_text(used.quality)))
+    facts.append((_("Time"), format_duration(elapsed)))
     if remaining is not None:
-        facts.append(("Left today", _images(remaining)))
+        facts.append((_("Left today"), _images(remaining)))
     return facts
 
 
 def _images(count: int) -> str:
-    return f"{count} image{'' if count == 1 else 's'}"
+    return ngettext("{count} image", "{count} images", count).format(count=number(count))
 
 
 def remaining_note(remaining: int) -> str:
     """What the requester alone reads after a public result: the images they have left today."""
     if remaining <= 0:
-        return "That was the last of your images for today."
-    return f"You can make {remaining} more image{'' if remaining == 1 else 's'} today."
+        return _("That was the last of your images for today.")
+    text = ngettext(
+        "You can make {count} more image today.",
+        "You can make {count} more images today.",
+        remaining,
+    )
+    return text.format(count=number(remaining))
 
 
 def _revised_prompt(result: ImageResult | None) -> str | None:

@@ -9,16 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.core.errors import BotError
+from bot.i18n import N_, _, ngettext
+from bot.i18n.numbers import money, number
 from bot.ledger.models import BudgetExhausted, CapName, CapReached, MemberBlocked, QuotaExceeded
 
 _CAP_TEXTS: dict[CapName, str] = {
-    "operator_daily": "The bot has reached the spending limit its owner set for today.",
-    "operator_monthly": "The bot has reached the spending limit its owner set for this month.",
-    "account_daily": (
+    "operator_daily": N_("The bot has reached the spending limit its owner set for today."),
+    "operator_monthly": N_("The bot has reached the spending limit its owner set for this month."),
+    "account_daily": N_(
         "You have reached today's spending limit for your account, which counts every server "
         "and direct message together."
     ),
-    "personal_monthly": (
+    "personal_monthly": N_(
         "Requests outside servers that added the bot (direct messages and the app on your "
         "account) have reached this month's spending limit set by the bot's owner."
     ),
@@ -40,8 +42,9 @@ def jump_url(guild_id: int | None, channel_id: int | None, message_id: int | Non
 
 
 def format_usd(micros: int) -> str:
-    """US$ for people: cents, or tenths of cents below a dime so small prices do not read 0."""
-    return f"${micros / 1_000_000:,.2f}" if micros >= 100_000 else f"${micros / 1_000_000:.3f}"
+    """US$ for people: cents, or tenths of cents below a dime so small prices do not read 0;
+    written as the language being spoken writes money (bot.i18n.numbers)."""
+    return money(micros)
 
 
 def member_text(error: BotError) -> str:
@@ -49,39 +52,64 @@ def member_text(error: BotError) -> str:
     if isinstance(error, QuotaExceeded):
         return quota_text(error)
     if isinstance(error, MemberBlocked):
-        because = f" Reason: {error.reason}" if error.reason else ""
-        ends = f" until {discord_timestamp(error.until, 'f')}" if error.until is not None else ""
-        return f"A moderator has blocked you from making images in this server{ends}." + because
+        return blocked_text(error)
     if isinstance(error, BudgetExhausted):
         return budget_text(error)
     if isinstance(error, CapReached):
         resets = discord_timestamp(error.resets_at)
-        return f"{_CAP_TEXTS[error.cap]} It resets {resets}. Nothing was charged."
+        return _("{limit} It resets {when}. Nothing was charged.").format(
+            limit=_(_CAP_TEXTS[error.cap]), when=resets
+        )
     return error.user_message
+
+
+def blocked_text(error: MemberBlocked) -> str:
+    """A block, with its end and the moderator's reason when there are."""
+    if error.until is not None:
+        text = _("A moderator has blocked you from making images in this server until {when}.")
+        text = text.format(when=discord_timestamp(error.until, "f"))
+    else:
+        text = _("A moderator has blocked you from making images in this server.")
+    if error.reason:
+        text += " " + _("Reason: {reason}").format(reason=error.reason)
+    return text
 
 
 def quota_text(error: QuotaExceeded) -> str:
     """No images left today (or fewer than asked): how many are left, and when they reset."""
-    reset = f"They reset {discord_timestamp(error.resets_at)}."
+    reset = _("They reset {when}.").format(when=discord_timestamp(error.resets_at))
     if error.limit == 0:
-        return "You cannot make images here: a moderator set your images a day to 0."
+        return _("You cannot make images here: a moderator set your images a day to 0.")
     if error.remaining == 0:
-        return f"You have used all {error.limit} of your images today. {reset}"
-    return (
-        f"You asked for {error.asked} images but have {error.remaining} of your {error.limit} "
-        f"images left today: ask for {error.remaining} or fewer. {reset}"
+        used = ngettext(
+            "You have used all {limit} of your images today.",
+            "You have used all {limit} of your images today.",
+            error.limit,
+        )
+        return f"{used.format(limit=number(error.limit))} {reset}"
+    fewer = ngettext(
+        "You asked for {asked} images but have {remaining} of your {limit} images left today: "
+        "ask for {remaining} or fewer.",
+        "You asked for {asked} images but have {remaining} of your {limit} images left today: "
+        "ask for {remaining} or fewer.",
+        error.remaining,
     )
+    counts = {name: number(getattr(error, name)) for name in ("asked", "remaining", "limit")}
+    return f"{fewer.format(**counts)} {reset}"
 
 
 def budget_text(error: BudgetExhausted) -> str:
     """The server's monthly image budget cannot cover the request: in images' words, no
     dollars; cheaper choices only when the member made dearer ones and undoing them fits."""
-    reset = f"It resets {discord_timestamp(error.resets_at)}, or a moderator can raise it."
-    if not error.cheaper:
-        return f"This server has reached its monthly image budget. {reset}"
-    *most, last = error.cheaper
-    changes = f"{', '.join(most)} and {last}" if most else last
-    return (
-        "What is left of this server's monthly image budget is not enough for this request; "
-        f"with {changes} it fits. {reset}"
+    reset = _("It resets {when}, or a moderator can raise it.").format(
+        when=discord_timestamp(error.resets_at)
     )
+    if not error.cheaper:
+        return _("This server has reached its monthly image budget.") + " " + reset
+    *most, last = error.cheaper
+    changes = _("{first} and {last}").format(first=", ".join(most), last=last) if most else last
+    text = _(
+        "What is left of this server's monthly image budget is not enough for this request; "
+        "with {changes} it fits."
+    )
+    return f"{text.format(changes=changes)} {reset}"
