@@ -107,7 +107,23 @@ def _patch_quirks(spec: dict[str, Any]) -> dict[str, Any]:
         schemas[name]["properties"]["default_member_permissions"] = {
             "anyOf": [prop, {"type": "string", "pattern": _SNOWFLAKE}]
         }
+    # Discord documents that localization keys are its locales; the spec leaves them open.
+    _locales_only(schemas)
     return spec
+
+
+def _locales_only(node: Any) -> None:
+    """Every `*_localizations` object's keys must be Discord locales (AvailableLocalesEnum)."""
+    if isinstance(node, list):
+        for item in node:
+            _locales_only(item)
+    if not isinstance(node, dict):
+        return
+    for name, prop in (node.get("properties") or {}).items():
+        if name.endswith("_localizations") and isinstance(prop, dict):
+            prop["propertyNames"] = {"$ref": "#/components/schemas/AvailableLocalesEnum"}
+    for value in node.values():
+        _locales_only(value)
 
 
 @functools.cache
