@@ -17,6 +17,7 @@ from bot.discord.result_buttons import result_view, shown_buttons
 from bot.discord.sending import parts, to_channel, to_dm, uploads
 from bot.discord.texts import remaining_note, result_embed, status_line
 from bot.images.fitting import OutgoingFile, fit_images, outgoing_files, pack_messages, wants_alpha
+from bot.jobs.durations import Typical
 from bot.jobs.job import Delivered, Stage
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ class InteractionReporter:
         self._born = clock()
         self._stage: Stage = "queued"
         self._position: int | None = None
+        self._wait: float | None = None  # queued: about how long until a slot
+        self._typical: Typical | None = None  # generating: how long it usually takes
+        self._generating_since = self._born  # the generating line counts its own stage
         # No edit yet: the first partial preview shows at once. The status ticker counts from
         # the defer instead, which already shows Discord's "thinking" state.
         self._last_edit = float("-inf")
@@ -68,10 +72,21 @@ class InteractionReporter:
     def _token_fresh(self) -> bool:
         return self._clock() - self._born < TOKEN_LIFETIME
 
-    def progress(self, stage: Stage, position: int | None, *, job_id: int | None = None) -> None:
+    def progress(
+        self,
+        stage: Stage,
+        position: int | None,
+        *,
+        job_id: int | None = None,
+        wait: float | None = None,
+        typical: Typical | None = None,
+    ) -> None:
         """Record the stage; a ticker edits the status line at most every few seconds."""
         sent_back = self._stage == "generating" and stage == "queued"
+        if stage == "generating" and self._stage != "generating":
+            self._generating_since = self._clock()
         self._stage, self._position = stage, position
+        self._wait, self._typical = wait, typical
         if job_id is not None:
             self._job_id = job_id
         if self._ticker is None:
@@ -109,7 +124,10 @@ class InteractionReporter:
         """The status line; while queued, with the Cancel button (taken away once generating)."""
         paced = self._stage == "queued" and self._rate_limited()
         shown = "paced" if paced else self._stage
-        text = status_line(shown, self._clock() - self._born, self._position)
+        if shown == "generating":
+            text = self._generating_line()
+        else:
+            text = status_line(shown, self._clock() - self._born, self._position, wait=self._wait)
         job_id = self._job_id if self._stage != "generating" else None
         if job_id is not None:
             await self._edit(content=text, view=cancel_view(job_id))
@@ -124,9 +142,13 @@ class InteractionReporter:
         if self._done or self._clock() - self._last_edit < self._interval:
             return
         name = f"preview-{index}.{image.format}"
-        text = status_line("generating", self._clock() - self._born, None) + " · preview"
+        text = self._generating_line() + " · preview"
         with uploads([(image.data, name, None)]) as files:
             await self._edit(content=text, attachments=files)
+
+    def _generating_line(self) -> str:
+        elapsed = self._clock() - self._generating_since
+        return status_line("generating", elapsed, None, typical=self._typical)
 
     async def _edit(self, **fields: object) -> None:
         async with self._lock:

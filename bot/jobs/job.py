@@ -7,6 +7,7 @@ from typing import Literal, Protocol
 
 from bot.core.errors import BotError
 from bot.core.models import GeneratedImage, ImageRequest, ImageResult
+from bot.jobs.durations import Typical
 from bot.ledger.facade import JobSpec, Settlement
 
 Stage = Literal["queued", "generating"]
@@ -39,8 +40,17 @@ class Delivered:
 class Reporter(Protocol):
     """How a job speaks to the member (implemented over a Discord interaction)."""
 
-    def progress(self, stage: Stage, position: int | None, *, job_id: int | None = None) -> None:
-        """The job moved: queued at a position, or generating (recorded; shown when due)."""
+    def progress(
+        self,
+        stage: Stage,
+        position: int | None,
+        *,
+        job_id: int | None = None,
+        wait: float | None = None,
+        typical: Typical | None = None,
+    ) -> None:
+        """The job moved: queued at a position (about `wait` s from a slot), or generating
+        (usually taking `typical`); recorded, shown when due. None: nothing known to say."""
 
     async def preview(self, image: GeneratedImage, index: int) -> None:
         """A partial image arrived while streaming."""

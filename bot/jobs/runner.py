@@ -27,6 +27,7 @@ from bot.core.errors import BotError, or_list, our_fault
 from bot.core.models import GeneratedImage, ImageResult
 from bot.core.used import used_settings
 from bot.images.store import ResultStore
+from bot.jobs.durations import RecentDurations
 from bot.jobs.job import Delivered, Job, JobEvents, JobTimes
 from bot.jobs.queue import (
     FairQueue,
@@ -93,6 +94,8 @@ class Runner:
         self._closing = False
         self.max_queue_wait = max_queue_wait  # seconds; None waits as long as it takes
         self._events = events
+        # Recent WisGate call times: the status lines' expected wait and usual range.
+        self.durations = RecentDurations()
 
     @property
     def in_flight(self) -> int:
@@ -209,6 +212,8 @@ class Runner:
         job_id = reservation.job_id
         result = await self._call(job, job_id, ticket, times)
         times.answered = self._clock()
+        if times.started is not None:
+            self.durations.record(job.request, times.answered - times.started)
         # Kept first: a stop between here and the settle leaves images that recovery charges
         # and delivers, never images that were paid upstream and lost.
         await self._results.save(job_id, reservation.result_key, result.images, result.usage)
@@ -311,7 +316,7 @@ class Runner:
                     raise
                 log.info("job %d: WisGate's rate limit; back in line", job_id)
                 self._queue.requeue(ticket)
-                job.reporter.progress("queued", ticket.position, job_id=job_id)
+                self._moved(ticket)
             finally:
                 self._queue.release(ticket)
 
@@ -335,16 +340,22 @@ class Runner:
         job.request = await self._spool.restore(job_id, job.request)
         if not await self._ledger.start(job_id):
             raise BotError("This request was cancelled. Nothing was charged.")
-        job.reporter.progress("generating", None, job_id=job_id)
+        typical = self.durations.typical(job.request)
+        job.reporter.progress("generating", None, job_id=job_id, typical=typical)
         call: Callable[..., Awaitable[ImageResult]] = (
             self._wisgate.generate if job.request.kind == "generate" else self._wisgate.edit
         )
         return await call(job.request, on_partial=job.reporter.preview)
 
     def _moved(self, ticket: Ticket[_Queued]) -> None:
-        """The queue renumbered a waiting job: record its place (the reporter shows it)."""
-        queued = ticket.item
-        queued.job.reporter.progress("queued", ticket.position, job_id=queued.job_id)
+        """A waiting job has a new place: record it and the wait it means (the reporter shows
+        them). Slots: the fewest of the caps and the pacer's allowance that serve it."""
+        queued, limits, position = ticket.item, self._queue.limits, ticket.position
+        slots = min(limits.total, self._pacer.limit if self._pacer is not None else limits.total)
+        if ticket.guild is not None and limits.per_guild is not None:
+            slots = min(slots, limits.per_guild)
+        wait = self.durations.wait(position, slots) if position is not None else None
+        queued.job.reporter.progress("queued", position, job_id=queued.job_id, wait=wait)
 
     def _model_gone(self, model: str, text: str) -> str:
         """WisGate does not know the model: stop offering it; say which ones remain."""

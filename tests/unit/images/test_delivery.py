@@ -17,7 +17,7 @@ from PIL import Image
 from bot.core.errors import BotError
 from bot.core.models import GeneratedImage, ImageRequest, ImageResult, InputImage
 from bot.core.text import shorten
-from bot.discord.texts import result_embed, status_line
+from bot.discord.texts import result_embed, rough_duration, status_line, usual_range
 from bot.images import fitting as delivery
 from bot.images import packing
 from bot.images.encoding import DeliveryError, ImageTooLarge, bytes_per_pixel
@@ -30,6 +30,7 @@ from bot.images.fitting import (
     pack_messages,
     upload_budget,
 )
+from bot.jobs.durations import Typical
 from tests.fakes.images import make_image
 
 MIB = 1024 * 1024
@@ -325,6 +326,32 @@ def test_status_lines() -> None:
     assert status_line("generating", 45.2, None) == "🎨 Generating… 45 s"
     assert status_line("generating", 125, 1) == "🎨 Generating… 2 min 05 s"
     assert status_line("generating", 3725, None) == "🎨 Generating… 1 h 02 min"
+
+
+def test_status_lines_with_what_recent_jobs_took() -> None:
+    """The queued line's wait and the generating line's usual range, rounded as said aloud;
+    a rate limit's wait has no estimate."""
+    assert (
+        status_line("queued", 12, 3, wait=41)
+        == "⏳ Queued — position 3 · 12 s · starts in about 40 s"
+    )
+    assert status_line("queued", 1, 1, wait=0.3).endswith("· starts in about 1 s")
+    assert status_line("queued", 1, 9, wait=250).endswith("· starts in about 4 min")
+    assert (
+        status_line("paced", 40, 3, wait=41)
+        == "⏳ Waiting for WisGate's rate limit — position 3 · 40 s"
+    )
+    usual = Typical(21.0, 33.0)
+    assert (
+        status_line("generating", 15, None, typical=usual)
+        == "🎨 Generating… 15 s · usually 20–35 s"
+    )
+    assert usual_range(Typical(45, 130)) == "usually 45 s–2 min"
+    assert usual_range(Typical(29, 31)) == "usually about 30 s"
+    assert usual_range(Typical(240, 3900)) == "usually 4 min–1 h 05 min"
+    assert [rough_duration(s) for s in (0.2, 7.4, 12, 58, 95, 3 * 3600 + 700)] == [
+        "1 s", "7 s", "10 s", "1 min", "2 min", "3 h 10 min"
+    ]  # fmt: skip
 
 
 def test_result_embed_stays_within_discord_limits() -> None:
