@@ -14,6 +14,7 @@ from typing import Any
 
 import discord
 
+from bot.discord.language import speak
 from bot.discord.moderator_texts import policy_embed
 from bot.discord.replies import report_error
 from bot.ledger.admin import LedgerAdmin
@@ -56,7 +57,8 @@ class Pager(discord.ui.View):
         return embed
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Only the one who ran the command may turn its pages."""
+        """Only the one who ran the command may turn its pages (in their language)."""
+        speak(interaction)
         if interaction.user.id == self.owner_id:
             return True
         text = f"These buttons belong to the {self.asker} who asked. Run `{self.command}` yourself."

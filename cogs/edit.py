@@ -16,6 +16,7 @@ from bot.core.errors import InvalidRequest
 from bot.discord.client import ImageBot
 from bot.discord.inputs import Input, inputs_of_message
 from bot.discord.intake import submit_request
+from bot.discord.language import speak
 from bot.discord.replies import report_error
 from bot.discord.result_buttons import EDIT_LABEL, EDIT_PLACEHOLDER
 from bot.i18n import _
@@ -41,6 +42,11 @@ class EditPrompt(discord.ui.Modal, title="Edit images"):
         self.prompt.placeholder = _(EDIT_PLACEHOLDER)
         self.bot = bot
         self.attachments = attachments
+
+    async def interaction_check(self, interaction: Interaction[Any], /) -> bool:
+        """Answer the form in the language of whoever sent it."""
+        speak(interaction)
+        return True
 
     async def on_submit(self, interaction: Interaction[Any], /) -> None:
         """Run the edit with the message's images."""

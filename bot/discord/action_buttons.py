@@ -144,6 +144,11 @@ class RemixModal(discord.ui.Modal, title="Remix this image"):
         )
         self.add_item(self.prompt)
 
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Answer the form in the language of whoever sent it."""
+        speak(interaction)
+        return True
+
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
         """Submit the remix: this image, the new prompt."""
         await iterate.act(interaction, self.job_id, self.index, "remix", prompt=self.prompt.value)

@@ -19,6 +19,7 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.core.catalogue import Catalogue
+from bot.discord.language import CommandTranslator, speak
 from bot.discord.notices import Notices
 from bot.discord.replies import report_error
 from bot.discord.servers import GuildNotAllowed, guild_allowed, refuse_unlisted_guild
@@ -53,7 +54,9 @@ class ImageTree(app_commands.CommandTree["ImageBot"]):
     """Command tree whose single on_error turns our errors into private messages."""
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Serve only the servers the operator allows (ALLOWED_GUILDS), saying so privately."""
+        """Serve only the servers the operator allows (ALLOWED_GUILDS), saying so privately;
+        answer every command, to its end, in the member's language."""
+        speak(interaction)
         try:
             refuse_unlisted_guild(self.client.settings.allowed_guilds, interaction)
         except GuildNotAllowed as error:
@@ -129,6 +132,8 @@ class ImageBot(commands.Bot):
             # Never for `python -m bot sync` (bot/app.py gives it none either): it may run
             # beside a live bot, whose jobs are not ours to end.
             await self._start_up(self)
+        # Descriptions and choices in every shipped language (bot/i18n), sent with each sync.
+        await self.tree.set_translator(CommandTranslator())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.settings.dev_guild_id is not None:

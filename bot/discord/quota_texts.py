@@ -18,7 +18,7 @@ from bot.discord.lineage_texts import made_how
 from bot.discord.replies import NO_PINGS, defer
 from bot.discord.result_texts import is_private
 from bot.discord.texts import safe_text
-from bot.discord.wording import discord_timestamp, jump_url
+from bot.discord.wording import block_sentence, discord_timestamp, jump_url
 from bot.i18n import N_, _, ngettext
 from bot.i18n.numbers import money as locale_money
 from bot.i18n.numbers import number
@@ -235,14 +235,8 @@ def member_status_text(status: MemberStatus, *, budget: bool = False) -> str:
     from; the server's monthly budget (dollars) only with `budget`, for moderators."""
     lines = []
     if status.blocked:
-        if status.blocked_until is not None:
-            blocked = _("A moderator has blocked you from making images here until {when}.")
-            blocked = blocked.format(when=discord_timestamp(status.blocked_until, "f"))
-        else:
-            blocked = _("A moderator has blocked you from making images here.")
-        if status.block_reason:
-            blocked += " " + _("Reason: {reason}").format(reason=reason_text(status.block_reason))
-        lines.append(blocked)
+        reason = reason_text(status.block_reason) if status.block_reason else None
+        lines.append(block_sentence(status.blocked_until, reason, here=True))
     lines.append(_used_today(status))
     source = _(MEMBER_SOURCES[status.limit_source])
     lines.append(

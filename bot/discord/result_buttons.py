@@ -24,6 +24,7 @@ from bot.discord import result_actions
 from bot.discord.action_buttons import add_actions, add_picks
 from bot.discord.iterate import offered_actions
 from bot.discord.job_buttons import JobButton
+from bot.discord.language import speak
 from bot.discord.replies import report_error
 from bot.discord.result_texts import REROLL_KEY, can_edit_results
 from bot.i18n import N_, _
@@ -205,6 +206,11 @@ class EditResultModal(discord.ui.Modal, title="Edit this image"):
         if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= len(self.images):
             raise result_actions.BadImageNumber(text, len(self.images))
         return self.images[int(text) - 1]
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Answer the form in the language of whoever sent it."""
+        speak(interaction)
+        return True
 
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
         """Submit an edit job of the chosen image with the new prompt."""

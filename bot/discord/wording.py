@@ -65,13 +65,24 @@ def member_text(error: BotError) -> str:
 
 def blocked_text(error: MemberBlocked) -> str:
     """A block, with its end and the moderator's reason when there are."""
-    if error.until is not None:
-        text = _("A moderator has blocked you from making images in this server until {when}.")
-        text = text.format(when=discord_timestamp(error.until, "f"))
+    return block_sentence(error.until, error.reason)
+
+
+def block_sentence(until: datetime | None, reason: str | None, *, here: bool = False) -> str:
+    """`A moderator has blocked you from making images in this server (here) until <t:…:f>.
+    Reason: …`, without the end or the reason when there is none."""
+    if until is not None:
+        if here:
+            text = _("A moderator has blocked you from making images here until {when}.")
+        else:
+            text = _("A moderator has blocked you from making images in this server until {when}.")
+        text = text.format(when=discord_timestamp(until, "f"))
+    elif here:
+        text = _("A moderator has blocked you from making images here.")
     else:
         text = _("A moderator has blocked you from making images in this server.")
-    if error.reason:
-        text += " " + _("Reason: {reason}").format(reason=error.reason)
+    if reason:
+        text += " " + _("Reason: {reason}").format(reason=reason)
     return text
 
 

@@ -1,0 +1,114 @@
+"""The member's language end to end: a delivered result, a refusal at the daily limit and
+/quota answered in German and Japanese (interaction.locale), English for a locale without a
+catalog; the synced commands carry description_localizations for every command and option
+(the fake checks the payload against Discord's schema, and the locales against Discord's list).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.harness import World, running_bot
+from tests.fakes.discord import FakeInteraction, FakeUser
+from tests.fakes.discord.inject import walk_components
+
+SHIPPED_DISCORD_LOCALES = {"de", "es-ES", "es-419", "fr", "pt-BR", "ja", "zh-CN"}
+# What each language reads (from the shipped catalogs) where English reads the key.
+EXPECTED: dict[str, dict[str, str]] = {
+    "de": {
+        "title": "🎨 Erstellt",
+        "model": "Modell",
+        "reroll": "Neu würfeln",
+        "details": "Details",
+        "refusal": "Du hast heute dein 1 Bild schon genutzt.",
+        "quota": "Du hast heute 1 von deinen 1 Bild genutzt",
+    },
+    "ja": {
+        "title": "🎨 生成しました",
+        "model": "モデル",
+        "reroll": "再生成",
+        "details": "詳細",
+        "refusal": "今日の画像1枚をすべて使いました。",
+        "quota": "今日は画像1枚のうち1枚を使いました",
+    },
+    "it": {  # Discord sends Italian; no catalog: English
+        "title": "🎨 Imagined",
+        "model": "Model",
+        "reroll": "Re-roll",
+        "details": "Details",
+        "refusal": "You have used all 1 of your images today.",
+        "quota": "You have used 1 of your 1 image today",
+    },
+}
+
+
+def _shown(world: World, handle: FakeInteraction) -> list[Any]:
+    return [m for m in world.discord.messages_for(handle) if not m.deleted and not m.loading]
+
+
+async def _one_language(world: World, member: FakeUser, locale: str) -> None:
+    words = EXPECTED[locale]
+    made = await world.slash("imagine", {"prompt": "a lighthouse"}, user=member, locale=locale)
+    await world.idle()
+    [result] = [m for m in _shown(world, made) if m.attachments]
+    [embed] = result.embeds
+    assert embed["title"] == words["title"]
+    assert words["model"] in [field["name"] for field in embed["fields"]]
+    labels = [c.get("label") for c in walk_components(result.components) if c.get("type") == 2]
+    assert words["reroll"] in labels and words["details"] in labels, labels
+
+    refused = await world.slash("imagine", {"prompt": "again"}, user=member, locale=locale)
+    await world.idle()
+    [refusal] = _shown(world, refused)
+    assert refusal.ephemeral and refusal.content.startswith(words["refusal"]), refusal.content
+    assert "<t:" in refusal.content  # Discord localises the reset time itself
+
+    quota = await world.slash("quota", {}, user=member, locale=locale)
+    await world.idle()
+    [answer] = _shown(world, quota)
+    assert words["quota"] in answer.content, answer.content
+
+
+async def test_results_refusals_and_quota_speak_the_members_language(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, daily_image_limit=1) as world:
+        carol = world.discord.add_user("carol")
+        world.guild.add_member(carol)
+        for member, locale in ((world.alice, "de"), (world.bob, "ja"), (carol, "it")):
+            await _one_language(world, member, locale)
+
+
+async def test_synced_commands_carry_every_description_in_every_shipped_locale(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path) as world:
+        synced = world.discord.guild_commands(world.guild.id)
+        assert synced and world.discord.violations == []
+        missing: list[str] = []
+
+        def check(item: dict[str, Any], where: str) -> None:
+            names = set((item.get("description_localizations") or {}).keys())
+            if SHIPPED_DISCORD_LOCALES - names:
+                missing.append(f"{where}: {sorted(SHIPPED_DISCORD_LOCALES - names)}")
+            assert not item.get("name_localizations"), where  # names are typed: English
+            for option in item.get("options") or []:
+                check(option, f"{where} {option['name']}")
+                for choice in option.get("choices") or []:
+                    # A choice reading the same as in English ("portrait (2:3)" in French)
+                    # carries no localization: Discord shows the English one.
+                    if not {"de", "ja"} <= set(choice.get("name_localizations") or {}):
+                        missing.append(f"{where} {option['name']} choice {choice['name']}")
+
+        for command in synced:
+            if command.get("type", 1) == 1:
+                check(command, "/" + command["name"])
+            else:  # a message menu: no description; its name is shown, not typed
+                assert set(command["name_localizations"]) == SHIPPED_DISCORD_LOCALES
+        assert missing == [], missing
+        imagine = next(c for c in synced if c["name"] == "imagine")
+        assert imagine["description_localizations"]["ja"] == "説明文から画像を作成します。"
+        aspect = next(o for o in imagine["options"] if o["name"] == "aspect")
+        wide = next(c for c in aspect["choices"] if c["value"] == "wide")
+        assert wide["name_localizations"]["de"] == "breit (16:9)"
+        assert json.dumps(synced)  # what was registered is plain JSON
