@@ -95,9 +95,11 @@ def assert_placed(plan: Plan, action: Action, width: int, height: int) -> None:
     assert box is not None
     assert box.left >= 0 and box.top >= 0
     assert box.right <= plan.width and box.bottom <= plan.height
-    # The shape kept: each edge within half a pixel of the same scale, so the cross products
-    # differ by at most half the sum of the sides.
-    assert abs(box.width * height - box.height * width) <= (width + height) / 2 + 1e-9
+    # The shape kept: each edge within half a pixel of the same scale (a whole pixel where it
+    # was kept at the 1-pixel minimum), so the cross products differ by at most that much.
+    off_across = 1.0 if box.width == 1 else 0.5
+    off_down = 1.0 if box.height == 1 else 0.5
+    assert abs(box.width * height - box.height * width) <= off_across * height + off_down * width
     assert plan.width * plan.height > box.width * box.height  # the canvas grew
     across, down = action.extend
     for extend, canvas, placed in (
