@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from bot.i18n import _
+
 _ZWJ = "\u200d"
 
 
@@ -34,12 +36,27 @@ def format_duration(seconds: float) -> str:
     """`12 s`, `4 min 05 s`, `1 h 02 min`."""
     whole = max(0, int(seconds))
     if whole < 60:
-        return f"{whole} s"
+        return seconds_text(whole)
     minutes, secs = divmod(whole, 60)
     if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
+        return _("{minutes} min {seconds} s").format(minutes=minutes, seconds=f"{secs:02d}")
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return hours_text(hours, minutes)
+
+
+def seconds_text(seconds: int) -> str:
+    """`12 s` in the language being spoken."""
+    return _("{seconds} s").format(seconds=seconds)
+
+
+def minutes_text(minutes: int) -> str:
+    """`4 min` in the language being spoken."""
+    return _("{minutes} min").format(minutes=minutes)
+
+
+def hours_text(hours: int, minutes: int) -> str:
+    """`1 h 05 min` in the language being spoken."""
+    return _("{hours} h {minutes} min").format(hours=hours, minutes=f"{minutes:02d}")
 
 
 def _units(text: str) -> int:

@@ -24,6 +24,7 @@ from discord.http import HTTPClient, Route
 
 from bot.discord.notice_texts import interrupted_text
 from bot.discord.replies import RESOLVED_TEXT
+from bot.i18n import _, speaking
 from bot.ledger.facade import InteractionToken, JobRecord
 from bot.ledger.models import TOKEN_LIFETIME
 
@@ -52,7 +53,8 @@ async def answer_interrupted(bot: ImageBot, records: Sequence[JobRecord]) -> set
         if token is None or bot.ledger.now() - token.created_at >= USABLE_FOR:
             continue  # none kept, or too old: the restart notice tells them
         try:
-            await _tell(bot.http, token, interrupted_text(record), private=_private(record))
+            with speaking(bot.notices.locale_of(record.guild_id)):  # the server's, if known
+                await _tell(bot.http, token, interrupted_text(record), private=_private(record))
         except discord.HTTPException as error:
             log.info(
                 "job %d: its interaction could not be answered (%s %s); the restart notice "
@@ -87,7 +89,7 @@ async def _tell(http: HTTPClient, token: InteractionToken, text: str, *, private
         return
     # The first followup after a public defer would be public too (it takes the defer's
     # place): resolve the loading message first, then the private followup, then delete it.
-    await http.request(original, json={"content": RESOLVED_TEXT, **_CLEARED, **_NO_PINGS})
+    await http.request(original, json={"content": _(RESOLVED_TEXT), **_CLEARED, **_NO_PINGS})
     followup = {"content": text, "flags": EPHEMERAL, **_NO_PINGS}
     await http.request(_route(token, "POST", ""), json=followup, params={"wait": "true"})
     try:

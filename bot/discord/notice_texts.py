@@ -1,6 +1,7 @@
 """What the bot says on its own, to moderators (log channel) and to members (restart notices).
 
-Pure texts: bot/discord/notices.py finds where to send them.
+Pure texts, in the language being spoken: bot/discord/notices.py finds where to send them and
+speaks the server's language (its preferred locale) around them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from datetime import datetime
 from bot.core.text import shorten
 from bot.discord.texts import safe_text
 from bot.discord.wording import discord_timestamp, format_usd
+from bot.i18n import N_, _, ngettext
+from bot.i18n.numbers import number
 from bot.ledger.facade import CapReached, JobRecord, Settlement
 from bot.ledger.models import next_month
 from bot.ledger.moderation import RejectionReport
@@ -26,49 +29,42 @@ def budget_alert_text(settlement: Settlement, now: datetime) -> str:
     spent = settlement.guild_month_spend_micros
     percent = spent * 100 // budget if budget else 100
     turns = discord_timestamp(next_month(now))
-    return (
-        f"**Image budget alert:** this server has spent {format_usd(spent)} of its "
-        f"{format_usd(budget)} monthly image budget ({percent}%). When it is used up, new "
-        f"requests are refused until a moderator raises it with `/quota-admin budget` or the "
-        f"month turns {turns}."
+    return _(
+        "**Image budget alert:** this server has spent {spent} of its {budget} monthly image "
+        "budget ({percent}%). When it is used up, new requests are refused until a moderator "
+        "raises it with `/quota-admin budget` or the month turns {when}."
+    ).format(
+        spent=format_usd(spent), budget=format_usd(budget), percent=number(percent), when=turns
     )
 
 
 _CAP_NAMES = {
-    "operator_daily": ("daily spending cap across all servers", "OPERATOR_DAILY_USD"),
-    "operator_monthly": ("monthly spending cap across all servers", "OPERATOR_MONTHLY_USD"),
-    "account_daily": ("daily spending cap per member account", "ACCOUNT_DAILY_USD"),
-    "personal_monthly": ("monthly cap for direct messages", "PERSONAL_MONTHLY_USD"),
+    "operator_daily": (N_("daily spending cap across all servers"), "OPERATOR_DAILY_USD"),
+    "operator_monthly": (N_("monthly spending cap across all servers"), "OPERATOR_MONTHLY_USD"),
+    "account_daily": (N_("daily spending cap per member account"), "ACCOUNT_DAILY_USD"),
+    "personal_monthly": (N_("monthly cap for direct messages"), "PERSONAL_MONTHLY_USD"),
 }
 
 
 def cap_alert_text(error: CapReached) -> str:
     """The moderators' note that one of the bot owner's caps refused a request here."""
     what, setting = _CAP_NAMES[error.cap]
-    return (
-        f"**Spending cap:** the bot owner's {what} ({setting}) has been reached, so new image "
-        f"requests are refused until it resets {discord_timestamp(error.resets_at)}. Only the "
-        "bot's owner can change it. You will not hear about it again until then."
-    )
+    return _(
+        "**Spending cap:** the bot owner's {cap} ({setting}) has been reached, so new image "
+        "requests are refused until it resets {when}. Only the bot's owner can change it. You "
+        "will not hear about it again until then."
+    ).format(cap=_(what), setting=setting, when=discord_timestamp(error.resets_at))
 
 
 def rejection_report_text(report: RejectionReport) -> str:
     """The moderators' note about a member the safety system keeps rejecting (no prompts)."""
     jobs = ", ".join(f"#{job_id}" for job_id in report.job_ids[-10:])
-    return (
-        f"**Moderation:** the image service's safety system rejected {report.rejections} "
-        f"requests by <@{report.user_id}> within the last hour (jobs {jobs}). Nothing was "
-        "charged for them. You will not hear about this member again for an hour; "
-        "`/quota-admin block` stops their requests here."
-    )
-
-
-def _what(records: Sequence[JobRecord]) -> str:
-    first = records[0]
-    when = discord_timestamp(first.created_at)
-    if len(records) == 1:
-        return f"your {COMMAND_NAMES.get(first.kind, 'image')} request from {when}"
-    return f"your {len(records)} image requests (the first from {when})"
+    return _(
+        "**Moderation:** the image service's safety system rejected {count} requests by "
+        "{member} within the last hour (jobs {jobs}). Nothing was charged for them. You will "
+        "not hear about this member again for an hour; `/quota-admin block` stops their "
+        "requests here."
+    ).format(count=number(report.rejections), member=f"<@{report.user_id}>", jobs=jobs)
 
 
 def restart_text(records: Sequence[JobRecord], *, in_channel: bool) -> str:
@@ -76,11 +72,21 @@ def restart_text(records: Sequence[JobRecord], *, in_channel: bool) -> str:
 
     Channel notices never quote prompts: the request may have been a private one.
     """
-    said = "it was" if len(records) == 1 else "they were"
-    text = (
-        f"The bot restarted before {_what(records)} finished, so {said} refunded: "
-        "nothing was charged and you can ask again."
-    )
+    first = records[0]
+    when = discord_timestamp(first.created_at)
+    if len(records) == 1:
+        text = _(
+            "The bot restarted before your {command} request from {when} finished, so it was "
+            "refunded: nothing was charged and you can ask again."
+        ).format(command=COMMAND_NAMES.get(first.kind, first.kind), when=when)
+    else:
+        text = ngettext(
+            "The bot restarted before your {count} image requests (the first from {when}) "
+            "finished, so they were refunded: nothing was charged and you can ask again.",
+            "The bot restarted before your {count} image requests (the first from {when}) "
+            "finished, so they were refunded: nothing was charged and you can ask again.",
+            len(records),
+        ).format(count=number(len(records)), when=when)
     if in_channel:
         return f"<@{records[0].user_id}> {text}"
     prompts = [
@@ -93,21 +99,22 @@ def restart_text(records: Sequence[JobRecord], *, in_channel: bool) -> str:
 
 def interrupted_text(record: JobRecord) -> str:
     """Tell a member, on their own request's message, that a restart cut it off."""
-    return (
-        f"The bot restarted before this {COMMAND_NAMES.get(record.kind, 'image')} request "
-        "finished: it was interrupted by the restart and refunded, so nothing was charged and "
-        "you can ask again."
-    )
+    return _(
+        "The bot restarted before this {command} request finished: it was interrupted by the "
+        "restart and refunded, so nothing was charged and you can ask again."
+    ).format(command=COMMAND_NAMES.get(record.kind, record.kind))
 
 
 def account_alert_text(kind: str) -> str:
     """The moderators' note that the bot's image service account cannot serve anyone."""
-    what = (
-        "has run out of credit, so new image requests are refused and refunded"
-        if kind == "upstream_credit"
-        else "refused the bot's API key, so every image request fails and is refunded"
-    )
-    return (
-        f"**Image service:** the bot's WisGate account {what}. Only the bot's owner can fix "
-        "this (WisGate's dashboard, then WISGATE_API_KEY). Members are told nothing was charged."
+    if kind == "upstream_credit":
+        return _(
+            "**Image service:** the bot's WisGate account has run out of credit, so new image "
+            "requests are refused and refunded. Only the bot's owner can fix this (WisGate's "
+            "dashboard, then WISGATE_API_KEY). Members are told nothing was charged."
+        )
+    return _(
+        "**Image service:** the bot's WisGate account refused the bot's API key, so every "
+        "image request fails and is refunded. Only the bot's owner can fix this (WisGate's "
+        "dashboard, then WISGATE_API_KEY). Members are told nothing was charged."
     )

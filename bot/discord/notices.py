@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import discord
 
 from bot.core.errors import BotError
+from bot.discord.language import guild_locale
 from bot.discord.notice_texts import (
     account_alert_text,
     budget_alert_text,
@@ -25,6 +26,7 @@ from bot.discord.notice_texts import (
     restart_text,
 )
 from bot.discord.replies import NO_PINGS
+from bot.i18n import speaking
 from bot.ledger.facade import CapReached, JobRecord, JobSpec, Ledger, Settlement
 from bot.ledger.moderation import LedgerModeration
 from bot.wisgate.errors import AuthenticationFailed, ContentRejected, UpstreamQuotaExhausted
@@ -62,6 +64,13 @@ class Notices:
             return None
         return found
 
+    def locale_of(self, guild_id: int | None) -> str | None:
+        """The language of a server's messages that answer no interaction (its log channel, a
+        notice in its channel): the server's preferred locale; None (English) if unknown."""
+        if guild_id is None:
+            return None
+        return guild_locale(self._client.get_guild(guild_id))
+
     async def post_to_log(self, guild_id: int, text: str) -> bool:
         """Post `text` to the guild's log channel, if it has one; True if it was posted."""
         config = await self._moderation.guild_config(guild_id)
@@ -83,7 +92,8 @@ class Notices:
         guild_id = spec.requester.guild_id
         if not settlement.budget_alert or guild_id is None:
             return
-        text = budget_alert_text(settlement, self._ledger.now())
+        with speaking(self.locale_of(guild_id)):
+            text = budget_alert_text(settlement, self._ledger.now())
         if not await self.post_to_log(guild_id, text):
             log.warning(
                 "guild %d reached 80%% of its budget; no log channel took the alert", guild_id
@@ -101,7 +111,9 @@ class Notices:
         report = await self._moderation.rejection_report(guild_id, spec.requester.user_id)
         if report is None:
             return
-        if not await self.post_to_log(guild_id, rejection_report_text(report)):
+        with speaking(self.locale_of(guild_id)):
+            text = rejection_report_text(report)
+        if not await self.post_to_log(guild_id, text):
             log.warning(
                 "guild %d: member %d reached %d rejections; no log channel took the report",
                 guild_id,
@@ -121,7 +133,9 @@ class Notices:
         log.error("WisGate %s: %s", "has no credit left" if kind == "upstream_credit"
                   else "refused the API key", error)  # fmt: skip
         if guild_id is not None:
-            await self.post_to_log(guild_id, account_alert_text(kind))
+            with speaking(self.locale_of(guild_id)):
+                text = account_alert_text(kind)
+            await self.post_to_log(guild_id, text)
 
     async def cap_reached(self, error: CapReached, guild_id: int | None) -> None:
         """One of the owner's caps refused a request: tell the log and the log channel, once
@@ -136,7 +150,9 @@ class Notices:
                 guild_id,
             )
             if guild_id is not None:
-                await self.post_to_log(guild_id, cap_alert_text(error))
+                with speaking(self.locale_of(guild_id)):
+                    text = cap_alert_text(error)
+                await self.post_to_log(guild_id, text)
         except Exception:
             log.exception("could not report that cap %s was reached", error.cap)
 
@@ -191,7 +207,9 @@ class Notices:
             everyone=False, users=[discord.Object(first.user_id)], roles=False
         )
         try:
-            await channel.send(restart_text(records, in_channel=True), allowed_mentions=mention)
+            with speaking(self.locale_of(first.guild_id)):
+                text = restart_text(records, in_channel=True)
+            await channel.send(text, allowed_mentions=mention)
         except discord.HTTPException as error:
             log.info("restart notice refused in channel %d: %s", first.channel_id, error.status)
             return False
@@ -201,7 +219,10 @@ class Notices:
         user_id = records[0].user_id
         try:
             user = self._client.get_user(user_id) or await self._client.fetch_user(user_id)
-            await user.send(restart_text(records, in_channel=False), allowed_mentions=NO_PINGS)
+            # A DM answers no server's channel: the language of the server it was asked in.
+            with speaking(self.locale_of(records[0].guild_id)):
+                text = restart_text(records, in_channel=False)
+            await user.send(text, allowed_mentions=NO_PINGS)
         except discord.HTTPException as error:
             log.warning("could not tell member %d about a refund: %s", user_id, error.status)
             return False

@@ -34,6 +34,8 @@ from bot.discord.sending import DM_UPLOAD_LIMIT, to_channel, to_dm
 from bot.discord.servers import quota_guild_id
 from bot.discord.texts import result_embed
 from bot.discord.wording import discord_timestamp
+from bot.i18n import N_, _, speaking
+from bot.i18n.numbers import number
 from bot.images.fitting import fit_images, outgoing_files, pack_messages, wants_alpha
 from bot.jobs.job import Delivered
 from bot.ledger.facade import JobRecord
@@ -43,14 +45,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NOT_YOURS = "Only the member who asked for these images can have them delivered."
-ELSEWHERE = "These images were asked for somewhere else: use /history there to get them."
-ALREADY = "These images were already delivered."
-GONE = (
-    "I no longer keep these images (results are kept for {days:g} days), so I cannot deliver "
+NOT_YOURS = N_("Only the member who asked for these images can have them delivered.")
+ELSEWHERE = N_("These images were asked for somewhere else: use /history there to get them.")
+ALREADY = N_("These images were already delivered.")
+GONE = N_(
+    "I no longer keep these images (results are kept for {days} days), so I cannot deliver "
     "them again."
 )
-STILL_FAILED = (
+STILL_FAILED = N_(
     "I still could not post your images. They stay kept for you: try **Deliver again** later."
 )
 
@@ -67,7 +69,13 @@ async def redeliver_all(bot: ImageBot, records: Sequence[JobRecord]) -> None:
 
 
 async def deliver_kept(bot: ImageBot, record: JobRecord) -> Delivered:
-    """Deliver a job's kept images without an interaction: its channel, else a DM."""
+    """Deliver a job's kept images without an interaction: its channel, else a DM; in the
+    language of the server it was asked in."""
+    with speaking(bot.notices.locale_of(record.guild_id)):
+        return await _deliver_kept(bot, record)
+
+
+async def _deliver_kept(bot: ImageBot, record: JobRecord) -> Delivered:
     kept = await bot.results.load(record.id, record.result_key)
     if kept is None:
         log.warning("job %d: its images are no longer kept; nothing to deliver", record.id)
@@ -96,14 +104,16 @@ async def deliver_kept(bot: ImageBot, record: JobRecord) -> Delivered:
     asked = discord_timestamp(record.created_at)
     first: discord.Message | None = None
     sent = 0
-    for number, batch in enumerate(pack_messages(files, lambda item: item.size, limit=limit)):
-        extras: dict[str, Any] = {"embed": embed, "view": view} if number == 0 else {}
+    for index, batch in enumerate(pack_messages(files, lambda item: item.size, limit=limit)):
+        extras: dict[str, Any] = {"embed": embed, "view": view} if index == 0 else {}
         message = None
         if channel is not None:
-            content = f"{user.mention}, here are the images you asked for {asked}."
+            content = _("{mention}, here are the images you asked for {when}.").format(
+                mention=user.mention, when=asked
+            )
             message = await to_channel(channel, user, batch, content=content, **extras)
         if message is None:
-            content = f"Here are the images you asked for {asked}."
+            content = _("Here are the images you asked for {when}.").format(when=asked)
             message = await to_dm(user, batch, content=content, **extras)
         if message is None:
             break
@@ -127,17 +137,17 @@ async def deliver_again(interaction: discord.Interaction[ImageBot], job_id: int)
     bot = interaction.client
     record = await bot.ledger.job(job_id)
     if record is None or record.user_id != interaction.user.id:
-        raise BotError(NOT_YOURS)
+        raise BotError(_(NOT_YOURS))
     if record.guild_id != quota_guild_id(interaction):
-        raise BotError(ELSEWHERE)
+        raise BotError(_(ELSEWHERE))
     if record.delivery != "waiting":
-        raise BotError(ALREADY)
+        raise BotError(_(ALREADY))
     if not await asyncio.to_thread(bot.results.has, record.id, record.result_key):
-        raise BotError(GONE.format(days=bot.settings.results_keep_days))
+        raise BotError(_(GONE).format(days=number(bot.settings.results_keep_days)))
     await defer(interaction, private=is_private(record))
     kept = await bot.results.load(record.id, record.result_key)
     if kept is None:
-        raise BotError(GONE.format(days=bot.settings.results_keep_days))
+        raise BotError(_(GONE).format(days=number(bot.settings.results_keep_days)))
     interaction.extras[REROLL_KEY] = can_reroll(record.kind, record.params)
     reporter = InteractionReporter(interaction)
     result = ImageResult(kept.images, kept.usage, size=record.size, quality=record.quality)
@@ -147,7 +157,7 @@ async def deliver_again(interaction: discord.Interaction[ImageBot], job_id: int)
     await bot.ledger.delivered(job_id, delivered.images, delivered.channel_id, delivered.message_id)
     log.info("job %d delivered again: %d image(s)", job_id, delivered.images)
     if delivered.images == 0:
-        await tell_privately(interaction, STILL_FAILED)
+        await tell_privately(interaction, _(STILL_FAILED))
 
 
 class DeliverAgainButton(JobButton, template=r"history:deliver:(?P<job>\d{1,20})"):
@@ -158,7 +168,7 @@ class DeliverAgainButton(JobButton, template=r"history:deliver:(?P<job>\d{1,20})
 
     def __init__(self, job_id: int) -> None:
         super().__init__(job_id)
-        self.item.label = f"Deliver #{job_id} again"
+        self.item.label = _("Deliver #{job} again").format(job=job_id)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Deliver; a refusal (or anything unexpected) is told to the member privately."""

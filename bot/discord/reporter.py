@@ -12,10 +12,11 @@ import discord
 
 from bot.core.models import GeneratedImage, ImageRequest, ImageResult
 from bot.discord.queue_buttons import cancel_view
-from bot.discord.replies import NO_PINGS, deferred_privately, tell_privately
+from bot.discord.replies import NO_PINGS, NOTE_KEY, deferred_privately, tell_privately
 from bot.discord.result_buttons import result_view, shown_buttons
 from bot.discord.sending import parts, to_channel, to_dm, uploads
 from bot.discord.texts import remaining_note, result_embed, status_line
+from bot.i18n import _, speaking
 from bot.images.fitting import OutgoingFile, fit_images, outgoing_files, pack_messages, wants_alpha
 from bot.jobs.durations import Typical
 from bot.jobs.job import Delivered, Stage
@@ -44,6 +45,9 @@ class InteractionReporter:
         rate_limited: Callable[[], bool] = lambda: False,
     ) -> None:
         self._interaction = interaction
+        # The member's language, spoken by every text this reporter sends (the job's task also
+        # inherits it from the interaction's, but a reporter must not depend on where it runs).
+        self._locale = interaction.locale.value
         self._rate_limited = rate_limited  # is WisGate's rate limit holding every call back?
         self._private = deferred_privately(interaction)
         self._interval = edit_interval
@@ -127,7 +131,9 @@ class InteractionReporter:
         if shown == "generating":
             text = self._generating_line()
         else:
-            text = status_line(shown, self._clock() - self._born, self._position, wait=self._wait)
+            with speaking(self._locale):
+                elapsed = self._clock() - self._born
+                text = status_line(shown, elapsed, self._position, wait=self._wait)
         job_id = self._job_id if self._stage != "generating" else None
         if job_id is not None:
             await self._edit(content=text, view=cancel_view(job_id))
@@ -142,13 +148,15 @@ class InteractionReporter:
         if self._done or self._clock() - self._last_edit < self._interval:
             return
         name = f"preview-{index}.{image.format}"
-        text = self._generating_line() + " · preview"
+        with speaking(self._locale):
+            text = _("{status} · preview").format(status=self._generating_line())
         with uploads([(image.data, name, None)]) as files:
             await self._edit(content=text, attachments=files)
 
     def _generating_line(self) -> str:
         elapsed = self._clock() - self._generating_since
-        return status_line("generating", elapsed, None, typical=self._typical)
+        with speaking(self._locale):
+            return status_line("generating", elapsed, None, typical=self._typical)
 
     async def _edit(self, **fields: object) -> None:
         async with self._lock:
@@ -175,6 +183,12 @@ class InteractionReporter:
         self, job_id: int, request: ImageRequest, result: ImageResult, remaining: int | None
     ) -> Delivered:
         """Fit, pack and send the images; count only what Discord accepted."""
+        with speaking(self._locale):
+            return await self._deliver(job_id, request, result, remaining)
+
+    async def _deliver(
+        self, job_id: int, request: ImageRequest, result: ImageResult, remaining: int | None
+    ) -> Delivered:
         await self._stop_ticker()
         limit = self.upload_limit
         images = await fit_images(result.images, limit, keep_alpha=wants_alpha(request))
@@ -200,21 +214,28 @@ class InteractionReporter:
             sent += len(batch)
         if first is None:
             return Delivered(0)
+        # What the requester alone should know: defaults their request skipped (the intake's
+        # note), and on a public card, how many images they have left.
+        note = self._interaction.extras.get(NOTE_KEY)
+        notes = [str(note)] if note else []
         if shown is None and remaining is not None and remaining <= FEW_LEFT:
-            await self._note_remaining(first, remaining)
+            notes.append(remaining_note(remaining))
+        if notes:
+            await self._note_privately(first, "\n\n".join(notes))
         return Delivered(sent, first.channel.id, first.id, tuple(images) if changed else ())
 
-    async def _note_remaining(self, first: discord.Message, remaining: int) -> None:
-        """Tell the requester alone the images they have left today, in an ephemeral followup;
-        only once the result replaced the "thinking..." message, which would otherwise lend
-        that followup its public visibility."""
+    async def _note_privately(self, first: discord.Message, text: str) -> None:
+        """Tell the requester alone (the images they have left today, the defaults skipped), in
+        an ephemeral followup; only once the result replaced the "thinking..." message, which
+        would otherwise lend that followup its public visibility."""
         if not isinstance(first, discord.InteractionMessage):
             return
-        text = remaining_note(remaining)
         try:
-            await self._interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            await self._interaction.followup.send(
+                text[:2000], ephemeral=True, allowed_mentions=NO_PINGS
+            )
         except discord.HTTPException as error:
-            log.info("could not tell the member their images left today: %s", error.status)
+            log.info("could not send the member their private note: %s", error.status)
 
     async def _send_batch(
         self,
@@ -279,7 +300,7 @@ class InteractionReporter:
         if not isinstance(channel, discord.abc.Messageable):
             return None
         user = self._interaction.user
-        content = f"{user.mention}, here are your images."
+        content = _("{mention}, here are your images.").format(mention=user.mention)
         return await to_channel(channel, user, batch, content=content, embed=embed, view=view)
 
     async def _via_dm(
@@ -288,14 +309,15 @@ class InteractionReporter:
         embed: discord.Embed | None,
         view: discord.ui.View | None,
     ) -> discord.Message | None:
-        content = "Here are the images you asked for."
+        content = _("Here are the images you asked for.")
         return await to_dm(self._interaction.user, batch, content=content, embed=embed, view=view)
 
     async def waiting(self, job_id: int) -> None:
         """Tell the member their images are kept for them: in place of the status message
         (which would otherwise stay "Generating..."), else privately, else in the channel (a
         server that added the bot, public jobs only), else by DM."""
-        text = waiting_text(job_id)
+        with speaking(self._locale):
+            text = waiting_text(job_id)
         if self._token_fresh():
             try:
                 await self._interaction.edit_original_response(
@@ -328,8 +350,11 @@ class InteractionReporter:
         await user.send(text, allowed_mentions=NO_PINGS)
 
     async def fail(self, text: str) -> None:
-        """Tell the member privately that the job failed (it was refunded)."""
+        """Tell the member privately that the job failed (it was refunded). A text made where
+        the member's language was not spoken (a shutdown's) is translated here, if it can be."""
         await self._stop_ticker()
+        with speaking(self._locale):
+            text = _(text) if text else text  # gettext("") is the catalog header
         if self._token_fresh():
             try:
                 await tell_privately(self._interaction, text)
@@ -344,7 +369,7 @@ class InteractionReporter:
 
 def waiting_text(job_id: int) -> str:
     """What a member reads when their images are made (and charged) but could not be posted."""
-    return (
-        f"Your images for request #{job_id} are ready, but I could not post them. They are "
-        "kept for you: use `/history` and press **Deliver again** to get them."
-    )
+    return _(
+        "Your images for request #{job} are ready, but I could not post them. They are kept "
+        "for you: use `/history` and press **Deliver again** to get them."
+    ).format(job=job_id)

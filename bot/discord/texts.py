@@ -8,7 +8,14 @@ from typing import Literal
 import discord
 
 from bot.core.models import ImageRequest, ImageResult
-from bot.core.text import fix_surrogates, format_duration, shorten
+from bot.core.text import (
+    fix_surrogates,
+    format_duration,
+    hours_text,
+    minutes_text,
+    seconds_text,
+    shorten,
+)
 from bot.core.used import used_settings
 from bot.i18n import N_, _, ngettext
 from bot.i18n.numbers import number
@@ -51,38 +58,67 @@ def status_line(
     jobs (bot/jobs/durations.py), left out when there are none."""
     took = format_duration(elapsed)
     if state == "generating":
-        usual = f" · {usual_range(typical)}" if typical is not None else ""
-        return f"🎨 Generating… {took}{usual}"
-    where = f" — position {position}" if position is not None else ""
+        if typical is None:
+            return _("🎨 Generating… {took}").format(took=took)
+        return _("🎨 Generating… {took} · {usually}").format(
+            took=took, usually=usual_range(typical)
+        )
     if state == "paced":  # how long a rate limit holds nobody knows: no estimate
-        return f"⏳ Waiting for WisGate's rate limit{where} · {took}"
-    starts = f" · starts in about {rough_duration(wait)}" if wait is not None else ""
-    return f"⏳ Queued{where} · {took}{starts}"
+        if position is None:
+            return _("⏳ Waiting for WisGate's rate limit · {took}").format(took=took)
+        return _("⏳ Waiting for WisGate's rate limit — position {position} · {took}").format(
+            position=number(position), took=took
+        )
+    if position is None:
+        line = _("⏳ Queued · {took}").format(took=took)
+    else:
+        line = _("⏳ Queued — position {position} · {took}").format(
+            position=number(position), took=took
+        )
+    if wait is None:
+        return line
+    return _("{line} · starts in about {wait}").format(line=line, wait=rough_duration(wait))
+
+
+def _rough(seconds: float) -> tuple[str, int, int]:
+    """An estimate rounded as a person says it: its unit and amounts (hours and minutes)."""
+    if seconds < 9.5:
+        return "s", max(1, round(seconds)), 0
+    if seconds < 57.5:
+        return "s", 5 * round(seconds / 5), 0
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return "min", minutes, 0
+    hours, rest = divmod(5 * round(minutes / 5), 60)
+    return "h", hours, rest
+
+
+def _rough_text(unit: str, amount: int, rest: int) -> str:
+    if unit == "s":
+        return seconds_text(amount)
+    if unit == "min":
+        return minutes_text(amount)
+    return hours_text(amount, rest)
 
 
 def rough_duration(seconds: float) -> str:
     """An estimate as a person says it: `3 s` below 10 s, then `25 s`, `4 min`, `1 h 05 min`."""
-    if seconds < 9.5:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 57.5:
-        return f"{5 * round(seconds / 5)} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, rest = divmod(5 * round(minutes / 5), 60)
-    return f"{hours} h {rest:02d} min"
+    return _rough_text(*_rough(seconds))
 
 
 def usual_range(typical: Typical) -> str:
     """`usually 20–35 s`, `usually 45 s–2 min`, or `usually about 30 s` when both ends round
     alike."""
-    low, high = rough_duration(typical.low), rough_duration(typical.high)
-    if low == high:
-        return f"usually about {low}"
-    (low_number, low_unit), high_unit = low.split(" ", 1), high.split(" ", 1)[1]
-    if low_unit == high_unit in ("s", "min"):
-        return f"usually {low_number}–{high}"  # one unit: 20–35 s
-    return f"usually {low}–{high}"
+    low, high = _rough(typical.low), _rough(typical.high)
+    if _rough_text(*low) == _rough_text(*high):
+        return _("usually about {duration}").format(duration=_rough_text(*low))
+    if low[0] == high[0] == "s":  # one unit: 20–35 s
+        span = _("{low}–{high} s").format(low=low[1], high=high[1])
+    elif low[0] == high[0] == "min":
+        span = _("{low}–{high} min").format(low=low[1], high=high[1])
+    else:
+        span = f"{_rough_text(*low)}–{_rough_text(*high)}"
+    return _("usually {range}").format(range=span)
 
 
 def result_embed(

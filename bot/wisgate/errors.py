@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import orjson
 
 from bot.core.errors import BotError
+from bot.i18n import N_, _
 
 # Upstream error texts are logged and may be shown; keep them short.
 _MAX_MESSAGE = 300
@@ -26,7 +27,9 @@ _STREAM_PARAMS = frozenset({"stream", "partial_images"})
 class WisGateError(BotError):
     """An error from the image API (or on the way to it), safe to log and to show."""
 
-    user_text: ClassVar[str] = "The image service failed to answer. Nothing was charged; try again."
+    user_text: ClassVar[str] = N_(
+        "The image service failed to answer. Nothing was charged; try again."
+    )
 
     def __init__(
         self,
@@ -36,7 +39,7 @@ class WisGateError(BotError):
         code: str | None = None,
         param: str | None = None,
     ) -> None:
-        super().__init__(self.user_text)
+        super().__init__(_(self.user_text))  # made in the job's task: the member's language
         self.status = status
         self.code = code
         self.param = param
@@ -55,7 +58,7 @@ class WisGateError(BotError):
 class BadRequest(WisGateError):
     """The API refused the request's parameters (a 4xx that no other class describes)."""
 
-    user_text = (
+    user_text = N_(
         "The image service refused these options. Try a different size, format or prompt; "
         "nothing was charged."
     )
@@ -63,13 +66,15 @@ class BadRequest(WisGateError):
     def __init__(self, message: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         # The API's own reason usually says which option is wrong; it carries no secrets.
-        self.user_message = f"{self.user_text}\nThe service said: {message}"
+        self.user_message = _("{problem}\nThe service said: {message}").format(
+            problem=_(self.user_text), message=message
+        )
 
 
 class ContentRejected(WisGateError):
     """The prompt or an input image was blocked by the safety system."""
 
-    user_text = (
+    user_text = N_(
         "The image service's safety system blocked this request. Rephrase the prompt or use "
         "different images; nothing was charged."
     )
@@ -78,7 +83,7 @@ class ContentRejected(WisGateError):
 class AuthenticationFailed(WisGateError):
     """The API key was refused (401/403): only the bot's owner can fix this."""
 
-    user_text = (
+    user_text = N_(
         "The bot cannot sign in to the image service right now. The bot owner has to check "
         "its API key; nothing was charged."
     )
@@ -87,7 +92,7 @@ class AuthenticationFailed(WisGateError):
 class UpstreamQuotaExhausted(WisGateError):
     """The bot's WisGate account is out of credit (402, or 429 insufficient_quota)."""
 
-    user_text = (
+    user_text = N_(
         "The bot's image service account has run out of credit. The bot owner has to top it "
         "up; nothing was charged."
     )
@@ -96,13 +101,15 @@ class UpstreamQuotaExhausted(WisGateError):
 class RateLimited(WisGateError):
     """The API kept answering 429 (rate limit) after every retry."""
 
-    user_text = "The image service is busy right now. Try again in a minute; nothing was charged."
+    user_text = N_(
+        "The image service is busy right now. Try again in a minute; nothing was charged."
+    )
 
 
 class UnknownModel(WisGateError):
     """The API does not know (or no longer offers) the requested model."""
 
-    user_text = (
+    user_text = N_(
         "The image service does not offer this model (any more). Pick another model, or ask a "
         "moderator to update the bot's model list; nothing was charged."
     )
@@ -111,7 +118,7 @@ class UnknownModel(WisGateError):
 class ServerError(WisGateError):
     """The API failed (5xx after retries, or the connection broke while the answer arrived)."""
 
-    user_text = (
+    user_text = N_(
         "The image service had a problem and did not deliver the image. Try again later; "
         "nothing was charged."
     )
@@ -120,7 +127,7 @@ class ServerError(WisGateError):
 class RequestTimedOut(WisGateError):
     """No complete answer arrived in time; the request is not retried (it may be billed)."""
 
-    user_text = (
+    user_text = N_(
         "The image service took too long to answer. Try again, perhaps with a smaller size "
         "or lower quality; nothing was charged."
     )
@@ -129,7 +136,7 @@ class RequestTimedOut(WisGateError):
 class MalformedResponse(WisGateError):
     """The API answered something that is not a usable image result."""
 
-    user_text = (
+    user_text = N_(
         "The image service sent back something that is not a usable image. Try again; "
         "nothing was charged."
     )

@@ -1,7 +1,9 @@
 """The member's language end to end: a delivered result, a refusal at the daily limit and
 /quota answered in German and Japanese (interaction.locale), English for a locale without a
-catalog; the synced commands carry description_localizations for every command and option
-(the fake checks the payload against Discord's schema, and the locales against Discord's list).
+catalog; a job's progress lines and an upstream failure's refund in its member's language, the
+log channel's notices in the server's (its preferred locale); the synced commands carry
+description_localizations for every command and option (the fake checks the payload against
+Discord's schema, and the locales against Discord's list).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.harness import World, running_bot
-from tests.fakes.discord import FakeInteraction, FakeUser
+from tests.e2e.quota_world import Staff, ask, log_texts, private_reply
+from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeUser
 from tests.fakes.discord.inject import walk_components
 
 SHIPPED_DISCORD_LOCALES = {"de", "es-ES", "es-419", "fr", "pt-BR", "ja", "zh-CN"}
@@ -112,3 +115,52 @@ async def test_synced_commands_carry_every_description_in_every_shipped_locale(
         wide = next(c for c in aspect["choices"] if c["value"] == "wide")
         assert wide["name_localizations"]["de"] == "breit (16:9)"
         assert json.dumps(synced)  # what was registered is plain JSON
+
+
+class _JapaneseServer(Staff):
+    """Staff and a log channel, on a server whose preferred locale is Japanese."""
+
+    def __call__(self, fake: FakeDiscord, guild: FakeGuild) -> None:
+        super().__call__(fake, guild)
+        guild.locale = "ja"
+
+
+def _status(handle: FakeInteraction) -> str:
+    return handle.original.content if handle.original is not None else ""
+
+
+async def test_progress_failures_and_the_servers_notices_speak_their_language(
+    tmp_path: Path,
+) -> None:
+    """A job speaks its member's language to the end (its task and reporter): the generating
+    and queued lines, an upstream failure's refund; the log channel speaks the server's."""
+    staff = _JapaneseServer()
+    settings = {"max_concurrent_jobs": 1, "streaming_previews": "off"}
+    async with running_bot(tmp_path, setup=staff, **settings) as world:
+        await ask(world, "quota-admin settings", {"log_channel": staff.log}, user=staff.admin)
+        world.wisgate.fail("slow", delay=6.5)  # holds the one slot past the first status edits
+        world.wisgate.fail("moderation_blocked")
+        held = await world.slash("imagine", {"prompt": "a held sunrise"}, locale="de")
+        queued = await world.slash("imagine", {"prompt": "behind"}, user=world.bob, locale="ja")
+        await world.discord.wait_for(
+            lambda: (
+                _status(held).startswith("🎨 Wird erstellt… ")
+                and _status(queued).startswith("⏳ 順番待ち — 1番目 · ")
+            ),
+            within=8.0,
+            what="the generating line in German and the queued line in Japanese",
+        )
+        await world.idle()
+        refused = private_reply(world, queued)
+        assert refused.startswith("画像サービスの安全システムがこのリクエストをブロックしました。")
+        assert "料金はかかっていません" in refused
+
+        world.wisgate.fail("insufficient_quota")
+        broke = await world.slash("imagine", {"prompt": "no credit"}, locale="de")
+        await world.idle()
+        told = private_reply(world, broke)
+        assert told.startswith("Das Konto des Bots beim Bilddienst hat kein Guthaben mehr."), told
+        [alert] = [text for text in log_texts(world, staff.log) if "WisGate" in text]
+        assert alert.startswith("**画像サービス:** ボットの WisGate アカウントのクレジット"), alert
+        rows = world.rows("SELECT status, images_charged FROM jobs ORDER BY id")
+        assert rows == [("succeeded", 1), ("failed", 0), ("failed", 0)]
