@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 # Members' text never pings anyone: no @everyone, no roles, no users unless we say so.
 NO_PINGS = discord.AllowedMentions.none()
 PRIVATE_KEY = "private"  # Interaction.extras key: True when the defer was ephemeral
+# Interaction.extras key: a note for the requester alone, sent with the result (the defaults
+# their request skipped: bot/discord/intake.py).
+NOTE_KEY = "note"
 # What a public "thinking..." message says for the moment before it is deleted.
 RESOLVED_TEXT = N_("This request could not go ahead.")
 
