@@ -16,6 +16,7 @@ import discord
 from bot.discord.client import ImageBot
 from bot.discord.quota_texts import history_embed
 from bot.discord.redelivery import DeliverAgainButton, deliver_again_view
+from bot.i18n import N_
 from bot.ledger.facade import JobRecord
 from cogs._quota_pages import PAGE_SIZE, KeysetPager
 
@@ -28,7 +29,7 @@ class HistoryPager(KeysetPager):
     """Pages of one member's jobs in one scope, newest first, found by id as jobs keep coming."""
 
     command = "/history"
-    asker = "member"
+    not_yours = N_("These buttons belong to the member who asked. Run `{command}` yourself.")
 
     def __init__(self, bot: ImageBot, *, guild_id: int | None, owner_id: int, where: str) -> None:
         super().__init__(owner_id=owner_id, buttons="history-page")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.discord.quota_texts import audit_line
+from bot.i18n import _
 from bot.ledger.admin import LedgerAdmin
 from cogs._quota_pages import LIFETIME, PAGE_SIZE, KeysetPager
 
@@ -39,10 +40,15 @@ class AuditPager(KeysetPager):
             before_id=self.trail[-1],
         )
         self.next_before = page.next_before_id
-        about = f" about <@{self.member_id}>" if self.member_id is not None else ""
         lines = [audit_line(entry, bot_default=self.bot_default) for entry in page.entries]
         if not lines:
-            lines = ["No quota changes recorded yet."]
-        header = f"Changes{about}, newest first:"
-        embed = discord.Embed(title="Quota audit log", description="\n".join([header, *lines]))
+            lines = [_("No quota changes recorded yet.")]
+        if self.member_id is None:
+            header = _("Changes, newest first:")
+        else:
+            header = _("Changes about {member}, newest first:").format(
+                member=f"<@{self.member_id}>"
+            )
+        description = "\n".join([header, *lines])
+        embed = discord.Embed(title=_("Quota audit log"), description=description)
         return embed, page.next_before_id is not None

@@ -17,6 +17,7 @@ import discord
 from bot.discord.language import speak
 from bot.discord.moderator_texts import policy_embed
 from bot.discord.replies import report_error
+from bot.i18n import N_, _
 from bot.ledger.admin import LedgerAdmin
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ class Pager(discord.ui.View):
     """Pages of something one member asked for; subclasses read and draw a page."""
 
     command = "/quota-admin"  # named in the refusal to anyone else pressing the buttons
-    asker = "moderator"  # who the buttons belong to, in that refusal
+    # The refusal to anyone else pressing the buttons (translated when sent).
+    not_yours = N_("These buttons belong to the moderator who asked. Run `{command}` yourself.")
 
     def __init__(self, *, owner_id: int, buttons: str, timeout: float = LIFETIME) -> None:
         super().__init__(timeout=timeout)
@@ -39,6 +41,8 @@ class Pager(discord.ui.View):
         self.message: discord.InteractionMessage | None = None
         self.previous_page.custom_id = f"{buttons}:previous"
         self.next_page.custom_id = f"{buttons}:next"
+        self.previous_page.label = _("Previous")  # made while the asker's language is spoken
+        self.next_page.label = _("Next")
 
     async def page(self) -> tuple[discord.Embed, bool]:
         """Read and draw the page at self.index; True when there is a next one."""
@@ -53,7 +57,7 @@ class Pager(discord.ui.View):
         embed, self.has_next = await self.page()
         self.previous_page.disabled = self.index == 0
         self.next_page.disabled = not self.has_next
-        embed.set_footer(text=f"Page {self.index + 1}")
+        embed.set_footer(text=_("Page {number}").format(number=self.index + 1))
         return embed
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
@@ -61,7 +65,7 @@ class Pager(discord.ui.View):
         speak(interaction)
         if interaction.user.id == self.owner_id:
             return True
-        text = f"These buttons belong to the {self.asker} who asked. Run `{self.command}` yourself."
+        text = _(self.not_yours).format(command=self.command)
         await interaction.response.send_message(text, ephemeral=True)
         return False
 

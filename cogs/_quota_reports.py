@@ -17,7 +17,7 @@ from bot.discord.moderator_texts import NO_SUCH_JOB, job_embed, top_text
 from bot.discord.month_report import month_report
 from bot.discord.quota_texts import acknowledge, answer
 from bot.discord.replies import NO_PINGS
-from bot.i18n import N_
+from bot.i18n import N_, _
 from bot.ledger.models import month_key
 from bot.ledger.report_sql import Period
 from cogs._quota_pages import PolicyPager
@@ -54,7 +54,7 @@ async def show_top(
     await acknowledge(interaction)
     chosen = PERIOD_VALUES.get(period)
     if chosen is None:  # Discord sends only listed choices; anything else is not ours
-        raise InvalidRequest("Choose a period from the list: today or this month.")
+        raise InvalidRequest(_("Choose a period from the list: today or this month."))
     board = await bot.admin.leaderboard(guild_id, chosen)
     spent, budget = await bot.admin.month_spend(guild_id)
     month = month_key(bot.ledger.now())
@@ -76,7 +76,7 @@ async def show_job(
     await acknowledge(interaction)
     detail = await bot.admin.job(guild_id, job_id)
     if detail is None:
-        await answer(interaction, NO_SUCH_JOB)
+        await answer(interaction, _(NO_SUCH_JOB))
         return
     await answer(interaction, embed=job_embed(detail))
 

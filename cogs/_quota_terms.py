@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.terms import MAX_TERMS_PER_GUILD, WILDCARD
+from bot.i18n import _
+from bot.i18n.numbers import number
 from bot.ledger.admin import Change
 
 LIST_MAX = 1900  # characters of terms in one reply; Discord's content limit is 2000
@@ -19,59 +21,65 @@ def rule(term: str) -> str:
     """What a stored term matches, in words."""
     starts, ends = term.startswith(WILDCARD), term.endswith(WILDCARD)
     if starts and ends:
-        return "anywhere, even inside words"
+        return _("anywhere, even inside words")
     if ends:
-        return "words starting with it"
+        return _("words starting with it")
     if starts:
-        return "words ending with it"
-    return "the whole word or phrase"
+        return _("words ending with it")
+    return _("the whole word or phrase")
 
 
 def added_text(change: Change[str | None]) -> str:
     """The moderator's reply to `terms add`."""
     term = str(change.new)
     if change.old is not None:
-        return f"{shown(term)} was already blocked: nothing changed."
-    return (
-        f"Blocked term added: {shown(term)} (matches {rule(term)}, ignoring case and accents). "
+        return _("{term} was already blocked: nothing changed.").format(term=shown(term))
+    return _(
+        "Blocked term added: {term} (matches {rule}, ignoring case and accents). "
         "Prompts containing it are refused here before anything is charged."
-    )
+    ).format(term=shown(term), rule=rule(term))
 
 
 def removed_text(change: Change[str | None], typed: str) -> str:
     """The moderator's reply to `terms remove`."""
     if change.old is None:
-        return (
-            f"{shown(typed)} was not blocked: nothing changed. "
+        return _(
+            "{term} was not blocked: nothing changed. "
             "`/quota-admin terms list` shows the blocked terms."
-        )
-    return f"Blocked term removed: {shown(str(change.old))}. Prompts may contain it again."
+        ).format(term=shown(typed))
+    return _("Blocked term removed: {term}. Prompts may contain it again.").format(
+        term=shown(str(change.old))
+    )
 
 
 def log_text(actor_id: int, change: Change[str | None]) -> str:
-    """The log channel's note of a change."""
+    """The log channel's note of a change (speak the server's language around it)."""
     if change.new is not None:
-        return f"Blocked terms: <@{actor_id}> added {shown(change.new)}."
-    return f"Blocked terms: <@{actor_id}> removed {shown(str(change.old))}."
+        return _("Blocked terms: {moderator} added {term}.").format(
+            moderator=f"<@{actor_id}>", term=shown(change.new)
+        )
+    return _("Blocked terms: {moderator} removed {term}.").format(
+        moderator=f"<@{actor_id}>", term=shown(str(change.old))
+    )
 
 
 def list_text(terms: Sequence[str]) -> str:
     """The guild's blocked terms, as many as fit in one message."""
     if not terms:
-        return (
-            "No terms are blocked here. Add one with `/quota-admin terms add` "
-            f"(up to {MAX_TERMS_PER_GUILD})."
-        )
-    head = (
-        f"Blocked terms here ({len(terms)} of at most {MAX_TERMS_PER_GUILD}); `*` at a start or "
+        return _(
+            "No terms are blocked here. Add one with `/quota-admin terms add` (up to {most})."
+        ).format(most=number(MAX_TERMS_PER_GUILD))
+    head = _(
+        "Blocked terms here ({count} of at most {most}); `*` at a start or "
         "end matches parts of words:"
-    )
+    ).format(count=number(len(terms)), most=number(MAX_TERMS_PER_GUILD))
     lines: list[str] = []
     used = len(head)
     for term in terms:
         line = shown(term)
         if used + len(line) + 2 > LIST_MAX:
-            lines.append(f"… and {len(terms) - len(lines)} more")
+            more = len(terms) - len(lines)
+            lines.append(_("… and {count} more").format(count=number(more)))
             break
         lines.append(line)
         used += len(line) + 2

@@ -32,6 +32,7 @@ from bot.discord.quota_texts import (
 )
 from bot.discord.quota_texts import images as count_images
 from bot.discord.wording import discord_timestamp
+from bot.i18n import N_, _, speaking
 from bot.ledger.admin import KEEP, MAX_DAILY_IMAGES, Change
 from bot.ledger.models import next_month
 from cogs import _quota_reports as reports
@@ -41,7 +42,7 @@ from cogs._quota_audit import AuditPager
 Images = Range[int, 0, MAX_DAILY_IMAGES]
 JobId = Range[int, 1, 2**53 - 1]  # Discord's largest integer option
 Person = discord.Member | discord.User
-NOT_INSTALLED = (
+NOT_INSTALLED = N_(
     "This server has not added the bot, so there are no quotas here to manage. "
     "A server admin can add it to this server first."
 )
@@ -73,12 +74,12 @@ class QuotaAdmin(
         """Manage Server or the server's moderator role, whatever Discord's settings say."""
         if interaction.guild_id is not None and not interaction.is_guild_integration():
             # The app installed by a member, used in a server without the bot: not ours to run.
-            raise NotModerator(NOT_INSTALLED)
+            raise NotModerator(_(NOT_INSTALLED))
         return await require_moderator(interaction)
 
     def _guild(self, interaction: Interaction[ImageBot]) -> int:
         if interaction.guild_id is None:  # require_moderator already refused DMs
-            raise InvalidRequest("Quotas can only be managed inside a server.")
+            raise InvalidRequest(_("Quotas can only be managed inside a server."))
         return interaction.guild_id
 
     def _text(self, change: Change[Any]) -> str:
@@ -95,13 +96,18 @@ class QuotaAdmin(
         await answer(interaction, "\n".join(lines) + (f"\n{extra}" if extra else ""))
         if not lines:
             return False
-        note = f"Quota change by <@{interaction.user.id}>:\n" + "\n".join(lines)
-        return await self.bot.notices.post_to_log(self._guild(interaction), note)
+        guild_id = self._guild(interaction)
+        with speaking(self.bot.notices.locale_of(guild_id)):  # the log speaks the server's
+            head = _("Quota change by {moderator}:").format(moderator=f"<@{interaction.user.id}>")
+            note = "\n".join([head, *(self._text(change) for change in changes)])
+        return await self.bot.notices.post_to_log(guild_id, note)
 
     async def _left_today(self, guild_id: int, member: Person) -> str:
         status = await self.admin.member_status(guild_id, member.id, role_ids(member))
         reset = discord_timestamp(status.resets_at)
-        return f"They can make {count_images(status.remaining)} more today (resets {reset})."
+        return _("They can make {images} more today (resets {when}).").format(
+            images=count_images(status.remaining), when=reset
+        )
 
     @app_commands.command(name="show")
     @app_commands.describe(member="Whose quota to show")
@@ -124,8 +130,10 @@ class QuotaAdmin(
         extra = ""
         if images is None:
             status = await self.admin.member_status(guild_id, member.id, role_ids(member))
-            source = LIMIT_SOURCES[status.limit_source]
-            extra = f"Their limit is now {count_images(status.limit)} a day ({source})."
+            source = _(LIMIT_SOURCES[status.limit_source])
+            extra = _("Their limit is now {images} a day ({source}).").format(
+                images=count_images(status.limit), source=source
+            )
         await self._report(interaction, [change], extra)
 
     @app_commands.command(name="role-limit")
@@ -191,7 +199,7 @@ class QuotaAdmin(
         await acknowledge(interaction)
         guild_id = self._guild(interaction)
         if duration not in reports.BLOCK_DURATIONS:
-            raise InvalidRequest("Choose a duration from the list.")
+            raise InvalidRequest(_("Choose a duration from the list."))
         change = await self.admin.block(
             interaction.user.id, guild_id, member.id, reason, reports.BLOCK_DURATIONS[duration]
         )
@@ -204,7 +212,7 @@ class QuotaAdmin(
         await acknowledge(interaction)
         guild_id = self._guild(interaction)
         change = await self.admin.unblock(interaction.user.id, guild_id, member.id)
-        extra = "" if change.old is not None else "They were not blocked: nothing changed."
+        extra = "" if change.old is not None else _("They were not blocked: nothing changed.")
         await self._report(interaction, [change], extra)
 
     @app_commands.command(name="budget")
@@ -217,10 +225,12 @@ class QuotaAdmin(
         guild_id = self._guild(interaction)
         change = await self.admin.set_budget(interaction.user.id, guild_id, usd)
         spent, budget = await self.admin.month_spend(guild_id)
-        extra = f"Spent this month: {usd_text(spent)}."
+        extra = _("Spent this month: {spent}.").format(spent=usd_text(spent))
         if budget is not None and spent >= budget:
             turns = discord_timestamp(next_month(self.bot.ledger.now()))
-            extra += f" That is all of it: new requests are refused until it is raised or {turns}."
+            extra += " " + _(
+                "That is all of it: new requests are refused until it is raised or {when}."
+            ).format(when=turns)
         await self._report(interaction, [change], extra)
 
     @app_commands.command(name="top")
@@ -282,16 +292,18 @@ class QuotaAdmin(
         if moderator_role is None and log_channel is None and clear is None:
             await answer(interaction, await self._settings_text(guild_id))
             return
-        role_id = _pick(moderator_role, clear in ("moderator_role", "both"), "moderator role")
-        channel_id = _pick(log_channel, clear in ("log_channel", "both"), "log channel")
+        role_id = _pick(moderator_role, clear in ("moderator_role", "both"), BOTH_ROLE)
+        channel_id = _pick(log_channel, clear in ("log_channel", "both"), BOTH_CHANNEL)
         if moderator_role is not None and moderator_role.is_default():
-            raise InvalidRequest("Choose a role other than @everyone as the moderator role.")
+            raise InvalidRequest(_("Choose a role other than @everyone as the moderator role."))
         changes = await self.admin.set_guild_settings(
             interaction.user.id, guild_id, moderator_role_id=role_id, log_channel_id=channel_id
         )
         if not await self._report(interaction, changes) and log_channel is not None:
             await interaction.followup.send(
-                f"I could not post in <#{log_channel.id}>: give me Send Messages there.",
+                _("I could not post in {channel}: give me Send Messages there.").format(
+                    channel=f"<#{log_channel.id}>"
+                ),
                 ephemeral=True,
             )
 
@@ -331,35 +343,46 @@ class QuotaAdmin(
         """Answer privately; post real changes (those with an audit row) to the log channel."""
         await answer(interaction, text)
         if change.audit_id:
-            note = quota_terms.log_text(interaction.user.id, change)
-            await self.bot.notices.post_to_log(self._guild(interaction), note)
+            guild_id = self._guild(interaction)
+            with speaking(self.bot.notices.locale_of(guild_id)):  # the log speaks the server's
+                note = quota_terms.log_text(interaction.user.id, change)
+            await self.bot.notices.post_to_log(guild_id, note)
 
     async def _settings_text(self, guild_id: int) -> str:
         config = await self.admin.guild_config(guild_id)
         spent, _budget = await self.admin.month_spend(guild_id)
-        role = "none" if config.moderator_role_id is None else f"<@&{config.moderator_role_id}>"
-        channel = "none" if config.log_channel_id is None else f"<#{config.log_channel_id}>"
+        none = _("none")
+        role = none if config.moderator_role_id is None else f"<@&{config.moderator_role_id}>"
+        channel = none if config.log_channel_id is None else f"<#{config.log_channel_id}>"
         default = self.bot.ledger.default_daily_images
         limit = (
-            f"{count_images(default)} (the bot default)"
+            _("{images} (the bot default)").format(images=count_images(default))
             if config.default_daily_images is None
             else count_images(config.default_daily_images)
         )
         return "\n".join(
             [
-                f"Moderator role: {role} (members with Manage Server always count)",
-                f"Log channel: {channel}",
-                f"Server default daily limit: {limit}",
-                f"Monthly budget: {usd_text(config.monthly_budget_usd)}; "
-                f"spent this month: {usd_text(spent)}",
+                _("Moderator role: {role} (members with Manage Server always count)").format(
+                    role=role
+                ),
+                _("Log channel: {channel}").format(channel=channel),
+                _("Server default daily limit: {limit}").format(limit=limit),
+                _("Monthly budget: {budget}; spent this month: {spent}").format(
+                    budget=usd_text(config.monthly_budget_usd), spent=usd_text(spent)
+                ),
             ]
         )
 
 
-def _pick(value: discord.abc.Snowflake | None, clear: bool, what: str) -> Any:
-    """The new id for a setting: the chosen one, None to clear it, or KEEP."""
+BOTH_ROLE = N_("Either choose a moderator role or clear it, not both.")
+BOTH_CHANNEL = N_("Either choose a log channel or clear it, not both.")
+
+
+def _pick(value: discord.abc.Snowflake | None, clear: bool, both: str) -> Any:
+    """The new id for a setting: the chosen one, None to clear it, or KEEP (`both`: the
+    refusal when a value is chosen and cleared at once)."""
     if value is not None and clear:
-        raise InvalidRequest(f"Either choose a {what} or clear it, not both.")
+        raise InvalidRequest(_(both))
     if clear:
         return None
     return KEEP if value is None else value.id

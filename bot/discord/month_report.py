@@ -1,7 +1,8 @@
 """`/quota-admin report`: the month's picture (bot/images/chart.py) as an embed and a PNG.
 
 The ledger gives the figures, Discord the members' names, a worker thread draws the chart
-(Pillow is CPU work: never on the event loop).
+(Pillow is CPU work: never on the event loop). The embed speaks the moderator's language; the
+picture stays English (its fonts draw Latin letters only).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import discord
 from bot.discord.moderator_texts import month_name, report_text
 from bot.discord.quota_texts import money
 from bot.discord.texts import EMBED_COLOUR
+from bot.i18n import _, speaking
 from bot.images.chart import Drawn, MonthChart, TopEntry, draw
 from bot.ledger.models import day_key, month_key
 from bot.ledger.report_sql import MonthReport
@@ -61,13 +63,21 @@ async def month_report(bot: ImageBot, guild_id: int) -> tuple[discord.Embed, dis
     now = bot.ledger.now()
     through = int(day_key(now)[-2:]) if month_key(now) == report.month else len(report.daily_micros)
     where = f" · {guild.name}" if guild is not None else ""
-    title = f"Image spend in {month_name(report.month)} (UTC){where}"
-    drawn: Drawn = await asyncio.to_thread(draw, chart_of(report, names, title, through), money)
+    with speaking(None):  # the picture's words and figures are English
+        title = f"Image spend in {month_name(report.month)} (UTC){where}"
+        chart = chart_of(report, names, title, through)
+    drawn: Drawn = await asyncio.to_thread(draw, chart, _english_money)
     filename = f"spend-{report.month}.png"
     embed = discord.Embed(
-        title=f"Image spend in {month_name(report.month)}",
+        title=_("Image spend in {month}").format(month=month_name(report.month)),
         description=report_text(report),
         colour=EMBED_COLOUR,
     )
     embed.set_image(url=f"attachment://{filename}")
     return embed, discord.File(io.BytesIO(drawn.png), filename=filename)
+
+
+def _english_money(micros: int) -> str:
+    """The picture's amounts ($1,234.50), whatever language the thread would speak."""
+    with speaking(None):
+        return money(micros)

@@ -13,12 +13,13 @@ import discord
 from discord import app_commands
 
 from bot.discord.replies import defer
+from bot.i18n import N_, _
 
 if TYPE_CHECKING:
     from bot.discord.client import ImageBot
 
-NOT_IN_DMS = "Quotas can only be managed inside a server."
-NOT_A_MODERATOR = (
+NOT_IN_DMS = N_("Quotas can only be managed inside a server.")
+NOT_A_MODERATOR = N_(
     "Only moderators can change image quotas here: members with the Manage Server "
     "permission, or the moderator role set with `/quota-admin settings`. Nothing was changed."
 )
@@ -48,7 +49,7 @@ async def require_moderator(interaction: discord.Interaction[ImageBot]) -> bool:
     """
     guild_id = interaction.guild_id
     if guild_id is None:
-        raise NotModerator(NOT_IN_DMS)
+        raise NotModerator(_(NOT_IN_DMS))
     if has_manage_server(interaction):
         return True
     roles = role_ids(interaction.user)
@@ -58,4 +59,4 @@ async def require_moderator(interaction: discord.Interaction[ImageBot]) -> bool:
         config = await interaction.client.admin.guild_config(guild_id)
         if config.moderator_role_id is not None and config.moderator_role_id in roles:
             return True
-    raise NotModerator(NOT_A_MODERATOR)
+    raise NotModerator(_(NOT_A_MODERATOR))

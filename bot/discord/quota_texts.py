@@ -28,11 +28,12 @@ from bot.ledger.reports import AuditEntry
 ARROW = "→"
 REASON_PREVIEW = 100
 PROMPT_PREVIEW = 70
+# Where a member's images a day come from, for moderators (translate where used).
 LIMIT_SOURCES = {
-    "member": "set for this member",
-    "role": "from a role",
-    "guild": "the server default",
-    "global": "the bot default",
+    "member": N_("set for this member"),
+    "role": N_("from a role"),
+    "guild": N_("the server default"),
+    "global": N_("the bot default"),
 }
 STATUS_WORDS = {
     "succeeded": N_("delivered"),
@@ -79,9 +80,12 @@ def money(micros: int) -> str:
     return locale_money(micros, plain_zero=True)
 
 
-def usd_text(amount: float | None, none: str = "none") -> str:
-    """A USD amount (as the ledger's Changes carry it) for people; `none` for no value."""
-    return none if amount is None else money(round(amount * 1_000_000))
+def usd_text(amount: float | None, none: str | None = None) -> str:
+    """A USD amount (as the ledger's Changes carry it) for people; `none` (or "none") for no
+    value."""
+    if amount is None:
+        return _("none") if none is None else none
+    return money(round(amount * 1_000_000))
 
 
 def reason_text(reason: str) -> str:
@@ -96,41 +100,51 @@ def _limit(value: Any, none: str) -> str:
 def _block(value: Any) -> str:
     if isinstance(value, dict):  # a block that ends by itself (admin_sql.block_value)
         ends = discord_timestamp(datetime.fromisoformat(value["until"]), "f")
-        return f"blocked until {ends} ({reason_text(str(value['reason']))})"
-    return "not blocked" if value is None else f"blocked ({reason_text(str(value))})"
+        return _("blocked until {when} ({reason})").format(
+            when=ends, reason=reason_text(str(value["reason"]))
+        )
+    if value is None:
+        return _("not blocked")
+    return _("blocked ({reason})").format(reason=reason_text(str(value)))
 
 
 def _mention(kind: str, value: Any) -> str:
     if value is None:
-        return "none"
+        return _("none")
     return f"<@&{value}>" if kind == "role" else f"<#{value}>"
+
+
+def _count(value: Any) -> str:
+    return number(int(value)) if isinstance(value, int) else str(value)
 
 
 def _describe(action: str, target_id: int, bot_default: int) -> tuple[str, Callable[[Any], str]]:
     """What a change is about, and how its values read."""
     member = f"<@{target_id}>"
-    default = f"the bot default ({images(bot_default)})"
+    default = _("the bot default ({images})").format(images=images(bot_default))
     match action:
         case "member_limit":
-            return f"{member}'s daily limit", lambda v: _limit(v, "no override")
+            label = _("{member}'s daily limit").format(member=member)
+            return label, lambda v: _limit(v, _("no override"))
         case "role_limit":
-            return f"Daily limit for <@&{target_id}>", lambda v: _limit(v, "none")
+            label = _("Daily limit for {role}").format(role=f"<@&{target_id}>")
+            return label, lambda v: _limit(v, _("none"))
         case "guild_default":
-            return "Server default daily limit", lambda v: _limit(v, default)
+            return _("Server default daily limit"), lambda v: _limit(v, default)
         case "grant":
-            return f"{member}'s extra images today", str
+            return _("{member}'s extra images today").format(member=member), _count
         case "reset_usage":
-            return f"{member}'s images used today", str
+            return _("{member}'s images used today").format(member=member), _count
         case "block" | "unblock":
             return member, _block
         case "budget":
-            return "Monthly image budget", usd_text
+            return _("Monthly image budget"), usd_text
         case "moderator_role":
-            return "Moderator role", lambda v: _mention("role", v)
+            return _("Moderator role"), lambda v: _mention("role", v)
         case "log_channel":
-            return "Log channel", lambda v: _mention("channel", v)
+            return _("Log channel"), lambda v: _mention("channel", v)
         case "term_add" | "term_remove":
-            return "Blocked term", lambda v: "none" if v is None else safe_text(str(v))
+            return _("Blocked term"), lambda v: _("none") if v is None else safe_text(str(v))
     return f"{action} ({target_id})", str
 
 
@@ -144,35 +158,48 @@ def audit_line(entry: AuditEntry, *, bot_default: int) -> str:
     """One audit row: when, who, and the change."""
     text = change_text(entry.action, entry.target_id, entry.old, entry.new, bot_default=bot_default)
     when = discord_timestamp(entry.created_at, "f")
-    return f"`#{entry.id}` {when} by <@{entry.actor_id}>: {text}"
+    return _("`#{id}` {when} by {moderator}: {change}").format(
+        id=entry.id, when=when, moderator=f"<@{entry.actor_id}>", change=text
+    )
 
 
-def status_text(status: MemberStatus, *, who: str | None = None) -> str:
-    """Where a member stands today: `who` names them for moderators; None speaks to them."""
-    you = who is None
-    name = "You" if you else who
+def status_text(status: MemberStatus, *, who: str) -> str:
+    """Where a member stands today, for moderators (`who` names the member)."""
     if status.blocked:
-        ends, reason = _block_terms(status)
-        head = f"{name} {'are' if you else 'is'} blocked from making images here{ends}.{reason}"
+        reason = ""
+        if status.block_reason:
+            reason = " " + _("Reason: {reason}").format(reason=reason_text(status.block_reason))
+        if status.blocked_until is None:
+            head = _("{member} is blocked from making images here.").format(member=who)
+        else:
+            head = _("{member} is blocked from making images here until {when}.").format(
+                member=who, when=discord_timestamp(status.blocked_until, "f")
+            )
+        head += reason
     else:
-        head = f"{name} can make **{images(status.remaining)}** more today."
+        head = _("{member} can make **{images}** more today.").format(
+            member=who, images=images(status.remaining)
+        )
     lines = [head]
-    used = f"Used today: {status.used} of {status.allowance}"
     if status.held:
-        used += f" ({status.held} being made now)"
-    lines.append(used + f"; resets {discord_timestamp(status.resets_at)}.")
-    source = LIMIT_SOURCES[status.limit_source]
-    lines.append(f"Daily limit: {images(status.limit)} ({source}){_beyond(status)}.")
+        used = _("Used today: {used} of {allowance} ({held} being made now)")
+    else:
+        used = _("Used today: {used} of {allowance}")
+    used = used.format(
+        used=number(status.used), allowance=number(status.allowance), held=number(status.held)
+    )
+    lines.append(
+        _("{used}; resets {when}.").format(used=used, when=discord_timestamp(status.resets_at))
+    )
+    source = _(LIMIT_SOURCES[status.limit_source])
+    lines.append(
+        _("Daily limit: {images} ({source}){beyond}.").format(
+            images=images(status.limit), source=source, beyond=_beyond(status)
+        )
+    )
     if status.guild_id is not None:
-        lines.append(_month_line(status, you=you))
+        lines.append(_month_line(status))
     return "\n".join(lines)
-
-
-def _block_terms(status: MemberStatus) -> tuple[str, str]:
-    """A block's end (` until <t:…:f>`, or nothing) and reason (` Reason: …`, or nothing)."""
-    reason = f" Reason: {reason_text(status.block_reason)}" if status.block_reason else ""
-    until = status.blocked_until
-    return (f" until {discord_timestamp(until, 'f')}" if until is not None else ""), reason
 
 
 def _beyond(status: MemberStatus) -> str:
@@ -187,14 +214,17 @@ def _beyond(status: MemberStatus) -> str:
     return text
 
 
-def _month_line(status: MemberStatus, *, you: bool) -> str:
+def _month_line(status: MemberStatus) -> str:
     mine = money(status.month_spend_micros)
-    spent = f"{'Your' if you else 'Their'} spend here this month: {mine}"
     guild = money(status.guild_month_spend_micros)
     if status.guild_budget_micros is None:
-        return f"{spent}; the server's: {guild} (no monthly budget)."
-    budget = money(status.guild_budget_micros)
-    return f"{spent}; the server's: {guild} of its {budget} monthly budget."
+        return _(
+            "Their spend here this month: {spent}; the server's: {server} (no monthly budget)."
+        ).format(spent=mine, server=guild)
+    return _(
+        "Their spend here this month: {spent}; the server's: {server} of its {budget} "
+        "monthly budget."
+    ).format(spent=mine, server=guild, budget=money(status.guild_budget_micros))
 
 
 # Where a member's images a day come from, in their words (/quota).

@@ -164,3 +164,33 @@ async def test_progress_failures_and_the_servers_notices_speak_their_language(
         assert alert.startswith("**画像サービス:** ボットの WisGate アカウントのクレジット"), alert
         rows = world.rows("SELECT status, images_charged FROM jobs ORDER BY id")
         assert rows == [("succeeded", 1), ("failed", 0), ("failed", 0)]
+
+
+async def test_moderator_replies_speak_the_moderators_language_and_the_log_the_servers(
+    tmp_path: Path,
+) -> None:
+    """/quota-admin answers a German moderator in German (money the German way); the log
+    channel's note of the same change speaks the server's Japanese."""
+    staff = _JapaneseServer()
+    async with running_bot(tmp_path, setup=staff) as world:
+        await ask(world, "quota-admin settings", {"log_channel": staff.log}, user=staff.admin)
+
+        async def mod(name: str, options: dict[str, Any]) -> str:
+            return await ask(world, f"quota-admin {name}", options, user=staff.admin, locale="de")
+
+        bob = f"<@{world.bob.id}>"
+        granted = await mod("grant", {"member": world.bob, "images": 2})
+        assert granted.startswith(f"Zusätzliche Bilder für {bob} heute: 0 → 2\n"), granted
+        assert "Das Mitglied kann heute noch " in granted
+        [note] = [text for text in log_texts(world, staff.log) if "0 → 2" in text]
+        assert note.startswith(f"<@{staff.admin.id}> による割り当ての変更：\n"), note
+
+        budget = await mod("budget", {"usd": 1234.5})
+        assert budget.startswith("Monatliches Bildbudget: keine → 1.234,50\u00a0$\n"), budget
+        shown = await mod("show", {"member": world.bob})
+        assert shown.startswith(f"{bob} kann heute noch **"), shown
+        assert "Tageslimit: " in shown
+        top = await mod("top", {"period": "month"})
+        assert (
+            "Diesen Monat hat der Server 0,00\u00a0$ von seinem Budget von 1.234,50\u00a0$" in top
+        )

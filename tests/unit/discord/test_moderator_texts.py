@@ -66,8 +66,8 @@ def test_timed_blocks_say_until_when_everywhere() -> None:
     assert status_text(status, who="<@1>").startswith(
         f"<@1> is blocked from making images here until <t:{stamp}:f>. Reason: flood\n"
     )
-    assert status_text(replace(status, blocked_until=None)).startswith(
-        "You are blocked from making images here. Reason: flood\n"
+    assert status_text(replace(status, blocked_until=None), who="<@1>").startswith(
+        "<@1> is blocked from making images here. Reason: flood\n"
     )
     assert member_text(MemberBlocked("flood", until=until)) == (
         f"A moderator has blocked you from making images in this server until <t:{stamp}:f>. "
@@ -151,6 +151,6 @@ def test_the_report_text_names_the_budget_share_and_busiest_day() -> None:
     report = MonthReport("2025-06", daily, 150_000, 1_000_000, board)
     assert report_text(report).split("\n")[:3] == [
         "Spent in June 2025 (UTC): $0.15 of the $1.00 budget (15%).",
-        "Busiest day: the 4th, $0.12.",
+        "Busiest day: June 4, $0.12.",
         "Top members: <@7> $0.12, <@8> $0.030.",
     ]

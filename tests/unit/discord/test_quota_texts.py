@@ -124,8 +124,8 @@ def test_status_text_for_a_moderator_and_for_a_blocked_member() -> None:
         "Daily limit: 10 images (from a role).",
         "Their spend here this month: $1.50; the server's: $20.00 of its $50.00 monthly budget.",
     ]
-    blocked = status_text(status(blocked=True, block_reason="@here spam"))
-    assert blocked.startswith("You are blocked from making images here. Reason: @\u200bhere spam\n")
+    blocked = status_text(status(blocked=True, block_reason="@here spam"), who="<@1>")
+    assert blocked.startswith("<@1> is blocked from making images here. Reason: @\u200bhere spam\n")
 
 
 def test_budget_alert_text_gives_the_share_spent() -> None:
