@@ -24,6 +24,8 @@ from bot.core.profiles import (
     parse_size,
     suggest_size,
 )
+from bot.i18n import _
+from bot.i18n.numbers import number
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +38,16 @@ class Rules:
     def takers(self, has: Callable[[ModelProfile], bool]) -> str:
         """The available models with a capability, as `a, b or c` (or `no model here`)."""
         names = [profile.name for profile in self.available if has(profile)]
-        return or_list(names) if names else "no model available here"
+        return or_list(names) if names else _("no model available here")
 
     def only_for(self, field: str, value: object, has: Callable[[ModelProfile], bool]) -> None:
         """Refuse an option the chosen model does not take, naming the ones that do."""
         if value is not None and not has(self.spec):
             refuse(
                 field,
-                f"{field} only works with {self.takers(has)}: leave it unset for {self.spec.name}.",
+                _("{option} only works with {models}: leave it unset for {model}.").format(
+                    option=field, models=self.takers(has), model=self.spec.name
+                ),
             )
 
     def prompt(self, prompt: str) -> str:
@@ -51,13 +55,20 @@ class Rules:
         spec = self.spec
         text = prompt.strip()
         if not text:
-            refuse("prompt", "Write a prompt: it cannot be empty.")
+            refuse("prompt", _("Write a prompt: it cannot be empty."))
         if len(text) > spec.prompt_max:
             over = len(text) - spec.prompt_max
             refuse(
                 "prompt",
-                f"The prompt has {len(text):,} characters but {spec.name} takes at most "
-                f"{spec.prompt_max:,}: shorten it by {over:,}.",
+                _(
+                    "The prompt has {length} characters but {model} takes at most {most}: "
+                    "shorten it by {over}."
+                ).format(
+                    length=number(len(text)),
+                    model=spec.name,
+                    most=number(spec.prompt_max),
+                    over=number(over),
+                ),
             )
         return text
 
@@ -69,12 +80,16 @@ class Rules:
         if spec.n_min <= n <= spec.n_max:
             return int(n)  # a bool is an int too; send a plain number
         if spec.n_max == 1:
-            refuse("count", f"{spec.name} makes one image at a time: set count to 1.")
+            refuse(
+                "count",
+                _("{model} makes one image at a time: set count to 1.").format(model=spec.name),
+            )
         low, high = spec.n_min, spec.n_max
         refuse(
             "count",
-            f"{spec.name} makes {low} to {high} images per request: set count from {low} to "
-            f"{high}.",
+            _(
+                "{model} makes {low} to {high} images per request: set count from {low} to {high}."
+            ).format(model=spec.name, low=number(low), high=number(high)),
         )
 
     def size(self, size: str | None, aspect: str | None = None) -> str | None:
@@ -85,8 +100,10 @@ class Rules:
             if size is not None:
                 refuse(
                     "aspect",
-                    f"Choose aspect or size, not both: aspect {shown(aspect)} picks the size "
-                    "for you. Leave one of them unset.",
+                    _(
+                        "Choose aspect or size, not both: aspect {aspect} picks the size "
+                        "for you. Leave one of them unset."
+                    ).format(aspect=shown(aspect)),
                 )
             return self.aspect(aspect)
         if size is None:
@@ -100,10 +117,20 @@ class Rules:
             return canonical
         choose = or_list(spec.sizes)
         if spec.free_size is None:
-            refuse("size", f"Size {shown(size)} is not available on {spec.name}: choose {choose}.")
+            refuse(
+                "size",
+                _("Size {size} is not available on {model}: choose {choices}.").format(
+                    size=shown(size), model=spec.name, choices=choose
+                ),
+            )
         if parsed is None:
-            hint = f"write WIDTHxHEIGHT (like 1536x864), a ratio (like 16:9), or choose {choose}"
-            refuse("size", f"Size {shown(size)} is not a size: {hint}.")
+            refuse(
+                "size",
+                _(
+                    "Size {size} is not a size: write WIDTHxHEIGHT (like 1536x864), a ratio "
+                    "(like 16:9), or choose {choices}."
+                ).format(size=shown(size), choices=choose),
+            )
         problem = free_size_problem(spec.free_size, *parsed)
         if problem is not None:
             suggestion = suggest_size(spec.free_size, *parsed)
@@ -119,16 +146,25 @@ class Rules:
         if size is None:
             offered = aspects_of(self.spec)
             if len(offered) == 1:
-                fix = f"(its only shape is {offered[0]}): set aspect to {offered[0]}"
+                text = _(
+                    "{model} cannot make {aspect} images (its only shape is {shapes}): set "
+                    "aspect to {shapes}, or choose a model that makes them: {models}."
+                )
             elif offered:
-                fix = f"(its shapes are {', '.join(offered)}): set aspect to one of those"
+                text = _(
+                    "{model} cannot make {aspect} images (its shapes are {shapes}): set aspect "
+                    "to one of those, or choose a model that makes them: {models}."
+                )
             else:
-                fix = "(it has no named shapes): leave aspect unset"
+                text = _(
+                    "{model} cannot make {aspect} images (it has no named shapes): leave aspect "
+                    "unset, or choose a model that makes them: {models}."
+                )
             takers = self.takers(lambda profile: size_for_ratio(profile, ASPECTS[name]) is not None)
+            shapes = ", ".join(offered)
             refuse(
                 "aspect",
-                f"{self.spec.name} cannot make {name} images {fix}, or choose a model that "
-                f"makes them: {takers}.",
+                text.format(model=self.spec.name, aspect=name, shapes=shapes, models=takers),
             )
         return size
 
@@ -140,17 +176,18 @@ class Rules:
         shape = shown(typed)
         closest = closest_size(self.spec, ratio)
         near = f"{closest[0]}x{closest[1]}" if closest is not None else None
-        fix = (
-            f"(the closest it makes is {near}): set size to {near}"
-            if near is not None
-            else "(it has no fixed sizes): leave size unset"
-        )
+        if near is not None:
+            text = _(
+                "{model} cannot make {shape} images (the closest it makes is {size}): set size "
+                "to {size}, or choose a model that makes them: {models}."
+            )
+        else:
+            text = _(
+                "{model} cannot make {shape} images (it has no fixed sizes): leave size unset, "
+                "or choose a model that makes them: {models}."
+            )
         takers = self.takers(lambda profile: size_for_ratio(profile, ratio) is not None)
-        refuse(
-            "size",
-            f"{self.spec.name} cannot make {shape} images {fix}, or choose a model that "
-            f"makes them: {takers}.",
-        )
+        refuse("size", text.format(model=self.spec.name, shape=shape, size=near, models=takers))
 
     def choice(self, field: str, value: str | None, allowed: Sequence[str]) -> str | None:
         """One of the allowed words (any case), or a refusal listing them."""
@@ -161,7 +198,9 @@ class Rules:
             choose = or_list(allowed)
             refuse(
                 field,
-                f"{field} {shown(value)} is not available on {self.spec.name}: choose {choose}.",
+                _("{option} {value} is not available on {model}: choose {choices}.").format(
+                    option=field, value=shown(value), model=self.spec.name, choices=choose
+                ),
             )
         return text
 
@@ -185,12 +224,17 @@ class Rules:
         if compression is None:
             return fmt, None
         if not 0 <= compression <= 100:
-            refuse("output_compression", f"output_compression must be 0 to 100, not {compression}.")
+            refuse(
+                "output_compression",
+                _("output_compression must be 0 to 100, not {value}.").format(value=compression),
+            )
         if fmt not in ("jpeg", "webp"):
             refuse(
                 "output_compression",
-                "output_compression only works with jpeg or webp output: set format to jpeg or "
-                "webp, or leave output_compression unset.",
+                _(
+                    "output_compression only works with jpeg or webp output: set format to jpeg "
+                    "or webp, or leave output_compression unset."
+                ),
             )
         return fmt, int(compression)
 
@@ -202,13 +246,15 @@ class Rules:
             takers = self.takers(lambda profile: profile.transparent)
             refuse(
                 "background",
-                f"{self.spec.name} cannot make transparent backgrounds: choose {takers} for "
-                "one, or leave background unset.",
+                _(
+                    "{model} cannot make transparent backgrounds: choose {models} for one, or "
+                    "leave background unset."
+                ).format(model=self.spec.name, models=takers),
             )
         if value == "transparent" and fmt == "jpeg":
             refuse(
                 "format",
-                "A transparent background needs png or webp output: set format to png or webp.",
+                _("A transparent background needs png or webp output: set format to png or webp."),
             )
         return value
 
@@ -216,13 +262,15 @@ class Rules:
         """The moderation level, for new images only (the edit endpoint has none)."""
         self.only_for("moderation", moderation, lambda profile: profile.takes("moderation"))
         if moderation is not None and kind == "edit":
-            refuse("moderation", "moderation only applies to new images: leave it unset for /edit.")
+            refuse(
+                "moderation", _("moderation only applies to new images: leave it unset for /edit.")
+            )
         return self.choice("moderation", moderation, MODERATIONS)
 
     def fidelity(self, fidelity: str | None, kind: JobKind) -> str | None:
         """How closely an edit keeps the input's details, where the model takes it."""
         if fidelity is not None and kind != "edit":
-            refuse("input_fidelity", "input_fidelity only applies to /edit: leave it unset.")
+            refuse("input_fidelity", _("input_fidelity only applies to /edit: leave it unset."))
         self.only_for("input_fidelity", fidelity, lambda profile: profile.takes("input_fidelity"))
         return self.choice("input_fidelity", fidelity, INPUT_FIDELITIES)
 
@@ -230,12 +278,17 @@ class Rules:
         """Attachments only for /edit, at least one there, and no more than the model takes."""
         if kind == "generate":
             if count or has_mask:
-                refuse("image", "Attachments are only for /edit: use /edit to change an image.")
+                refuse("image", _("Attachments are only for /edit: use /edit to change an image."))
             return
         if count == 0:
-            refuse("image", "Attach at least one image to edit.")
+            refuse("image", _("Attach at least one image to edit."))
         most = self.spec.edit.max_images if self.spec.edit is not None else 0
         if count > most:
-            fix = "attach a single image" if most == 1 else f"remove {count - most}"
-            images = "image" if most == 1 else "images"
-            refuse("image", f"{self.spec.name} takes at most {most} {images} per edit: {fix}.")
+            if most == 1:
+                text = _("{model} takes at most 1 image per edit: attach a single image.")
+            else:
+                text = _("{model} takes at most {most} images per edit: remove {extra}.")
+            refuse(
+                "image",
+                text.format(model=self.spec.name, most=number(most), extra=number(count - most)),
+            )

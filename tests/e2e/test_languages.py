@@ -194,3 +194,15 @@ async def test_moderator_replies_speak_the_moderators_language_and_the_log_the_s
         assert (
             "Diesen Monat hat der Server 0,00\u00a0$ von seinem Budget von 1.234,50\u00a0$" in top
         )
+
+
+async def test_an_option_refusal_speaks_the_members_language(tmp_path: Path) -> None:
+    """A size that is not a size is refused at once, privately, in Japanese; nothing charged."""
+    async with running_bot(tmp_path) as world:
+        handle = await world.slash(
+            "imagine", {"prompt": "a fox", "size": "banana"}, user=world.bob, locale="ja"
+        )
+        await world.idle()
+        refused = private_reply(world, handle)
+        assert refused.startswith("banana はサイズではありません。幅x高さ（例：1536x864）"), refused
+        assert world.rows("SELECT COUNT(*) FROM jobs") == [(0,)]
