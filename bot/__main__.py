@@ -1,4 +1,5 @@
-"""`python -m bot` runs the bot; `check` verifies the setup; `sync` registers commands globally.
+"""`python -m bot` runs the bot; `check` verifies the setup; `sync` registers commands globally;
+`migrate-to-postgres` moves the SQLite ledger into PostgreSQL.
 
 What stops a command before it runs (settings, the models file, a refused token, an unusable
 database) is printed as one paragraph on stderr, never a traceback.
@@ -13,6 +14,7 @@ import sys
 
 from bot.app import StartFailed, run_bot
 from bot.cli.check import run_check
+from bot.cli.migrate import run_migrate_to_postgres
 from bot.cli.models import run_models
 from bot.cli.stats import run_stats
 from bot.config import ConfigError, load_settings
@@ -30,9 +32,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "command",
         nargs="?",
         default="run",
-        choices=("run", "check", "sync", "stats", "models"),
+        choices=("run", "check", "sync", "stats", "models", "migrate-to-postgres"),
         help="run the bot (default), check the setup, sync slash commands globally, "
-        "print today's figures from the database, or the models and their availability",
+        "print today's figures from the database, the models and their availability, or copy "
+        "the SQLite database (DATABASE_PATH) into an empty PostgreSQL one (DATABASE_URL)",
     )
     return parser.parse_args(argv)
 
@@ -60,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(run_stats(settings))
         if args.command == "models":
             return asyncio.run(run_models(settings))
+        if args.command == "migrate-to-postgres":
+            return asyncio.run(run_migrate_to_postgres(settings))
         asyncio.run(run_bot(settings, sync_globally=args.command == "sync"))
     except StartFailed as error:
         print(error, file=sys.stderr)

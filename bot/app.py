@@ -36,9 +36,10 @@ from bot.jobs.recovery import recover, sweep_interactions, sweep_results
 from bot.jobs.runner import Runner
 from bot.jobs.spool import InputSpool
 from bot.ledger.admin import LedgerAdmin
-from bot.ledger.database import DatabaseError, open_database
+from bot.ledger.database import DatabaseError
 from bot.ledger.facade import Ledger, OperatorCaps
 from bot.ledger.moderation import LedgerModeration
+from bot.ledger.opener import open_store
 from bot.wisgate.client import WisGateClient
 from bot.wisgate.decoder import decoder_thread
 from bot.wisgate.pacer import Pacer
@@ -75,16 +76,18 @@ async def build_bot(
     """Yield an ImageBot wired to its session, database, ledger and runner; close all after.
 
     With sync_globally (`python -m bot sync`, which may run beside a live bot) the bot gets
-    no start-up step (no recovery, re-delivery, notices or sweeps) and a scratch database in
-    memory: registering commands reads no ledger, and must not migrate a live bot's database.
+    no start-up step (no recovery, re-delivery, notices or sweeps) and a scratch SQLite
+    database in memory: registering commands reads no ledger, and must not migrate a live
+    bot's database. The ledger is on PostgreSQL when DATABASE_URL is set, else SQLite.
     """
     catalogue, prices = load_models(
         settings.models_file, settings.enabled_models, settings.default_model, settings.prices_file
     )
     database = ":memory:" if sync_globally else settings.database_path
+    url = None if sync_globally else settings.postgres_url
     async with (
         aiohttp.ClientSession(read_bufsize=WISGATE_READ_BUFFER) as session,
-        open_database(database) as conn,
+        open_store(database, url) as store,
         decoder_thread() as decoder,
         intake_limits(INTAKE_BYTES) as intake,
         result_store(settings) as results,
@@ -95,7 +98,7 @@ async def build_bot(
             session, settings, decoder=decoder, pacer=pacer, **(wisgate_options or {})
         )
         ledger = Ledger(
-            conn,
+            store,
             default_daily_images=settings.daily_image_limit,
             prices=prices,
             caps=operator_caps(settings),
@@ -227,7 +230,12 @@ async def run_bot(settings: Settings, *, sync_globally: bool = False) -> None:
     except LoginProblem as problem:
         raise StartFailed(str(problem)) from None
     except DatabaseError as error:
+        where = (
+            "DATABASE_URL is set"
+            if settings.database_url is not None
+            else f"DATABASE_PATH is {settings.database_path}"
+        )
         raise StartFailed(
-            f"The bot did not start: its database cannot be used. {error} (DATABASE_PATH is "
-            f"{settings.database_path}; `python -m bot check` checks it.)"
+            f"The bot did not start: its database cannot be used. {error} ({where}; "
+            "`python -m bot check` checks it.)"
         ) from None

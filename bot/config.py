@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # the gateway is then the one that API names (GET /gateway/bot).
     discord_api_url: str | None = Field(default=None, validation_alias="DISCORD_API_URL")
     database_path: Path = Field(default=Path("data/bot.sqlite3"), validation_alias="DATABASE_PATH")
+    # postgresql://user:password@host/name: the ledger on PostgreSQL instead of DATABASE_PATH's
+    # SQLite file (which then only places the results and spool folders). A secret: it may
+    # carry the password.
+    database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
     default_model: str = Field(default="gpt-image-2", validation_alias="DEFAULT_MODEL")
     # Blank: every model with a profile (built in, or from MODELS_FILE) that is not disabled.
     enabled_models: Annotated[tuple[str, ...] | None, NoDecode] = Field(
@@ -152,6 +156,20 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must start with https:// (for example https://api.wisgate.ai/v1)")
         return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError("must start with postgresql:// (postgresql://user:pass@host/db)")
+        return value
+
+    @property
+    def postgres_url(self) -> str | None:
+        """DATABASE_URL's value, or None for SQLite."""
+        return None if self.database_url is None else self.database_url.get_secret_value()
 
     @field_validator("discord_api_url")
     @classmethod

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
-import aiosqlite
 import pytest
 from pydantic import SecretStr
 
-from bot.ledger.database import open_database
+from bot.ledger.store import Store
 from bot.wisgate.client import WisGateClient
 from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
+from tests.places import BACKENDS, Place, new_place
+from tests.postgres import REQUIRED, PostgresServer, start_server
 from tests.secrets_guard import SecretLeakHandler
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """--backend: the database the end-to-end tests' bot keeps its ledger in."""
+    parser.addoption(
+        "--backend",
+        choices=BACKENDS,
+        default=os.environ.get("TEST_BACKEND", "sqlite"),
+        help="the end-to-end tests' database: sqlite (default) or postgres (a test server); "
+        "the ledger's own tests always run on both",
+    )
+
 
 # -- no secret in any log line, in any test ------------------------------------------------
 
@@ -77,11 +91,35 @@ def wisgate_client(
     )
 
 
-# -- a migrated database for the ledger's tests ----------------------------------------------
+# -- migrated databases for the ledger's tests, on both backends -----------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the run (tests/postgres.py); skips when there is none."""
+    try:
+        server = start_server()
+    except FileNotFoundError as error:
+        if REQUIRED:
+            pytest.fail(f"REQUIRE_POSTGRES is set, but {error}")
+        pytest.skip(
+            f"PostgreSQL tests skipped: {error}. Install PostgreSQL (Debian: apt-get install "
+            "postgresql) to run them; REQUIRE_POSTGRES=1 makes this a failure"
+        )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+async def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
+    """A fresh database for one ledger test, on each backend in turn."""
+    backend: str = request.param
+    server = request.getfixturevalue("postgres_server") if backend == "postgres" else None
+    return await new_place(backend, tmp_path, server)
 
 
 @pytest.fixture
-async def conn(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    """A fresh, migrated database in the test's own folder."""
-    async with open_database(tmp_path / "ledger.sqlite3") as connection:
-        yield connection
+async def store(place: Place) -> AsyncIterator[Store]:
+    """The ledger's store on `place`, open for the test."""
+    async with place.open() as opened:
+        yield opened

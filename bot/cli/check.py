@@ -65,7 +65,7 @@ def _check_models_file(settings: Settings) -> Catalogue | None:
 
 async def _check_database(settings: Settings) -> bool:
     try:
-        state = await inspect_database(settings.database_path)
+        state = await inspect_database(settings.database_path, settings.postgres_url)
     except DatabaseError as error:
         _say(f"database: FAILED: {error}")  # each says what to do
         return False
@@ -77,14 +77,28 @@ async def _check_database(settings: Settings) -> bool:
 
 
 def _database_words(state: DatabaseState) -> str:
+    if state.postgres:
+        return _postgres_words(state)
     if not state.exists:
-        return f"{state.path} is created at the first start, schema version {state.latest}"
+        return f"{state.where} is created at the first start, schema version {state.latest}"
     if state.pending:
         return (
-            f"{state.path}, schema version {state.version}; the next start applies "
+            f"{state.where}, schema version {state.version}; the next start applies "
             f"{state.pending} migration(s), which apply cleanly to a copy: back it up first"
         )
-    return f"{state.path}, schema version {state.version}"
+    return f"{state.where}, schema version {state.version}"
+
+
+def _postgres_words(state: DatabaseState) -> str:
+    where = f"PostgreSQL at {state.where}"
+    if not state.exists:
+        return f"{where}, empty: the first start builds schema version {state.latest}"
+    if state.pending:
+        return (
+            f"{where}, schema version {state.version}; the next start applies "
+            f"{state.pending} migration(s): back it up first (pg_dump)"
+        )
+    return f"{where}, schema version {state.version}"
 
 
 async def _check_discord(settings: Settings) -> bool:

@@ -8,9 +8,10 @@ from functools import partial
 from bot.config import Settings
 from bot.core.prices import default_prices
 from bot.discord.wording import format_usd
-from bot.ledger.database import DatabaseError, open_database
+from bot.ledger.database import DatabaseError
 from bot.ledger.facade import Ledger, utc_now
 from bot.ledger.models import day_key, month_key
+from bot.ledger.opener import open_store
 from bot.ledger.stats import Stats, collect
 
 
@@ -36,13 +37,14 @@ def render(stats: Stats) -> list[str]:
 async def run_stats(settings: Settings) -> int:
     """Print the report; return the exit code."""
     try:
-        async with open_database(settings.database_path) as conn:
-            ledger = Ledger(conn, default_daily_images=0, prices=default_prices())
+        async with open_store(settings.database_path, settings.postgres_url) as store:
+            ledger = Ledger(store, default_daily_images=0, prices=default_prices())
             now = utc_now()
             body = partial(collect, day=day_key(now), month=month_key(now))
             stats = await ledger.transaction(body, write=False)
     except (DatabaseError, OSError) as error:
-        print(f"database: FAILED at {settings.database_path}: {error}", file=sys.stderr)
+        where = "DATABASE_URL" if settings.database_url else settings.database_path
+        print(f"database: FAILED at {where}: {error}", file=sys.stderr)
         return 1
     for line in render(stats):
         print(line)

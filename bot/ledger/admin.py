@@ -9,8 +9,7 @@ The SQL of each change is in bot/ledger/admin_sql.py; audited() adds its audit r
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,13 +21,14 @@ from bot.core.prices import to_micros
 from bot.ledger import admin_sql
 from bot.ledger.admin_sql import BlockValue
 from bot.ledger.reports import LedgerReports, TargetKind, guild_only, write_audit
+from bot.ledger.store import Tx
 
 V = TypeVar("V")
 MAX_DAILY_IMAGES = 100_000
 MAX_BUDGET_USD = Decimal(1_000_000)
 MIN_BLOCK, MAX_BLOCK = timedelta(minutes=1), timedelta(days=366)
-# One change's body: apply(db, now) -> (old, new), an admin_sql function bound by partial.
-Apply = Callable[[sqlite3.Connection, datetime], tuple[Any, Any]]
+# One change's body: apply(tx, now) -> (old, new), an admin_sql function bound by partial.
+Apply = Callable[[Tx, datetime], Awaitable[tuple[Any, Any]]]
 
 
 class _Keep:
@@ -56,8 +56,8 @@ def _images(value: int | None) -> int | None:
     return value
 
 
-def audited(
-    db: sqlite3.Connection,
+async def audited(
+    tx: Tx,
     *,
     apply: Apply,
     guild_id: int,
@@ -67,17 +67,17 @@ def audited(
     reason: str | None,
     now: datetime,
 ) -> Change[Any]:
-    """Run apply(db, now) -> (old, new) and write its audit row, in the caller's transaction."""
-    old, new = apply(db, now)
-    audit_id = write_audit(
-        db, guild_id=guild_id, actor_id=actor_id, action=action, target=target,
+    """Run apply(tx, now) -> (old, new) and write its audit row, in the caller's transaction."""
+    old, new = await apply(tx, now)
+    audit_id = await write_audit(
+        tx, guild_id=guild_id, actor_id=actor_id, action=action, target=target,
         old=old, new=new, now=now, reason=reason,
     )  # fmt: skip
     return Change(action, target[0], target[1], old, new, audit_id)
 
 
-def change_settings(
-    db: sqlite3.Connection,
+async def change_settings(
+    tx: Tx,
     *,
     guild_id: int,
     actor_id: int,
@@ -89,10 +89,12 @@ def change_settings(
     for column, value in wanted.items():
         if isinstance(value, _Keep):
             continue
-        old = admin_sql.guild_change(db, guild_id=guild_id, column=column, value=value, now=now)
+        old = await admin_sql.guild_change(
+            tx, guild_id=guild_id, column=column, value=value, now=now
+        )
         action = column.removesuffix("_id")
-        audit_id = write_audit(
-            db, guild_id=guild_id, actor_id=actor_id, action=action,
+        audit_id = await write_audit(
+            tx, guild_id=guild_id, actor_id=actor_id, action=action,
             target=("guild", guild_id), old=old, new=value, now=now,
         )  # fmt: skip
         changes.append(Change(action, "guild", guild_id, old, value, audit_id))
@@ -122,7 +124,7 @@ class LedgerAdmin(LedgerReports):
         *,
         reason: str | None = None,
     ) -> Change[Any]:
-        """Run apply(db, now) -> (old, new) and its audit row as one transaction."""
+        """Run apply(tx, now) -> (old, new) and its audit row as one transaction."""
         guild_only(guild_id)
         body = partial(
             audited,

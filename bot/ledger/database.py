@@ -1,8 +1,9 @@
 """Open the SQLite database (WAL, foreign keys, busy timeout) and apply pending migrations.
 
-The migrations are the `migrations` package's .sql files, found through importlib.resources:
-an installed wheel run from any folder carries and finds them. Finding none is an error (an
-incomplete installation), never an empty schema.
+The migrations are the `migrations` package's .sql files, one folder per backend
+(migrations/sqlite/, migrations/postgres/, the same version numbers in both), found through
+importlib.resources: an installed wheel run from any folder carries and finds them. Finding
+none is an error (an incomplete installation), never an empty schema.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import aiosqlite
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS: Traversable = files("migrations")
+MIGRATIONS: Traversable = files("migrations") / "sqlite"
+POSTGRES_MIGRATIONS: Traversable = files("migrations") / "postgres"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 BUSY_TIMEOUT_MS = 5000
 
@@ -37,7 +39,7 @@ def discover_migrations(directory: Traversable | None = None) -> list[tuple[int,
     """
     directory = directory or MIGRATIONS
     found: list[tuple[int, Traversable]] = []
-    scripts = [item for item in directory.iterdir() if item.name.endswith(".sql")]
+    scripts = [item for item in _listing(directory) if item.name.endswith(".sql")]
     if not scripts:
         raise DatabaseError(
             f"no migrations found in {directory}: the installation is incomplete; reinstall the "
@@ -53,6 +55,33 @@ def discover_migrations(directory: Traversable | None = None) -> list[tuple[int,
         if version != expected:
             raise DatabaseError(f"migration {path.name} should be numbered {expected:04d}")
     return found
+
+
+def _listing(directory: Traversable) -> list[Traversable]:
+    try:
+        return list(directory.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def newer_error(version: int, latest: int) -> DatabaseError:
+    """The refusal of a database written by a newer release."""
+    return DatabaseError(
+        f"The database is at schema version {version}, but this bot only knows up to "
+        f"version {latest}. It was written by a newer release: upgrade the bot, or restore "
+        "a backup made before the upgrade."
+    )
+
+
+def pending(
+    migrations: list[tuple[int, Traversable]], current: int
+) -> list[tuple[int, Traversable]]:
+    """The migrations a database at version `current` still needs, in order; DatabaseError
+    when it is newer than all of them (written by a newer release)."""
+    latest = migrations[-1][0]
+    if current > latest:
+        raise newer_error(current, latest)
+    return [(version, path) for version, path in migrations if version > current]
 
 
 async def configure(conn: aiosqlite.Connection) -> None:
@@ -75,17 +104,8 @@ async def migrate(
 ) -> int:
     """Apply pending migrations in order, each in one transaction; return the final version."""
     migrations = discover_migrations(directory)
-    latest = migrations[-1][0]
     current = await schema_version(conn)
-    if current > latest:
-        raise DatabaseError(
-            f"The database is at schema version {current}, but this bot only knows up to "
-            f"version {latest}. It was written by a newer release: upgrade the bot, or restore "
-            "a backup made before the upgrade."
-        )
-    for version, path in migrations:
-        if version <= current:
-            continue
+    for version, path in pending(migrations, current):
         script = path.read_text(encoding="utf-8")
         if not quiet:  # scratch copies (check, sync) are not the database to announce
             log.info("applying migration %s", path.name)
@@ -99,7 +119,7 @@ async def migrate(
             if conn.in_transaction:
                 await conn.rollback()
             raise DatabaseError(f"migration {path.name} failed: {error}") from error
-    return max(current, latest)
+    return max(current, migrations[-1][0])
 
 
 def _try_open(path: str) -> None:

@@ -1,27 +1,21 @@
 """The quota ledger: reservations that never overspend and never lose a charge.
 
-Every operation is one SQLite transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error)
-whose whole body - reads, checks and writes - runs as ONE call on the aiosqlite connection's
-own worker thread (see Ledger.transaction). So:
-
-* no read-then-write spans an await: nothing can run between the check and the write;
-* transactions on one connection are serialised by that single thread (a second BEGIN on a
-  connection with an open transaction would fail), so no asyncio.Lock is needed;
-* several connections or processes on one file are serialised by SQLite itself: BEGIN
-  IMMEDIATE takes the write lock up front and the busy timeout waits for it.
-
-Measured with bench/ledger.py (2 cores, 100 concurrent tasks, one file): 3,300-4,300
-reserve+settle pairs/s this way, against 430-870 when each statement is awaited through
-aiosqlite behind an asyncio.Lock (the target is 1,000).
+Every operation is one transaction on the ledger's store (bot/ledger/store.py): SQLite, where
+the whole body runs as one call on the connection's thread inside BEGIN IMMEDIATE, or
+PostgreSQL, where the body takes its row locks in one fixed order and is retried after a
+deadlock. Either way no read-then-write spans anything another writer can get between.
 
 Money is integer micro-dollars; periods are UTC days (images) and UTC months (budgets).
 The member-facing errors and data classes live in bot/ledger/models.py; the transaction
-bodies are module-level functions taking the sqlite3 connection, bound with functools.partial:
+bodies are module-level functions taking the open transaction, bound with functools.partial:
 bot/ledger/quotas.py (quotas, check, reserve), bot/ledger/jobs.py (settle, refund,
-recovery, job records) and bot/ledger/interactions.py (open jobs' interaction tokens).
-Moderator operations are bot/ledger/admin.py (its SQL in bot/ledger/admin_sql.py),
-bot/ledger/moderation.py and bot/ledger/reports.py; usage statistics bot/ledger/stats.py;
-opening and migrating the database bot/ledger/database.py.
+recovery, job records) and bot/ledger/interactions.py (open jobs' interaction tokens); their
+decisions are bot/ledger/rules.py's. Recovery and the reads of job records are
+bot/ledger/records.py's half of the Ledger; its construction, clock and transactions
+bot/ledger/base.py's. Moderator operations are bot/ledger/admin.py (its SQL in
+bot/ledger/admin_sql.py), bot/ledger/moderation.py and bot/ledger/reports.py; usage
+statistics bot/ledger/stats.py; opening and migrating the databases bot/ledger/database.py
+(SQLite), bot/ledger/postgres_db.py and bot/ledger/opener.py.
 Prices are in bot/core/prices.py; what a job holds, bot/ledger/holds.py.
 """
 
@@ -29,28 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
-import sqlite3
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from functools import partial
-from typing import TypeVar, cast
 
-import aiosqlite
 import orjson
 
 from bot.core.models import Usage
-from bot.core.prices import PriceTable
 from bot.core.used import Used
 from bot.ledger import holds
-from bot.ledger import interactions as ledger_interactions
 from bot.ledger import jobs as ledger_jobs
 from bot.ledger import quotas as ledger_sql
+from bot.ledger.base import utc_now
 from bot.ledger.models import (
     REFUND_STATUSES,
-    TOKEN_LIFETIME,
     BudgetExhausted,
     CapReached,
     Delivery,
@@ -66,8 +50,8 @@ from bot.ledger.models import (
     Settlement,
     UnknownJob,
     scope_of,
-    utc,
 )
+from bot.ledger.records import LedgerRecords
 
 __all__ = [
     "BudgetExhausted",
@@ -84,74 +68,14 @@ __all__ = [
     "Reservation",
     "Settlement",
     "UnknownJob",
+    "utc_now",
 ]
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-Body = Callable[[sqlite3.Connection], T]
 
 
-def utc_now() -> datetime:
-    """The default clock."""
-    return datetime.now(UTC)
-
-
-def _new_owner() -> str:
-    """Names this Ledger on the jobs it holds, so recovery only takes other processes' jobs."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-def _in_transaction(db: sqlite3.Connection, body: Body[T], write: bool) -> T:
-    """Run body between BEGIN and COMMIT on the calling (the connection's) thread."""
-    if db.in_transaction:
-        raise RuntimeError("a transaction is already open on this connection")
-    # IMMEDIATE takes the write lock first, so two writers never both read then both write.
-    # Reads use a plain BEGIN: one consistent snapshot, no write lock.
-    db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-    try:
-        result = body(db)
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-    return result
-
-
-class Ledger:
+class Ledger(LedgerRecords):
     """Quotas, reservations, jobs: reserve -> start -> settle or refund, each one transaction."""
-
-    def __init__(
-        self,
-        conn: aiosqlite.Connection,
-        *,
-        default_daily_images: int,
-        prices: PriceTable,
-        caps: OperatorCaps | None = None,
-        clock: Callable[[], datetime] = utc_now,
-        owner: str | None = None,
-    ) -> None:
-        self._conn = conn
-        self.default_daily_images = default_daily_images
-        self.prices = prices
-        self.caps = caps or OperatorCaps()
-        self._clock = clock
-        self.owner = owner or _new_owner()
-        # Reservations whose caller was cancelled: kept alive until refunded.
-        self._orphans: set[asyncio.Task[bool]] = set()
-
-    def now(self) -> datetime:
-        """The ledger's clock, in UTC."""
-        return utc(self._clock())
-
-    async def transaction(self, body: Body[T], *, write: bool = True) -> T:
-        """Run body(sqlite3 connection) as one transaction on the connection's thread."""
-        conn = self._conn
-        # aiosqlite has no public "run this function on your thread"; _execute is what all of
-        # its own methods use (0.20 - 0.22). Every test in tests/unit/ledger/ fails loudly if
-        # it changes.
-        execute = cast(Callable[..., Awaitable[T]], conn._execute)
-        return await execute(lambda: _in_transaction(conn._conn, body, write))
 
     async def check(self, spec: JobSpec, prompt: str | None = None) -> None:
         """Refuse now what reserve would refuse, holding nothing: before any download; and
@@ -200,7 +124,7 @@ class Ledger:
         except BudgetExhausted as error:
             raise holds.suggest(error, self.prices, spec) from None
         except asyncio.CancelledError:
-            # The transaction runs to its end on the database thread whatever we do; if it
+            # The transaction runs to its end in the store whatever we do; if it
             # committed, nobody will ever settle that job, so give its hold back.
             pending.add_done_callback(self._refund_orphan)
             raise
@@ -309,65 +233,6 @@ class Ledger:
         )
         return await self.transaction(body)
 
-    async def others_open(self) -> list[JobRecord]:
-        """Jobs an earlier process left queued or running (recovery decides their end).
-
-        With several live processes on one database, only call this when the others have
-        stopped: it returns every open job that this Ledger does not hold.
-        """
-        return await self.transaction(
-            partial(ledger_jobs.others_open, owner=self.owner), write=False
-        )
-
-    async def interrupt(self, job_ids: list[int]) -> list[JobRecord]:
-        """Refund open jobs an earlier process left without images, owing restart notices."""
-        records = await self.transaction(
-            partial(ledger_jobs.interrupt, job_ids=job_ids, now=self.now())
-        )
-        if records:
-            log.warning("refunded %d job(s) interrupted by a restart", len(records))
-        return records
-
-    async def undelivered(self) -> list[JobRecord]:
-        """Charged jobs of an earlier process whose delivery a stop cut off."""
-        return await self.transaction(
-            partial(ledger_jobs.undelivered, owner=self.owner), write=False
-        )
-
-    async def undelivered_ids(self) -> set[int]:
-        """Every charged job whose images have not all reached Discord (kept longest)."""
-        return await self.transaction(ledger_jobs.undelivered_ids, write=False)
-
-    async def waiting(self, guild_id: int | None, user_id: int, limit: int = 5) -> list[JobRecord]:
-        """A member's charged jobs here whose images did not all reach Discord, newest first."""
-        body = partial(ledger_jobs.waiting, scope=scope_of(guild_id), user_id=user_id, limit=limit)
-        return await self.transaction(body, write=False)
-
-    async def owed_notices(self) -> list[JobRecord]:
-        """Refunded jobs whose member may not have been told (the restart notice's list).
-
-        Those interrupt() refunded, by this start or an earlier one stopped before its
-        notices, and those whose process stopped between a refund and telling the member.
-        """
-        return await self.transaction(ledger_jobs.owed_notices, write=False)
-
-    async def notices_sent(self, job_ids: list[int]) -> None:
-        """Record that the member was told about these refunds (or that we tried)."""
-        await self.transaction(partial(ledger_jobs.notices_sent, job_ids=job_ids))
-
-    async def interactions(self, job_ids: list[int]) -> dict[int, InteractionToken]:
-        """The stored interaction tokens of these jobs, by id (to answer them after a stop)."""
-        body = partial(ledger_interactions.load, job_ids=job_ids)
-        return await self.transaction(body, write=False)
-
-    async def forget_interactions(self) -> int:
-        """Delete the tokens of interactions older than Discord lets them live; how many."""
-        moment = self.now() - TOKEN_LIFETIME
-        removed = await self.transaction(partial(ledger_interactions.forget_before, moment=moment))
-        if removed:
-            log.info("deleted %d interaction token(s) past their life", removed)
-        return removed
-
     async def status(self, requester: Requester) -> MemberStatus:
         """The member's day: used, limit, granted, remaining, reset time, month spend, block."""
         body = partial(
@@ -380,19 +245,3 @@ class Ledger:
             now=self.now(),
         )
         return await self.transaction(body, write=False)
-
-    async def job(self, job_id: int) -> JobRecord | None:
-        """One job by id (result buttons read its parameters back from here)."""
-        return await self.transaction(partial(ledger_jobs.load_job, job_id=job_id), write=False)
-
-    async def job_of_message(self, message_id: int) -> JobRecord | None:
-        """The job whose images were posted in this message (as recorded), or None."""
-        body = partial(ledger_jobs.by_result_message, message_id=message_id)
-        return await self.transaction(body, write=False)
-
-    async def history(
-        self, guild_id: int | None, user_id: int, limit: int = 10, before: int | None = None
-    ) -> list[JobRecord]:
-        """A member's latest jobs in one guild (or in DMs), newest first, older than `before`."""
-        body = partial(ledger_jobs.history, scope=scope_of(guild_id), user_id=user_id)
-        return await self.transaction(partial(body, limit=limit, before=before), write=False)

@@ -3,7 +3,9 @@
 `python -m bot check` runs beside a live bot and from wrong folders: it must not create,
 migrate or lock anything. So an existing database is read through a read-only connection, and
 the pending migrations are tried on a copy in memory; a missing one is only checked for a
-folder the bot could create it in (the bot creates and migrates it at start).
+folder the bot could create it in (the bot creates and migrates it at start). A PostgreSQL
+database (DATABASE_URL) is read in a read-only transaction: its version, and whether its user
+may create the schema.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from bot.ledger.database import DatabaseError, discover_migrations, migrate, sch
 
 @dataclass(frozen=True)
 class DatabaseState:
-    """What the bot would find at start: the file's schema version (0 when it is new)."""
+    """What the bot would find at start: the schema version (0 when it is new)."""
 
-    path: Path
+    where: str  # the file, or the URL without its password
     exists: bool
     version: int
     latest: int
+    postgres: bool = False  # pending migrations were not tried on a copy there
 
     @property
     def pending(self) -> int:
@@ -33,13 +36,19 @@ class DatabaseState:
         return self.latest - self.version
 
 
-async def inspect_database(path: Path) -> DatabaseState:
-    """The database at `path` as the bot would find it; DatabaseError says why it cannot."""
+async def inspect_database(path: Path, url: str | None = None) -> DatabaseState:
+    """The database at `url` (PostgreSQL), else at `path`, as the bot would find it;
+    DatabaseError says why it cannot."""
+    if url:
+        from bot.ledger.postgres_db import inspect_postgres, shown  # asyncpg only when used
+
+        version, latest = await inspect_postgres(url)
+        return DatabaseState(shown(url), version > 0, version, latest, postgres=True)
     latest = discover_migrations()[-1][0]
     path, exists = _check_place(path)
     if not exists:
         await _try_migrations(None)  # the installation's migrations build a schema at all
-        return DatabaseState(path, exists=False, version=0, latest=latest)
+        return DatabaseState(str(path), exists=False, version=0, latest=latest)
     try:
         async with aiosqlite.connect(f"{path.as_uri()}?mode=ro", uri=True) as conn:
             version = await schema_version(conn)
@@ -54,7 +63,7 @@ async def inspect_database(path: Path) -> DatabaseState:
             f"{path} cannot be read as an SQLite database ({error}): set DATABASE_PATH to the "
             "bot's database, or move this file away"
         ) from None
-    return DatabaseState(path, exists=True, version=version, latest=latest)
+    return DatabaseState(str(path), exists=True, version=version, latest=latest)
 
 
 async def _try_migrations(source: aiosqlite.Connection | None) -> None:

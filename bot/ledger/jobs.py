@@ -1,13 +1,14 @@
 """The ledger's job lifecycle after reserve: start, settle, refund, recovery, job records.
 
-Like bot/ledger/quotas.py, every function runs whole inside one transaction opened by
-Ledger.transaction on the connection it is given.
+Like bot/ledger/quotas.py, every function runs whole inside one transaction (a Tx, on either
+store). A job's row is locked before it is read where writers are not serialised
+(`tx.serialised`), then its counters are updated in the order of bot/ledger/locks.py.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,8 +18,8 @@ from bot.core.models import JobKind, Usage
 from bot.core.prices import PriceTable, to_micros
 from bot.core.used import AUTO, Used
 from bot.ledger import interactions
+from bot.ledger.locks import for_update
 from bot.ledger.models import (
-    DM_SCOPE,
     OPEN_STATUSES,
     Delivery,
     JobRecord,
@@ -27,6 +28,8 @@ from bot.ledger.models import (
     guild_of,
     iso,
 )
+from bot.ledger.rules import budget_alert_due, charge
+from bot.ledger.store import Tx
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +38,33 @@ RECOVERED_REASON = "the bot restarted before this finished"
 
 _OPEN_JOB = (
     "SELECT user_id, guild_id, model, status, day, month, images_held, unit_price_micros, "
-    "cost_held_micros, images_charged, cost_charged_micros, cost_actual_micros, size, quality "
+    "cost_held_micros, images_charged, cost_charged_micros, cost_actual_micros, size, quality, "
+    # The guild's budget, for settle's alert, in the same round trip (none in DMs: guild 0).
+    "(SELECT monthly_budget_micros FROM guild_settings AS g WHERE g.guild_id = jobs.guild_id) "
     "FROM jobs WHERE id = ?"
 )
 
 
-def _job_row(db: sqlite3.Connection, job_id: int) -> tuple[Any, ...]:
-    row = db.execute(_OPEN_JOB, (job_id,)).fetchone()
+# The operator's day, then month, in one round trip and in reserve's order (VALUES are taken
+# in order; an UPDATE ... WHERE period IN (...) would lock them in whatever order it scans).
+# Reserve made both rows, so the insert never happens: each conflicts and is updated.
+_MOVE_OPERATOR = (
+    "INSERT INTO operator_spend (period) VALUES (?1), (?2) ON CONFLICT (period) DO UPDATE SET "
+    "held_micros = operator_spend.held_micros - ?3, "
+    "charged_micros = operator_spend.charged_micros + ?4"
+)
+
+
+async def _job_row(tx: Tx, job_id: int) -> tuple[Any, ...]:
+    """The job's row, locked until commit where writers are not serialised."""
+    row = await tx.one(for_update(tx, _OPEN_JOB), job_id)
     if row is None:
         raise UnknownJob(f"no job {job_id}")
-    return cast(tuple[Any, ...], row)
+    return tuple(row)
 
 
-def _move(
-    db: sqlite3.Connection,
+async def _move(
+    tx: Tx,
     row: tuple[Any, ...],
     *,
     images: int,
@@ -59,34 +75,31 @@ def _move(
     user_id, scope, day, month, images_held, cost_held = (
         row[0], row[1], row[4], row[5], row[6], row[8]
     )  # fmt: skip
-    db.execute(
+    await tx.run(
         "UPDATE member_usage SET images_held = images_held - ?, "
         "images_charged = images_charged + ?, cost_held_micros = cost_held_micros - ?, "
         "cost_charged_micros = cost_charged_micros + ? "
         "WHERE guild_id = ? AND user_id = ? AND day = ?",
-        (images_held, images, cost_held, charged, scope, user_id, day),
-    )
-    spend = db.execute(
+        images_held, images, cost_held, charged, scope, user_id, day,
+    )  # fmt: skip
+    await tx.run(
+        "UPDATE account_spend SET held_micros = held_micros - ?, "
+        "charged_micros = charged_micros + ? WHERE user_id = ? AND day = ?",
+        cost_held, charged, user_id, day,
+    )  # fmt: skip
+    spend = await tx.one(
         "UPDATE guild_spend SET held_micros = held_micros - ?, "
         "charged_micros = charged_micros + ?, overrun_micros = overrun_micros + ? "
         "WHERE guild_id = ? AND month = ? RETURNING charged_micros, alert_budget_micros",
-        (cost_held, charged, overrun, scope, month),
-    ).fetchone()
-    db.execute(
-        "UPDATE account_spend SET held_micros = held_micros - ?, "
-        "charged_micros = charged_micros + ? WHERE user_id = ? AND day = ?",
-        (cost_held, charged, user_id, day),
-    )
-    db.executemany(
-        "UPDATE operator_spend SET held_micros = held_micros - ?, "
-        "charged_micros = charged_micros + ? WHERE period = ?",
-        ((cost_held, charged, day), (cost_held, charged, month)),
-    )
+        cost_held, charged, overrun, scope, month,
+    )  # fmt: skip
+    assert spend is not None, "a job's guild_spend row is written by its reserve"
+    await tx.run(_MOVE_OPERATOR, day, month, cost_held, charged)
     return spend[0], spend[1]
 
 
-def settle(
-    db: sqlite3.Connection,
+async def settle(
+    tx: Tx,
     job_id: int,
     generated: int,
     usage: Usage | None,
@@ -98,11 +111,11 @@ def settle(
 
     The charge is the usage's cost where the answer gave one, else the list price of the size
     and quality used (unknown ones: as asked, else the model's defaults; "auto" at its
-    dearest, as held). The job records the size and quality used where they are known.
-    A job with images is marked for delivery ('pending'): delivered() records how it went,
-    and a stop before then leaves it for the next start to deliver.
+    dearest, as held), never above the hold (rules.charge). The job records the size and
+    quality used where they are known. A job with images is marked for delivery ('pending'):
+    delivered() records how it went, and a stop before then leaves it for the next start.
     """
-    row = _job_row(db, job_id)
+    row = await _job_row(tx, job_id)
     scope, model, status, month, images_held, cost_held = (
         row[1], row[2], row[3], row[5], row[6], row[8]
     )  # fmt: skip
@@ -113,12 +126,10 @@ def settle(
     actual = prices.usage_cost_micros(model, usage)
     if actual is None:
         actual = images * to_micros(prices.unit_price(model, quality, size))
-    # The hold is a pre-authorisation: the guild and member are charged at most what was held,
-    # so a month's charges never pass its budget even when the usage cost more than estimated.
-    # The excess is recorded (jobs.cost_actual_micros, guild_spend.overrun_micros) and logged:
+    # An overrun is recorded (jobs.cost_actual_micros, guild_spend.overrun_micros) and logged:
     # it means the price table is too low for this model and the operator should raise it.
-    charged = min(actual, cost_held)
-    if actual > cost_held:
+    charged, overrun = charge(actual, cost_held)
+    if overrun:
         log.warning(
             "job %d cost %d micro-USD by its usage, above its hold of %d: charging the hold; "
             "raise the %s prices in PRICES_FILE",
@@ -128,22 +139,29 @@ def settle(
     tokens = (None, None, None) if usage is None else (
         usage.input_text_tokens, usage.input_image_tokens, usage.output_tokens
     )  # fmt: skip
-    db.execute(
+    await tx.run(
         "UPDATE jobs SET status = ?, images_held = 0, images_charged = ?, "
         "cost_held_micros = 0, cost_charged_micros = ?, cost_actual_micros = ?, "
         "input_text_tokens = ?, input_image_tokens = ?, output_tokens = ?, error = ?, "
         "ended_at = ?, delivery = ?, size = COALESCE(?, size), quality = COALESCE(?, quality) "
         "WHERE id = ?",
-        (final, images, charged, actual, *tokens,
-         None if images else "no image was generated", iso(now),
-         "pending" if images else None, _known(size), _known(quality), job_id),
+        final, images, charged, actual, *tokens,
+        None if images else "no image was generated", iso(now),
+        "pending" if images else None, _known(size), _known(quality), job_id,
     )  # fmt: skip
-    month_charged, alerted_for = _move(
-        db, row, images=images, charged=charged, overrun=actual - charged
+    await interactions.forget(tx, [job_id])  # charged: no restart may now call it interrupted
+    budget = row[14]
+    # The shared counters last: other writers wait for them until this commits.
+    month_charged, alerted_for = await _move(
+        tx, row, images=images, charged=charged, overrun=overrun
     )
-    interactions.forget(db, [job_id])  # charged: no restart may now call it interrupted
-    budget = _budget(db, scope)
-    alert = _budget_alert(db, scope, month, month_charged, budget, alerted_for, now)
+    alert = budget_alert_due(month_charged, budget, alerted_for)
+    if alert:
+        await tx.run(
+            "UPDATE guild_spend SET alert_budget_micros = ?, alert_sent_at = ? "
+            "WHERE guild_id = ? AND month = ?",
+            budget, iso(now), scope, month,
+        )  # fmt: skip
     return Settlement(job_id, final, images, charged, actual, alert, month_charged, budget)
 
 
@@ -152,40 +170,8 @@ def _known(setting: str | None) -> str | None:
     return None if setting == AUTO else setting
 
 
-def _budget(db: sqlite3.Connection, scope: int) -> int | None:
-    if scope == DM_SCOPE:
-        return None
-    row = db.execute(
-        "SELECT monthly_budget_micros FROM guild_settings WHERE guild_id = ?", (scope,)
-    ).fetchone()
-    return row[0] if row else None
-
-
-def _budget_alert(
-    db: sqlite3.Connection,
-    scope: int,
-    month: str,
-    charged: int,
-    budget: int | None,
-    alerted_for: int | None,
-    now: datetime,
-) -> bool:
-    """True once per month and budget: for the settle that brings charges to 80% of it."""
-    if budget is None or charged * 5 < budget * 4:
-        return False
-    # Raising the budget re-arms the alert for the new figure; anything else stays quiet.
-    if alerted_for is not None and alerted_for >= budget:
-        return False
-    db.execute(
-        "UPDATE guild_spend SET alert_budget_micros = ?, alert_sent_at = ? "
-        "WHERE guild_id = ? AND month = ?",
-        (budget, iso(now), scope, month),
-    )
-    return True
-
-
-def refund(
-    db: sqlite3.Connection,
+async def refund(
+    tx: Tx,
     job_id: int,
     reason: str,
     status: str,
@@ -199,32 +185,32 @@ def refund(
     process stopped in between leaves it for the next start's restart notice. The job's
     interaction token goes now, or (owing a notice) with the notice: it is what tells them.
     """
-    row = _job_row(db, job_id)
+    row = await _job_row(tx, job_id)
     if row[3] not in OPEN_STATUSES:
         return False
-    db.execute(
+    await tx.run(
         "UPDATE jobs SET status = ?, images_held = 0, cost_held_micros = 0, error = ?, "
         "failure = ?, ended_at = ?, notice_owed = ? WHERE id = ?",
-        (status, reason, failure or status.capitalize(), iso(now), int(owe_notice), job_id),
-    )
-    _move(db, row, images=0, charged=0, overrun=0)
+        status, reason, failure or status.capitalize(), iso(now), int(owe_notice), job_id,
+    )  # fmt: skip
     if not owe_notice:
-        interactions.forget(db, [job_id])
+        await interactions.forget(tx, [job_id])
+    await _move(tx, row, images=0, charged=0, overrun=0)
     return True
 
 
-def start(db: sqlite3.Connection, job_id: int, now: datetime) -> bool:
+async def start(tx: Tx, job_id: int, now: datetime) -> bool:
     """queued -> running; False if the job already ended (it must not run)."""
-    status = _job_row(db, job_id)[3]
+    status = (await _job_row(tx, job_id))[3]
     if status == "queued":
-        db.execute(
-            "UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?", (iso(now), job_id)
+        await tx.run(
+            "UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?", iso(now), job_id
         )
     return status in OPEN_STATUSES
 
 
-def delivered(
-    db: sqlite3.Connection,
+async def delivered(
+    tx: Tx,
     job_id: int,
     sent: int,
     channel_id: int | None,
@@ -234,9 +220,8 @@ def delivered(
     """Record a delivery of a charged job: `sent` images reached Discord (the first of them in
     channel_id/message_id). All of them: 'delivered'; fewer: 'waiting' for the member's
     "deliver again". Returns the new state (None for a job with no images)."""
-    row = db.execute(
-        "SELECT images_charged, images_sent, delivery FROM jobs WHERE id = ?", (job_id,)
-    ).fetchone()
+    sql = "SELECT images_charged, images_sent, delivery FROM jobs WHERE id = ?"
+    row = await tx.one(for_update(tx, sql), job_id)
     if row is None:
         raise UnknownJob(f"no job {job_id}")
     charged, before, state = row
@@ -244,43 +229,43 @@ def delivered(
         return None
     total = min(charged, max(before, sent))
     state = "delivered" if state == "delivered" or total >= charged else "waiting"
-    db.execute(
+    await tx.run(
         "UPDATE jobs SET images_sent = ?, delivery = ?, delivered_at = COALESCE(?, delivered_at), "
         "result_channel_id = COALESCE(?, result_channel_id), "
         "result_message_id = COALESCE(?, result_message_id) WHERE id = ?",
-        (total, state, iso(now) if sent else None,
-         channel_id if message_id is not None else None, message_id, job_id),
+        total, state, iso(now) if sent else None,
+        channel_id if message_id is not None else None, message_id, job_id,
     )  # fmt: skip
     return cast(Delivery, state)
 
 
-def others_open(db: sqlite3.Connection, owner: str) -> list[JobRecord]:
+async def others_open(tx: Tx, owner: str) -> list[JobRecord]:
     """Jobs left queued or running by another (earlier) Ledger: what recovery looks at."""
-    return _records(db, "status IN ('queued', 'running') AND owner <> ?", owner)
+    return await _records(tx, "status IN ('queued', 'running') AND owner <> ?", owner)
 
 
-def interrupt(db: sqlite3.Connection, job_ids: list[int], now: datetime) -> list[JobRecord]:
+async def interrupt(tx: Tx, job_ids: list[int], now: datetime) -> list[JobRecord]:
     """Refund these open jobs as 'interrupted', each owing its member a restart notice."""
-    for job_id in job_ids:
-        refund(db, job_id, RECOVERED_REASON, "interrupted", now, True, "Interrupted")
-    return [record for job_id in job_ids if (record := load_job(db, job_id)) is not None]
+    for job_id in sorted(job_ids):  # job rows locked in one order
+        await refund(tx, job_id, RECOVERED_REASON, "interrupted", now, True, "Interrupted")
+    return [record for job_id in job_ids if (record := await load_job(tx, job_id)) is not None]
 
 
-def undelivered(db: sqlite3.Connection, owner: str) -> list[JobRecord]:
+async def undelivered(tx: Tx, owner: str) -> list[JobRecord]:
     """Charged jobs of another (earlier) Ledger whose delivery a stop cut off ('pending')."""
-    return _records(db, "delivery = 'pending' AND owner <> ?", owner)
+    return await _records(tx, "delivery = 'pending' AND owner <> ?", owner)
 
 
-def undelivered_ids(db: sqlite3.Connection) -> set[int]:
+async def undelivered_ids(tx: Tx) -> set[int]:
     """Every charged job whose images have not all reached Discord, whoever holds it."""
-    rows = db.execute("SELECT id FROM jobs WHERE delivery IN ('pending', 'waiting')").fetchall()
+    rows = await tx.all("SELECT id FROM jobs WHERE delivery IN ('pending', 'waiting')")
     return {int(row[0]) for row in rows}
 
 
-def waiting(db: sqlite3.Connection, scope: int, user_id: int, limit: int) -> list[JobRecord]:
+async def waiting(tx: Tx, scope: int, user_id: int, limit: int) -> list[JobRecord]:
     """A member's charged jobs whose images never all reached Discord, newest first."""
     where = "guild_id = ? AND user_id = ? AND delivery IN ('pending', 'waiting')"
-    return _records(db, where, scope, user_id, limit, order="id DESC LIMIT ?")
+    return await _records(tx, where, scope, user_id, limit, order="id DESC LIMIT ?")
 
 
 _JOB_COLUMNS = (
@@ -295,7 +280,7 @@ def _when(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-def _record(row: tuple[Any, ...]) -> JobRecord:
+def _record(row: Sequence[Any]) -> JobRecord:
     (job_id, user_id, scope, channel_id, kind, model, size, quality, params, status,
      asked, held, images, cost_held, charged, actual, error, result_channel, result_message,
      created, started, ended, delivery, sent, delivered_at) = row  # fmt: skip
@@ -311,44 +296,42 @@ def _record(row: tuple[Any, ...]) -> JobRecord:
     )  # fmt: skip
 
 
-def load_job(db: sqlite3.Connection, job_id: int) -> JobRecord | None:
+async def load_job(tx: Tx, job_id: int) -> JobRecord | None:
     """One job by id, or None."""
-    row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    row = await tx.one(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", job_id)
     return None if row is None else _record(row)
 
 
-def by_result_message(db: sqlite3.Connection, message_id: int) -> JobRecord | None:
+async def by_result_message(tx: Tx, message_id: int) -> JobRecord | None:
     """The job whose images the ledger recorded in this message, or None."""
-    row = db.execute(
-        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE result_message_id = ?", (message_id,)
-    ).fetchone()
+    row = await tx.one(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE result_message_id = ?", message_id)
     return None if row is None else _record(row)
 
 
-def history(
-    db: sqlite3.Connection, scope: int, user_id: int, limit: int, before: int | None = None
+async def history(
+    tx: Tx, scope: int, user_id: int, limit: int, before: int | None = None
 ) -> list[JobRecord]:
     """A member's latest jobs in one guild (or in DMs), newest first; only those older than job
     `before` when given (pages go by id: new jobs may come while the member turns them)."""
     where = "guild_id = ? AND user_id = ?" + ("" if before is None else " AND id < ?")
     bound = () if before is None else (before,)
-    return _records(db, where, scope, user_id, *bound, limit, order="id DESC LIMIT ?")
+    return await _records(tx, where, scope, user_id, *bound, limit, order="id DESC LIMIT ?")
 
 
-def _records(db: sqlite3.Connection, where: str, *args: Any, order: str = "id") -> list[JobRecord]:
+async def _records(tx: Tx, where: str, *args: Any, order: str = "id") -> list[JobRecord]:
     """Job records matching `where` (fixed SQL, values bound), in `order`."""
-    rows = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY {order}", args)
-    return [_record(row) for row in rows.fetchall()]
+    rows = await tx.all(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY {order}", *args)
+    return [_record(row) for row in rows]
 
 
-def owed_notices(db: sqlite3.Connection) -> list[JobRecord]:
+async def owed_notices(tx: Tx) -> list[JobRecord]:
     """Refunded jobs whose member may not have been told: recovered ones whose restart notice
     was not sent, and ones whose process stopped between the refund and telling the member."""
-    return _records(db, "notice_owed = 1")
+    return await _records(tx, "notice_owed = 1")
 
 
-def notices_sent(db: sqlite3.Connection, job_ids: list[int]) -> None:
+async def notices_sent(tx: Tx, job_ids: list[int]) -> None:
     """The member was told about these refunds (or we tried): no later start tells them again,
     and their interaction tokens go."""
-    db.executemany("UPDATE jobs SET notice_owed = 0 WHERE id = ?", [(i,) for i in job_ids])
-    interactions.forget(db, job_ids)
+    await tx.many("UPDATE jobs SET notice_owed = 0 WHERE id = ?", [(i,) for i in job_ids])
+    await interactions.forget(tx, job_ids)

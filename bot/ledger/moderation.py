@@ -7,7 +7,6 @@ finishing at once never report the same member twice.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -16,8 +15,10 @@ from bot.core.errors import InvalidRequest
 from bot.core.terms import MAX_TERMS_PER_GUILD, clean_term, find_blocked
 from bot.ledger import quotas as ledger_sql
 from bot.ledger.admin import Change
+from bot.ledger.locks import lock_name
 from bot.ledger.models import DM_SCOPE, iso, scope_of
 from bot.ledger.reports import LedgerReports, guild_only, write_audit
+from bot.ledger.store import Tx
 
 REPORT_WINDOW = timedelta(hours=1)
 REJECTIONS_TO_REPORT = 3
@@ -34,72 +35,71 @@ class RejectionReport:
     job_ids: tuple[int, ...]
 
 
-def insert_term(
-    db: sqlite3.Connection, *, scope: int, term: str, actor_id: int, now: datetime
+async def insert_term(
+    tx: Tx, *, scope: int, term: str, actor_id: int, now: datetime
 ) -> Change[str | None]:
     """Block a term and audit it; unchanged (audit id 0) when it was already blocked."""
-    if _has_term(db, scope, term):
+    await lock_name(tx, f"terms:{scope}")  # the count and the check hold until commit
+    if await _has_term(tx, scope, term):
         return Change("term_add", "guild", scope, term, term, 0)
-    count = db.execute(
-        "SELECT COUNT(*) FROM blocked_terms WHERE guild_id = ?", (scope,)
-    ).fetchone()[0]
+    count = await tx.value("SELECT COUNT(*) FROM blocked_terms WHERE guild_id = ?", scope)
     if count >= MAX_TERMS_PER_GUILD:
         raise InvalidRequest(
             f"This server already blocks {MAX_TERMS_PER_GUILD} terms, the most it can: "
             "remove some first (wildcards like `cat*` cover many words at once)."
         )
-    db.execute(
+    await tx.run(
         "INSERT INTO blocked_terms (guild_id, term, added_by, added_at) VALUES (?, ?, ?, ?)",
-        (scope, term, actor_id, iso(now)),
-    )
-    audit_id = write_audit(
-        db, guild_id=scope, actor_id=actor_id, action="term_add",
+        scope, term, actor_id, iso(now),
+    )  # fmt: skip
+    audit_id = await write_audit(
+        tx, guild_id=scope, actor_id=actor_id, action="term_add",
         target=("guild", scope), old=None, new=term, now=now,
     )  # fmt: skip
     return Change("term_add", "guild", scope, None, term, audit_id)
 
 
-def delete_term(
-    db: sqlite3.Connection, *, scope: int, term: str, actor_id: int, now: datetime
+async def delete_term(
+    tx: Tx, *, scope: int, term: str, actor_id: int, now: datetime
 ) -> Change[str | None]:
     """Unblock a term and audit it; unchanged (audit id 0) when it was not blocked."""
-    if not _has_term(db, scope, term):
+    await lock_name(tx, f"terms:{scope}")
+    if not await _has_term(tx, scope, term):
         return Change("term_remove", "guild", scope, None, None, 0)
-    db.execute("DELETE FROM blocked_terms WHERE guild_id = ? AND term = ?", (scope, term))
-    audit_id = write_audit(
-        db, guild_id=scope, actor_id=actor_id, action="term_remove",
+    await tx.run("DELETE FROM blocked_terms WHERE guild_id = ? AND term = ?", scope, term)
+    audit_id = await write_audit(
+        tx, guild_id=scope, actor_id=actor_id, action="term_remove",
         target=("guild", scope), old=term, new=None, now=now,
     )  # fmt: skip
     return Change("term_remove", "guild", scope, term, None, audit_id)
 
 
-def report_rejections(
-    db: sqlite3.Connection, *, scope: int, user_id: int, now: datetime
+async def report_rejections(
+    tx: Tx, *, scope: int, user_id: int, now: datetime
 ) -> RejectionReport | None:
     """The member's report if due (see LedgerModeration.rejection_report), recorded as sent."""
-    last = db.execute(
+    await lock_name(tx, f"rejections:{scope}:{user_id}")  # two refunds never report twice
+    last = await tx.value(
         "SELECT MAX(reported_at) FROM moderation_reports WHERE guild_id = ? AND user_id = ?",
-        (scope, user_id),
-    ).fetchone()[0]
+        scope, user_id,
+    )  # fmt: skip
     window_start = iso(now - REPORT_WINDOW)
     if last is not None and last > window_start:
         return None
     since = max(window_start, last or "")
-    ids = tuple(
-        row[0]
-        for row in db.execute(
-            "SELECT id FROM jobs WHERE guild_id = ? AND user_id = ? AND ended_at > ? "
-            "AND failure = ? ORDER BY id",
-            (scope, user_id, since, REJECTED),
-        )
-    )
+    rows = await tx.all(
+        "SELECT id FROM jobs WHERE guild_id = ? AND user_id = ? AND ended_at > ? "
+        "AND failure = ? ORDER BY id",
+        scope, user_id, since, REJECTED,
+    )  # fmt: skip
+    ids = tuple(row[0] for row in rows)
     if len(ids) < REJECTIONS_TO_REPORT:
         return None
-    db.execute(
+    await tx.run(
         "INSERT INTO moderation_reports (guild_id, user_id, rejections, reported_at) "
         "VALUES (?, ?, ?, ?)",
-        (scope, user_id, len(ids), iso(now)),
-    )
+        scope, user_id, len(ids), iso(now),
+    )  # fmt: skip
     return RejectionReport(scope, user_id, len(ids), ids)
 
 
@@ -145,8 +145,8 @@ class LedgerModeration(LedgerReports):
         return await self.ledger.transaction(body)
 
 
-def _has_term(db: sqlite3.Connection, guild_id: int, term: str) -> bool:
-    row = db.execute(
-        "SELECT 1 FROM blocked_terms WHERE guild_id = ? AND term = ?", (guild_id, term)
-    ).fetchone()
+async def _has_term(tx: Tx, guild_id: int, term: str) -> bool:
+    row = await tx.one(
+        "SELECT 1 FROM blocked_terms WHERE guild_id = ? AND term = ?", guild_id, term
+    )
     return row is not None

@@ -8,7 +8,6 @@ and reads that guild's rows only: one server's data never shows in another.
 from __future__ import annotations
 
 import calendar
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -16,6 +15,7 @@ from typing import Literal
 from bot.ledger import jobs as ledger_jobs
 from bot.ledger import quotas as ledger_sql
 from bot.ledger.models import JobRecord, iso, usd
+from bot.ledger.store import Tx
 
 Period = Literal["day", "month"]
 PolicyKind = Literal["member_limit", "role_limit", "block"]
@@ -93,52 +93,56 @@ def month_days(month: str) -> tuple[str, str]:
     return date(year, number, 1).isoformat(), date(year, number, last).isoformat()
 
 
-def read_leaderboard(
-    db: sqlite3.Connection, *, scope: int, first_day: str, last_day: str, limit: int
+async def read_leaderboard(
+    tx: Tx, *, scope: int, first_day: str, last_day: str, limit: int
 ) -> Leaderboard:
     """Members with charges between two days (inclusive): most images first, then most cost;
     and the totals over all of them. Charged counts are kept before any moderator reset."""
     per_member = (
         "SELECT user_id, SUM(images_charged) AS images, SUM(cost_charged_micros) AS micros "
         "FROM member_usage WHERE guild_id = ? AND day BETWEEN ? AND ? GROUP BY user_id "
-        "HAVING images > 0 OR micros > 0"
+        "HAVING SUM(images_charged) > 0 OR SUM(cost_charged_micros) > 0"
     )
     span = (scope, first_day, last_day)
-    rows = db.execute(
-        f"{per_member} ORDER BY images DESC, micros DESC, user_id LIMIT ?", (*span, limit)
-    ).fetchall()
-    count, images, micros = db.execute(
-        f"SELECT COUNT(*), COALESCE(SUM(images), 0), COALESCE(SUM(micros), 0) FROM ({per_member})",
-        span,
-    ).fetchone()
+    rows = await tx.all(
+        f"{per_member} ORDER BY images DESC, micros DESC, user_id LIMIT ?", *span, limit
+    )
+    totals = await tx.one(
+        "SELECT COUNT(*), COALESCE(SUM(images), 0), COALESCE(SUM(micros), 0) "
+        f"FROM ({per_member}) AS m",
+        *span,
+    )
+    assert totals is not None
+    count, images, micros = totals
     return Leaderboard([TopMember(*row) for row in rows], count, images, micros)
 
 
-def read_month_report(db: sqlite3.Connection, *, scope: int, month: str, limit: int) -> MonthReport:
+async def read_month_report(tx: Tx, *, scope: int, month: str, limit: int) -> MonthReport:
     """The month's charges per day, its total and budget, and its top members, in one read."""
     first, last = month_days(month)
-    by_day = dict(
-        db.execute(
-            "SELECT day, SUM(cost_charged_micros) FROM member_usage "
-            "WHERE guild_id = ? AND day BETWEEN ? AND ? GROUP BY day",
-            (scope, first, last),
-        ).fetchall()
-    )
+    rows = await tx.all(
+        "SELECT day, SUM(cost_charged_micros) FROM member_usage "
+        "WHERE guild_id = ? AND day BETWEEN ? AND ? GROUP BY day",
+        scope, first, last,
+    )  # fmt: skip
+    by_day = {row[0]: row[1] for row in rows}
     days = int(last[-2:])
     daily = tuple(int(by_day.get(f"{month}-{day:02d}", 0)) for day in range(1, days + 1))
-    charged, _held = ledger_sql.guild_month_spend(db, scope, month)
-    row = db.execute(
-        "SELECT monthly_budget_micros FROM guild_settings WHERE guild_id = ?", (scope,)
-    ).fetchone()
-    board = read_leaderboard(db, scope=scope, first_day=first, last_day=last, limit=limit)
-    return MonthReport(month, daily, charged, row[0] if row else None, board)
+    charged, _held = await ledger_sql.guild_month_spend(tx, scope, month)
+    budget = await tx.value(
+        "SELECT monthly_budget_micros FROM guild_settings WHERE guild_id = ?", scope
+    )
+    board = await read_leaderboard(tx, scope=scope, first_day=first, last_day=last, limit=limit)
+    return MonthReport(month, daily, charged, budget, board)
 
 
-# Member overrides, role limits, then blocks in force (bound: the time, three times the scope).
+# Member overrides, role limits, then blocks in force (bound: the scope, the time). The first
+# branch names each column's type: PostgreSQL types a UNION's NULLs from left to right.
+_NONE = "CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS BIGINT)"
 _POLICIES = (
-    "SELECT 'member_limit' AS kind, user_id AS target, daily_images, NULL, NULL, NULL, NULL "
+    f"SELECT 'member_limit' AS kind, user_id AS target, daily_images, {_NONE} "
     "FROM member_policies WHERE guild_id = ?1 AND daily_images IS NOT NULL "
-    "UNION ALL SELECT 'role_limit', role_id, daily_images, NULL, NULL, NULL, NULL "
+    f"UNION ALL SELECT 'role_limit', role_id, daily_images, {_NONE} "
     "FROM role_limits WHERE guild_id = ?1 "
     "UNION ALL SELECT 'block', user_id, NULL, block_reason, blocked_at, blocked_until, "
     "blocked_by FROM member_policies WHERE guild_id = ?1 AND "
@@ -147,16 +151,17 @@ _POLICIES = (
 _ORDER = "CASE kind WHEN 'member_limit' THEN 0 WHEN 'role_limit' THEN 1 ELSE 2 END, target"
 
 
-def read_policies(
-    db: sqlite3.Connection, *, scope: int, now: datetime, limit: int, offset: int
+async def read_policies(
+    tx: Tx, *, scope: int, now: datetime, limit: int, offset: int
 ) -> PolicyPage:
     """A page of the guild's member overrides, role limits and blocks in force, in that order."""
     args = (scope, iso(now))
-    rows = db.execute(
-        f"SELECT * FROM ({_POLICIES}) ORDER BY {_ORDER} LIMIT ?3 OFFSET ?4",
-        (*args, limit + 1, offset),
-    ).fetchall()
-    counts = dict(db.execute(f"SELECT kind, COUNT(*) FROM ({_POLICIES}) GROUP BY kind", args))
+    rows = await tx.all(
+        f"SELECT * FROM ({_POLICIES}) AS p ORDER BY {_ORDER} LIMIT ?3 OFFSET ?4",
+        *args, limit + 1, offset,
+    )  # fmt: skip
+    counted = await tx.all(f"SELECT kind, COUNT(*) FROM ({_POLICIES}) AS p GROUP BY kind", *args)
+    counts = {row[0]: row[1] for row in counted}
     entries = [
         PolicyEntry(kind, target, images, reason, _when(since), _when(until), by)
         for kind, target, images, reason, since, until, by in rows[:limit]
@@ -165,12 +170,12 @@ def read_policies(
     return PolicyPage(entries, len(rows) > limit, {kind: counts.get(kind, 0) for kind in every})
 
 
-def read_guild_job(db: sqlite3.Connection, *, scope: int, job_id: int) -> JobDetail | None:
+async def read_guild_job(tx: Tx, *, scope: int, job_id: int) -> JobDetail | None:
     """The job if it was asked in this guild; None for another guild's, a DM's, or no job."""
-    row = db.execute(
-        "SELECT failure FROM jobs WHERE id = ? AND guild_id = ?", (job_id, scope)
-    ).fetchone()
-    record = None if row is None else ledger_jobs.load_job(db, job_id)
+    row = await tx.one("SELECT failure FROM jobs WHERE id = ? AND guild_id = ?", job_id, scope)
+    if row is None:
+        return None
+    record = await ledger_jobs.load_job(tx, job_id)
     return None if record is None else JobDetail(record, row[0])
 
 

@@ -6,7 +6,6 @@ lookup is in bot/ledger/report_sql.py.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -20,6 +19,7 @@ from bot.ledger import report_sql
 from bot.ledger.facade import Ledger
 from bot.ledger.models import JobRecord, MemberStatus, Requester, day_key, iso, month_key, usd
 from bot.ledger.report_sql import JobDetail, Leaderboard, MonthReport, Period, PolicyPage
+from bot.ledger.store import Tx
 
 TargetKind = Literal["member", "role", "guild"]
 
@@ -58,8 +58,8 @@ class AuditPage:
     next_before_id: int | None
 
 
-def write_audit(
-    db: sqlite3.Connection,
+async def write_audit(
+    tx: Tx,
     *,
     guild_id: int,
     actor_id: int,
@@ -71,13 +71,14 @@ def write_audit(
     reason: str | None = None,
 ) -> int:
     """Write one audit row inside the caller's transaction; return its id."""
-    cursor = db.execute(
+    audit_id: int = await tx.value(
         "INSERT INTO audit_log (guild_id, actor_id, action, target_kind, target_id, "
-        "old_value, new_value, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (guild_id, actor_id, action, target[0], target[1], orjson.dumps(old).decode(),
-         orjson.dumps(new).decode(), reason, iso(now)),
+        "old_value, new_value, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING id",
+        guild_id, actor_id, action, target[0], target[1], orjson.dumps(old).decode(),
+        orjson.dumps(new).decode(), reason, iso(now),
     )  # fmt: skip
-    return int(cursor.lastrowid or 0)
+    return audit_id
 
 
 def guild_only(guild_id: int) -> int:
@@ -87,32 +88,29 @@ def guild_only(guild_id: int) -> int:
     return guild_id
 
 
-def read_guild_config(db: sqlite3.Connection, guild_id: int) -> GuildConfig:
+async def read_guild_config(tx: Tx, guild_id: int) -> GuildConfig:
     """A guild's settings row, or all defaults when it has none."""
-    row = db.execute(
+    row = await tx.one(
         "SELECT default_daily_images, monthly_budget_micros, moderator_role_id, "
         "log_channel_id FROM guild_settings WHERE guild_id = ?",
-        (guild_id,),
-    ).fetchone()
+        guild_id,
+    )
     default, budget, role, channel = row if row else (None, None, None, None)
     return GuildConfig(guild_id, default, None if budget is None else usd(budget),
                        role, channel)  # fmt: skip
 
 
-def read_month_spend(
-    db: sqlite3.Connection, guild_id: int, month: str
-) -> tuple[float, float | None]:
+async def read_month_spend(tx: Tx, guild_id: int, month: str) -> tuple[float, float | None]:
     """The guild's charges in this month and its budget (None: none), in USD."""
-    charged, _held = ledger_sql.guild_month_spend(db, guild_id, month)
-    row = db.execute(
-        "SELECT monthly_budget_micros FROM guild_settings WHERE guild_id = ?", (guild_id,)
-    ).fetchone()
-    budget = row[0] if row else None
+    charged, _held = await ledger_sql.guild_month_spend(tx, guild_id, month)
+    budget = await tx.value(
+        "SELECT monthly_budget_micros FROM guild_settings WHERE guild_id = ?", guild_id
+    )
     return usd(charged), None if budget is None else usd(budget)
 
 
-def read_audit_page(
-    db: sqlite3.Connection,
+async def read_audit_page(
+    tx: Tx,
     *,
     guild_id: int,
     target_user_id: int | None,
@@ -126,11 +124,11 @@ def read_audit_page(
         where += " AND target_kind = 'member' AND target_id = ?"
         args.append(target_user_id)
     # One row more than asked says whether there is a next page.
-    rows = db.execute(
+    rows = await tx.all(
         "SELECT id, actor_id, action, target_kind, target_id, old_value, new_value, "
         f"reason, created_at FROM audit_log WHERE {where} ORDER BY id DESC LIMIT ?",
-        (*args, limit + 1),
-    ).fetchall()
+        *args, limit + 1,
+    )  # fmt: skip
     entries = [
         AuditEntry(row[0], row[1], row[2], row[3], row[4], _json(row[5]), _json(row[6]),
                    row[7], datetime.fromisoformat(row[8]))

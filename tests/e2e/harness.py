@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -14,9 +13,10 @@ from typing import Any
 from bot.app import build_bot
 from bot.config import Settings, load_settings
 from bot.discord.client import ImageBot
+from tests.e2e import backend
 from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeMessage, FakeUser
 from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
-from tests.secrets_guard import DISCORD_TOKEN, database_leaks, find_secrets
+from tests.secrets_guard import DISCORD_TOKEN, find_secrets
 
 MIB = 1024 * 1024
 Running = tuple[ImageBot, asyncio.Task[None]]  # a connected bot and its gateway task
@@ -81,8 +81,7 @@ class World:
 
     def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         """Read the bot's database directly (a second connection, as an operator would)."""
-        with sqlite3.connect(self.settings.database_path) as conn:
-            return conn.execute(sql, args).fetchall()
+        return backend.rows(self.settings.database_path, self.settings.postgres_url, sql, *args)
 
     def visible(self, handle: FakeInteraction, user: FakeUser) -> list[FakeMessage]:
         """The interaction's messages that `user` can see."""
@@ -97,7 +96,7 @@ def assert_acknowledged_first(fake: FakeDiscord, handle: FakeInteraction) -> Non
     assert handle.ack_latency is not None and handle.ack_latency < 3.0, handle.ack_latency
 
 
-def assert_no_secrets(fake: FakeDiscord, database: Path) -> None:
+def assert_no_secrets(fake: FakeDiscord, database: Path, url: str | None = None) -> None:
     """No token or key in anything the bot sent Discord, nor in any row of its database."""
     sent = [
         f"{request.method} {request.path} {request.query} {request.json}"
@@ -105,7 +104,7 @@ def assert_no_secrets(fake: FakeDiscord, database: Path) -> None:
     ]
     leaks = [text[:300] for text in sent if find_secrets(text)]
     assert not leaks, f"a secret was sent to Discord: {leaks}"
-    rows = database_leaks(database)
+    rows = backend.database_leaks(database, url)
     assert not rows, f"a secret was stored: {rows}"
 
 
@@ -148,6 +147,7 @@ async def running_bot(
             "wisgate_api_key": TEST_API_KEY,
             "wisgate_base_url": wisgate_fake.base_url,
             "database_path": tmp_path / "bot.sqlite3",
+            "database_url": await backend.database_url(tmp_path),  # --backend=postgres
             "dev_guild_id": guild.id,
         }
         config = load_settings(_env_file=None, **{**defaults, **settings})
@@ -164,7 +164,7 @@ async def running_bot(
                 assert_acknowledged_first(discord_fake, handle)
             assert discord_fake.violations == [], discord_fake.describe()
             assert discord_fake.unhandled == [], discord_fake.describe()
-            assert_no_secrets(discord_fake, config.database_path)
+            assert_no_secrets(discord_fake, config.database_path, config.postgres_url)
         finally:
             await world.bot_stack.aclose()
 

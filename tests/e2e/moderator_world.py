@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import discord
 
+from bot.config import Settings
 from bot.core.prices import default_prices
-from bot.ledger.database import open_database
 from bot.ledger.facade import JobSpec, Ledger, Requester
+from bot.ledger.opener import open_store
 from tests.e2e.harness import World
 from tests.e2e.quota_world import MANAGE_GUILD, Staff
 from tests.fakes.discord import FakeDiscord, FakeGuild, FakeUser
@@ -47,17 +47,17 @@ class Moderated(Staff):
         return {"guild_id": other.id, "channel_id": self.other.channels[0].id}
 
 
-def write_jobs(database: Path, jobs: list[tuple[JobSpec, datetime, int]]) -> list[int]:
+def write_jobs(settings: Settings, jobs: list[tuple[JobSpec, datetime, int]]) -> list[int]:
     """Jobs another process made on other days: reserved at their time, then charged.
 
-    Its own thread, event loop, Ledger and clock, on the bot's database file.
+    Its own thread, event loop, Ledger and clock, on the bot's database.
     """
 
     async def write() -> list[int]:
         moment = [datetime.now(UTC)]
-        async with open_database(database) as conn:
+        async with open_store(settings.database_path, settings.postgres_url) as store:
             ledger = Ledger(
-                conn,
+                store,
                 default_daily_images=50,
                 prices=default_prices(),
                 clock=lambda: moment[0],
@@ -106,5 +106,5 @@ async def a_month_of_jobs(world: World, staff: Moderated) -> str:
         )
         for index, (person, images, quality) in enumerate(earlier)
     ]  # fmt: skip
-    write_jobs(world.settings.database_path, jobs)
+    write_jobs(world.settings, jobs)
     return now.strftime("%Y-%m")

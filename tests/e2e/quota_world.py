@@ -11,8 +11,9 @@ from typing import Any
 import discord
 
 from bot.core.prices import default_prices
-from bot.ledger.database import open_database
 from bot.ledger.facade import JobSpec, Ledger
+from bot.ledger.opener import open_store
+from tests.e2e import backend as e2e_backend
 from tests.e2e.harness import World
 from tests.fakes.discord import (
     FakeChannel,
@@ -82,16 +83,18 @@ def audit_actions(world: World) -> list[tuple[Any, ...]]:
 
 
 def write_open_jobs(database: Path, jobs: Sequence[tuple[JobSpec, bool]]) -> list[int]:
-    """Leave jobs open in `database` as another process would: reserved, some started.
+    """Leave jobs open in the bot's database (`database`, or the test's PostgreSQL database)
+    as another process would: reserved, some started.
 
     Runs on its own thread and event loop with its own Ledger owner, so the bot that starts
     next sees them as another (dead) process's jobs. Returns their ids.
     """
 
     async def leave() -> list[int]:
-        async with open_database(database) as conn:
+        url = await e2e_backend.database_url(database.parent)
+        async with open_store(database, url) as store:
             ledger = Ledger(
-                conn, default_daily_images=20, prices=default_prices(), owner="gone-process"
+                store, default_daily_images=20, prices=default_prices(), owner="gone-process"
             )
             ids = []
             for spec, start in jobs:

@@ -14,15 +14,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import discord
 import pytest
 import yarl
 
 from bot.config import load_settings
-from bot.ledger.database import discover_migrations, open_database
+from bot.ledger.database import POSTGRES_MIGRATIONS, discover_migrations, open_database
 from tests.e2e.commands import Finished, run_command
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
+from tests.postgres import PostgresServer
 from tests.secrets_guard import DISCORD_TOKEN, find_secrets
 
 WRONG_TOKEN = "discord-token-never-printed"
@@ -269,3 +271,44 @@ async def test_check_and_models_say_what_the_gateway_serves(tmp_path: Path) -> N
         wisgate_fake.models_listing = "missing"  # a gateway without the route: only the list
         done = await run_command(tmp_path, "check", env=env)
         assert done.code == 0 and "models: WisGate gave no usable model list" in done.out, done.text
+
+
+async def test_check_reads_a_postgresql_database_and_never_prints_its_password(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    secret = "pa55word-never-printed"  # the test server trusts loopback: any password passes
+    empty = await postgres_server.new_database(template="template0")  # never migrated
+    migrated = await postgres_server.new_database()
+    latest = discover_migrations(POSTGRES_MIGRATIONS)[-1][0]
+    urls = {
+        "empty": empty.replace("postgres@", f"postgres:{secret}@"),
+        "migrated": migrated.replace("postgres@", f"postgres:{secret}@"),
+        "closed": f"postgresql://bot:{secret}@127.0.0.1:9/ledger",
+    }
+    async with fakes() as (discord_fake, wisgate_fake):
+        env = fake_env(discord_fake, wisgate_fake, tmp_path)
+        done = {
+            name: await run_command(tmp_path, "check", env={**env, "DATABASE_URL": url})
+            for name, url in urls.items()
+        }
+    for finished in done.values():
+        assert_readable(finished, secret)
+    shown = empty.replace("postgres@", "postgres:***@")
+    assert done["empty"].code == 0, done["empty"].text
+    assert (
+        f"database: ok (PostgreSQL at {shown}, empty: the first start builds schema version "
+        f"{latest})" in done["empty"].out
+    )
+    assert done["migrated"].code == 0, done["migrated"].text
+    shown = migrated.replace("postgres@", "postgres:***@")
+    assert f"database: ok (PostgreSQL at {shown}, schema version {latest})" in done["migrated"].out
+    assert done["closed"].code == 1
+    [line] = failed_lines(done["closed"])
+    assert line.startswith("database: FAILED: PostgreSQL at postgresql://bot:***@127.0.0.1:9/")
+    assert not (tmp_path / "data").exists()
+    conn = await asyncpg.connect(empty)
+    try:  # check created nothing there either, not even the schema_version table
+        tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        assert await conn.fetchval(tables) == 0
+    finally:
+        await conn.close()

@@ -30,7 +30,7 @@ def jobs_of(world: World, who: FakeUser, count: int, guild_id: int | None) -> li
         )
         for n in range(count)
     ]  # fmt: skip
-    return write_jobs(world.settings.database_path, specs)
+    return write_jobs(world.settings, specs)
 
 
 def page(message: FakeMessage) -> tuple[list[int], str]:

@@ -12,7 +12,6 @@ this process, so it holds the interactions across the kill.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,10 +21,11 @@ from typing import Any
 
 from bot.ledger.models import iso
 from tests.chaos.bot_process import API_VAR, GATEWAY_VAR
+from tests.e2e import backend
 from tests.e2e.logged_bot import LoggedBotProcess
 from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeMessage, FakeUser
 from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
-from tests.secrets_guard import DISCORD_TOKEN, database_leaks, find_secrets
+from tests.secrets_guard import DISCORD_TOKEN, find_secrets
 
 OPTIONS = {"model": "gpt-image-1", "size": "1024x1024", "quality": "low", "count": 1}
 EXPLAINED = ("interrupted by the restart", "nothing was charged")
@@ -43,12 +43,12 @@ class Scene:
     bob: FakeUser
     bot: LoggedBotProcess
     database: Path
+    url: str | None  # --backend=postgres: the bot's database
     log: Path
 
     def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        """Read the bot's database from this process (WAL: also while the bot writes)."""
-        with sqlite3.connect(self.database, timeout=5) as conn:
-            return conn.execute(sql, args).fetchall()
+        """Read (or change) the bot's database from this process, while the bot writes too."""
+        return backend.rows(self.database, self.url, sql, *args)
 
     async def imagine(self, prompt: str, **options: Any) -> FakeInteraction:
         """alice's /imagine, acknowledged."""
@@ -98,11 +98,13 @@ async def scene(tmp_path: Path) -> AsyncIterator[Scene]:
         guild.add_member(alice)
         guild.add_member(bob)
         database = tmp_path / "bot.sqlite3"
+        url = await backend.database_url(tmp_path)
         env = {
             "DISCORD_TOKEN": DISCORD_TOKEN,
             "WISGATE_API_KEY": TEST_API_KEY,
             "WISGATE_BASE_URL": api.base_url,
             "DATABASE_PATH": str(database),
+            **({"DATABASE_URL": url} if url else {}),
             "DEV_GUILD_ID": str(guild.id),
             "ENABLED_MODELS": "gpt-image-1",
             "DEFAULT_MODEL": "gpt-image-1",
@@ -115,13 +117,13 @@ async def scene(tmp_path: Path) -> AsyncIterator[Scene]:
         try:
             await bot.start()
             await bot.notices_sent()
-            yield Scene(fake, api, guild, alice, bob, bot, database, log)
+            yield Scene(fake, api, guild, alice, bob, bot, database, url, log)
             assert await bot.stop() == 0, log.read_text()[-3000:]
         finally:
             await bot.close()
         assert fake.violations == [], fake.describe()
         assert fake.unhandled == [], fake.describe()
-        assert not database_leaks(database)
+        assert not backend.database_leaks(database, url)
 
 
 def shown_to(messages: list[FakeMessage], user: FakeUser) -> list[FakeMessage]:
@@ -201,12 +203,12 @@ async def test_a_token_past_its_life_is_never_used_and_the_channel_notice_tells_
         # the bot's 30 s margin of it. (The fake would still take both: the bot must not try.)
         now = datetime.now(UTC)
         ages = {expired.token: timedelta(minutes=16), too_close.token: timedelta(seconds=885)}
-        with sqlite3.connect(world.database) as conn:
-            for token, age in ages.items():
-                conn.execute(
-                    "UPDATE interaction_tokens SET created_at = ? WHERE token = ?",
-                    (iso(now - age), token),
-                )
+        for token, age in ages.items():
+            world.rows(
+                "UPDATE interaction_tokens SET created_at = ? WHERE token = ?",
+                iso(now - age),
+                token,
+            )
         first = await world.restart()
 
         for handle in (expired, too_close):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.ledger.models import iso
 from tests.e2e.harness import World, public_texts, running_bot
 from tests.e2e.quota_world import Staff, ask, audit_actions, log_texts, private_reply
 from tests.fakes.images import make_image
@@ -161,13 +163,9 @@ async def test_three_rejections_in_an_hour_are_reported_once(tmp_path: Path) -> 
 
         # An hour later (moved back in the database, as if time had passed): fresh rejections
         # are counted from scratch and reported again, once.
-        world.rows(
-            "UPDATE jobs SET ended_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-2 hours')"
-        )
-        world.rows(
-            "UPDATE moderation_reports SET "
-            "reported_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-2 hours')"
-        )
+        earlier = iso(datetime.now(UTC) - timedelta(hours=2))
+        world.rows("UPDATE jobs SET ended_at = ?", earlier)
+        world.rows("UPDATE moderation_reports SET reported_at = ?", earlier)
         await rejected(world)
         await rejected(world)
         assert len(reports(world, staff)) == 1

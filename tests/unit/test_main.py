@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.wisgate import TEST_API_KEY
+from tests.places import Place
+from tests.postgres import PostgresServer
 
 DISCORD_TOKEN = "discord-token-never-printed"
 REPO = str(Path(__file__).resolve().parents[2])
@@ -46,14 +48,14 @@ async def test_without_a_token_it_explains_how_to_configure(tmp_path: Path) -> N
     assert "Traceback" not in err and "Traceback" not in out
 
 
-async def test_stats_reports_today_failures_and_spend(tmp_path: Path) -> None:
+async def test_stats_reports_today_failures_and_spend(tmp_path: Path, place: Place) -> None:
+    """On each backend: DATABASE_URL set, stats reads PostgreSQL; else the SQLite file."""
     from bot.core.prices import default_prices
-    from bot.ledger.database import open_database
     from bot.ledger.facade import JobSpec, Ledger, Requester
 
-    path = tmp_path / "bot.sqlite3"
-    async with open_database(path) as conn:
-        ledger = Ledger(conn, default_daily_images=10, prices=default_prices())
+    path = place.path
+    async with place.open() as store:
+        ledger = Ledger(store, default_daily_images=10, prices=default_prices())
         alice = Requester(user_id=1, guild_id=555)
         ok = await ledger.reserve(JobSpec(alice, "generate", "dall-e-3", 1, "1024x1024", "hd"))
         await ledger.settle(ok.job_id, 1, None)
@@ -72,6 +74,7 @@ async def test_stats_reports_today_failures_and_spend(tmp_path: Path) -> None:
         DISCORD_TOKEN=DISCORD_TOKEN,
         WISGATE_API_KEY=TEST_API_KEY,
         DATABASE_PATH=str(path),
+        **({"DATABASE_URL": place.url} if place.url else {}),
     )
     assert code == 0, err
     assert "jobs on" in out and ": 4 (2 failed, 2 succeeded)" in out
@@ -79,6 +82,32 @@ async def test_stats_reports_today_failures_and_spend(tmp_path: Path) -> None:
     assert "  ContentRejected: 1" in out and "  RequestTimedOut: 1" in out
     assert "  555: $0.11" in out  # dall-e-3 hd 1024x1024 $0.08, two dall-e-2 256x256
     assert "  direct messages: $0.000" in out
+
+
+async def test_migrate_to_postgres_moves_the_ledger_once_and_shows_its_totals(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    from bot.ledger.opener import open_store
+    from tests.unit.ledger.activity import fill
+
+    path = tmp_path / "bot.sqlite3"
+    async with open_store(path) as store:
+        await fill(store)
+    # The server trusts loopback: any password passes, and none may be printed.
+    url = (await postgres_server.new_database()).replace("postgres@", "postgres:pa55word-x@")
+    env = {"DISCORD_TOKEN": DISCORD_TOKEN, "WISGATE_API_KEY": TEST_API_KEY}
+    env["DATABASE_PATH"] = str(path)
+
+    code, out, err = await run_bot_command(tmp_path, "migrate-to-postgres", **env)
+    assert code == 2 and "set DATABASE_URL" in err, err
+    code, out, err = await run_bot_command(tmp_path, "migrate-to-postgres", **env, DATABASE_URL=url)
+    assert code == 0, err
+    assert "\njobs: 76 row(s); unit_price_micros $" in f"\n{out}"
+    assert "every table's row count and money totals match" in out
+    again = await run_bot_command(tmp_path, "migrate-to-postgres", **env, DATABASE_URL=url)
+    assert again[0] == 1 and "is not empty" in again[2], again
+    for text in (out, err, *again[1:]):
+        assert "pa55word-x" not in text and "Traceback" not in text
 
 
 async def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import aiosqlite
 import pytest
 
 from bot.core.errors import InvalidRequest
@@ -12,6 +11,8 @@ from bot.core.prices import default_prices
 from bot.discord.wording import member_text
 from bot.ledger.admin import LedgerAdmin
 from bot.ledger.facade import JobSpec, Ledger, MemberBlocked, QuotaExceeded, Requester
+from bot.ledger.store import Store
+from tests.places import rows
 from tests.unit.ledger.support import Clock
 
 GUILD, OTHER_GUILD = 1_001, 1_002
@@ -26,8 +27,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def ledger(conn: aiosqlite.Connection, clock: Clock) -> Ledger:
-    return Ledger(conn, default_daily_images=4, prices=default_prices(), clock=clock)
+def ledger(store: Store, clock: Clock) -> Ledger:
+    return Ledger(store, default_daily_images=4, prices=default_prices(), clock=clock)
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ async def test_a_grant_adds_to_today_only(ledger: Ledger, admin: LedgerAdmin, cl
 
 
 async def test_reset_forgives_todays_use_but_keeps_the_charges(
-    ledger: Ledger, admin: LedgerAdmin, conn: aiosqlite.Connection
+    ledger: Ledger, admin: LedgerAdmin, store: Store
 ) -> None:
     first = await ledger.reserve(job(who(), 3))
     await ledger.settle(first.job_id, 3, None)
@@ -114,8 +115,8 @@ async def test_reset_forgives_todays_use_but_keeps_the_charges(
     assert (status.used, status.held, status.remaining) == (0, 1, 3)
     await ledger.settle(running.job_id, 1, None)  # in flight at the reset: counts after it
     assert (await ledger.status(who())).used == 1
-    async with conn.execute("SELECT images_charged FROM member_usage") as cursor:
-        assert await cursor.fetchone() == (4,)  # still the sum over the day's jobs
+    # Still the sum over the day's jobs.
+    assert await rows(store, "SELECT images_charged FROM member_usage") == [(4,)]
 
 
 async def test_block_stops_a_member_and_unblock_restores_them(

@@ -6,14 +6,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from bot.core.prices import default_prices
 from bot.images.store import ResultStore
 from bot.jobs.recovery import recover
-from bot.ledger.database import open_database
 from bot.ledger.facade import InteractionToken, JobSpec, Ledger, QuotaExceeded, Requester
+from bot.ledger.store import Store
+from tests.places import Place, rows
 from tests.unit.ledger.support import Clock
 
 START = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
@@ -27,8 +27,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def ledger(conn: aiosqlite.Connection, clock: Clock) -> Ledger:
-    return Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+def ledger(store: Store, clock: Clock) -> Ledger:
+    return Ledger(store, default_daily_images=5, prices=default_prices(), clock=clock)
 
 
 def spec(images: int = 1, *, token: str = TOKEN, created: datetime = START) -> JobSpec:
@@ -40,18 +40,16 @@ def spec(images: int = 1, *, token: str = TOKEN, created: datetime = START) -> J
     )
 
 
-async def stored(conn: aiosqlite.Connection) -> list[tuple[object, ...]]:
-    async with conn.execute(
-        "SELECT job_id, application_id, token, created_at FROM interaction_tokens ORDER BY job_id"
-    ) as cursor:
-        return [tuple(row) for row in await cursor.fetchall()]
+async def stored(store: Store) -> list[tuple[object, ...]]:
+    return await rows(
+        store,
+        "SELECT job_id, application_id, token, created_at FROM interaction_tokens ORDER BY job_id",
+    )
 
 
-async def test_reserve_keeps_the_token_in_its_transaction(
-    ledger: Ledger, conn: aiosqlite.Connection
-) -> None:
+async def test_reserve_keeps_the_token_in_its_transaction(ledger: Ledger, store: Store) -> None:
     job = await ledger.reserve(spec())
-    assert await stored(conn) == [(job.job_id, APP, TOKEN, "2025-03-14T12:00:00.000+00:00")]
+    assert await stored(store) == [(job.job_id, APP, TOKEN, "2025-03-14T12:00:00.000+00:00")]
     assert await ledger.interactions([job.job_id, job.job_id + 1]) == {
         job.job_id: InteractionToken(APP, TOKEN, START)
     }
@@ -61,36 +59,35 @@ async def test_reserve_keeps_the_token_in_its_transaction(
     # A refused reserve rolls the token back with the job.
     with pytest.raises(QuotaExceeded):
         await ledger.reserve(spec(5, token="refused-token"))
-    assert [row[2] for row in await stored(conn)] == [TOKEN]
+    assert [row[2] for row in await stored(store)] == [TOKEN]
 
 
-async def test_settle_and_refund_delete_it(ledger: Ledger, conn: aiosqlite.Connection) -> None:
+async def test_settle_and_refund_delete_it(ledger: Ledger, store: Store) -> None:
     charged = await ledger.reserve(spec(token="charged"))
     refunded = await ledger.reserve(spec(token="refunded"))
     owed = await ledger.reserve(spec(token="owed"))
     await ledger.start(charged.job_id)
     await ledger.settle(charged.job_id, 1, None)
     await ledger.refund(refunded.job_id, "failed")
-    assert [row[2] for row in await stored(conn)] == ["owed"]
+    assert [row[2] for row in await stored(store)] == ["owed"]
     # A refund owing its member a notice keeps the token until they were told: it tells them.
     await ledger.refund(owed.job_id, "failed", owe_notice=True)
-    assert [row[2] for row in await stored(conn)] == ["owed"]
+    assert [row[2] for row in await stored(store)] == ["owed"]
     await ledger.notices_sent([owed.job_id])
-    assert await stored(conn) == []
+    assert await stored(store) == []
 
 
 async def test_recovery_keeps_the_tokens_of_the_jobs_it_refunds_until_told(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, clock: Clock, place: Place
 ) -> None:
-    path = tmp_path / "bot.sqlite3"
     results = ResultStore(tmp_path / "results", keep_days=7, max_bytes=10**9)
-    async with open_database(path) as conn:
-        before = Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+    async with place.open() as store:
+        before = Ledger(store, default_daily_images=5, prices=default_prices(), clock=clock)
         first = await before.reserve(spec(token="first"))
         second = await before.reserve(spec(token="second"))
         await before.start(second.job_id)
-    async with open_database(path) as conn:
-        after = Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+    async with place.open() as store:
+        after = Ledger(store, default_daily_images=5, prices=default_prices(), clock=clock)
         recovered = await recover(after, results)
         ids = [job.id for job in recovered.refunded]
         assert ids == [first.job_id, second.job_id]
@@ -105,16 +102,16 @@ async def test_recovery_keeps_the_tokens_of_the_jobs_it_refunds_until_told(
 
 
 async def test_the_sweep_deletes_tokens_past_their_life(
-    ledger: Ledger, conn: aiosqlite.Connection, clock: Clock
+    ledger: Ledger, store: Store, clock: Clock
 ) -> None:
     old = await ledger.reserve(spec(token="old", created=START - timedelta(minutes=20)))
     edge = await ledger.reserve(spec(token="edge", created=START - timedelta(minutes=14)))
     fresh = await ledger.reserve(spec(token="fresh"))
     assert await ledger.forget_interactions() == 1
-    assert [row[0] for row in await stored(conn)] == [edge.job_id, fresh.job_id]
+    assert [row[0] for row in await stored(store)] == [edge.job_id, fresh.job_id]
     clock.now += timedelta(minutes=2)
     assert await ledger.forget_interactions() == 1
-    assert [row[0] for row in await stored(conn)] == [fresh.job_id]
+    assert [row[0] for row in await stored(store)] == [fresh.job_id]
     assert old.job_id not in await ledger.interactions([old.job_id])
 
 

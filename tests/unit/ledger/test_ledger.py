@@ -1,13 +1,12 @@
-"""The ledger's core: reserve, start, settle, refund, recovery, periods, on real SQLite files."""
+"""The ledger's core: reserve, start, settle, refund, recovery, periods, on each backend (a real
+SQLite file, a real PostgreSQL database)."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from bot.core.models import GeneratedImage, Usage
@@ -27,7 +26,10 @@ from bot.ledger.facade import (
     UnknownJob,
 )
 from bot.ledger.holds import cheaper
+from bot.ledger.sqlite_store import SqliteStore
+from bot.ledger.store import Store, Tx
 from tests.fakes.images import make_image
+from tests.places import Place, rows, scalar
 from tests.unit.ledger.support import Clock
 
 GUILD = 111
@@ -41,8 +43,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def ledger(conn: aiosqlite.Connection, clock: Clock) -> Ledger:
-    return Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+def ledger(store: Store, clock: Clock) -> Ledger:
+    return Ledger(store, default_daily_images=5, prices=default_prices(), clock=clock)
 
 
 def spec(
@@ -65,33 +67,25 @@ def dalle3() -> JobSpec:
     return spec(1, model="dall-e-3", quality="standard", size="1024x1024")
 
 
-async def scalar(conn: aiosqlite.Connection, sql: str, *args: object) -> object:
-    async with conn.execute(sql, args) as cursor:
-        row = await cursor.fetchone()
-    assert row is not None
-    return row[0]
-
-
-async def total_holds(conn: aiosqlite.Connection) -> tuple[object, ...]:
-    async with conn.execute(
+async def total_holds(store: Store) -> tuple[object, ...]:
+    (row,) = await rows(
+        store,
         "SELECT (SELECT COALESCE(SUM(images_held), 0) FROM member_usage), "
         "(SELECT COALESCE(SUM(cost_held_micros), 0) FROM member_usage), "
-        "(SELECT COALESCE(SUM(held_micros), 0) FROM guild_spend)"
-    ) as cursor:
-        row = await cursor.fetchone()
-    assert row is not None
-    return tuple(row)
+        "(SELECT COALESCE(SUM(held_micros), 0) FROM guild_spend)",
+    )
+    return row
 
 
 async def test_reserve_holds_then_settle_charges_usage_and_releases(
-    ledger: Ledger, conn: aiosqlite.Connection
+    ledger: Ledger, store: Store
 ) -> None:
     reservation = await ledger.reserve(spec(3))
     assert reservation.images_held == 3
     # 3 x 0.011 x 1.05 margin + 9 prompt bytes x 5 micro-USD.
     assert reservation.cost_held_micros == 34_650 + 45
     assert (reservation.status.held, reservation.status.remaining) == (3, 2)
-    assert await total_holds(conn) == (3, 34_695, 34_695)
+    assert await total_holds(store) == (3, 34_695, 34_695)
 
     assert await ledger.start(reservation.job_id)
     usage = Usage(input_text_tokens=9, output_tokens=2 * 272)
@@ -100,7 +94,7 @@ async def test_reserve_holds_then_settle_charges_usage_and_releases(
     assert (settlement.status, settlement.images_charged) == ("succeeded", 2)
     assert settlement.cost_charged_micros == 9 * 5 + 2 * 272 * 40
     assert not settlement.already_ended and not settlement.budget_alert
-    assert await total_holds(conn) == (0, 0, 0)
+    assert await total_holds(store) == (0, 0, 0)
     status = await ledger.status(Requester(USER, GUILD))
     assert (status.used, status.held, status.remaining) == (2, 0, 3)
     assert status.month_spend_micros == settlement.cost_charged_micros
@@ -124,12 +118,12 @@ async def test_settle_without_usage_charges_list_price_per_delivered_image(
 
 
 async def test_unset_options_are_held_and_charged_at_what_the_api_uses(
-    ledger: Ledger, conn: aiosqlite.Connection
+    ledger: Ledger, store: Store
 ) -> None:
     # dall-e-3 asked nothing draws standard 1024x1024: held and charged $0.04, not $0.12.
     reservation = await ledger.reserve(spec(1, model="dall-e-3", quality=None, size=None))
     assert reservation.cost_held_micros == 40_000
-    assert await total_holds(conn) == (1, 40_000, 40_000)
+    assert await total_holds(store) == (1, 40_000, 40_000)
     settlement = await ledger.settle(reservation.job_id, 1, None)
     assert settlement.cost_charged_micros == settlement.cost_actual_micros == 40_000
     job = await ledger.job(reservation.job_id)
@@ -195,20 +189,18 @@ async def test_settle_with_nothing_delivered_charges_no_image(ledger: Ledger) ->
     assert (await ledger.status(Requester(USER, GUILD))).remaining == 5
 
 
-async def test_refund_releases_everything_and_records_why(
-    ledger: Ledger, conn: aiosqlite.Connection
-) -> None:
+async def test_refund_releases_everything_and_records_why(ledger: Ledger, store: Store) -> None:
     reservation = await ledger.reserve(spec(4))
     assert (await ledger.status(Requester(USER, GUILD))).remaining == 1
     assert await ledger.refund(reservation.job_id, "WisGate answered 500", status="failed")
-    assert await total_holds(conn) == (0, 0, 0)
+    assert await total_holds(store) == (0, 0, 0)
     job = await ledger.job(reservation.job_id)
     assert job is not None
     assert (job.status, job.error, job.cost_charged_micros) == ("failed", "WisGate answered 500", 0)
     assert (await ledger.status(Requester(USER, GUILD))).remaining == 5
 
 
-async def test_settle_and_refund_are_idempotent(ledger: Ledger, conn: aiosqlite.Connection) -> None:
+async def test_settle_and_refund_are_idempotent(ledger: Ledger, store: Store) -> None:
     first = await ledger.reserve(spec(2))
     settled = await ledger.settle(first.job_id, 2, Usage(output_tokens=544))
     again = await ledger.settle(first.job_id, 2, Usage(output_tokens=544))
@@ -223,8 +215,8 @@ async def test_settle_and_refund_are_idempotent(ledger: Ledger, conn: aiosqlite.
     assert late.already_ended and late.status == "cancelled" and late.images_charged == 0
     assert not await ledger.start(second.job_id)
 
-    charged = await scalar(conn, "SELECT images_charged FROM member_usage")
-    spent = await scalar(conn, "SELECT charged_micros FROM guild_spend")
+    charged = await scalar(store, "SELECT images_charged FROM member_usage")
+    spent = await scalar(store, "SELECT charged_micros FROM guild_spend")
     assert (charged, spent) == (2, settled.cost_charged_micros)
 
 
@@ -243,7 +235,7 @@ async def test_unknown_jobs_and_bad_arguments_are_refused(ledger: Ledger) -> Non
 
 
 async def test_quota_refusal_says_what_is_left_and_when_it_resets(
-    ledger: Ledger, conn: aiosqlite.Connection
+    ledger: Ledger, store: Store
 ) -> None:
     held = await ledger.reserve(spec(3))
     with pytest.raises(QuotaExceeded) as caught:
@@ -260,7 +252,7 @@ async def test_quota_refusal_says_what_is_left_and_when_it_resets(
         await ledger.reserve(spec(1))
     assert "You have used all 5 of your images today. They reset <t:" in member_text(caught.value)
     assert caught.value.remaining == 0
-    assert await scalar(conn, "SELECT COUNT(*) FROM jobs") == 2  # refusals leave no job
+    assert await scalar(store, "SELECT COUNT(*) FROM jobs") == 2  # refusals leave no job
 
 
 async def test_images_reset_at_utc_midnight_and_late_jobs_count_in_their_day(
@@ -341,20 +333,20 @@ async def test_budget_refuses_what_it_cannot_cover_until_the_month_turns(
 
 
 async def test_usage_above_the_hold_is_capped_and_recorded(
-    ledger: Ledger, conn: aiosqlite.Connection, caplog: pytest.LogCaptureFixture
+    ledger: Ledger, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     reservation = await ledger.reserve(spec(1, prompt="x"))
     huge = Usage(input_text_tokens=10, output_tokens=10_000)  # 0.40 USD, held ~0.0116
     settlement = await ledger.settle(reservation.job_id, 1, huge)
     assert settlement.cost_charged_micros == reservation.cost_held_micros
     assert settlement.cost_actual_micros == 10 * 5 + 10_000 * 40
-    overrun = await scalar(conn, "SELECT overrun_micros FROM guild_spend")
+    overrun = await scalar(store, "SELECT overrun_micros FROM guild_spend")
     assert overrun == settlement.cost_actual_micros - settlement.cost_charged_micros
     assert "above its hold" in caplog.text
 
 
 async def test_budget_alert_fires_once_per_month_and_budget(
-    ledger: Ledger, clock: Clock, tmp_path: Path
+    ledger: Ledger, clock: Clock, place: Place
 ) -> None:
     admin = LedgerAdmin(ledger)
     await admin.set_budget(1, GUILD, 1)
@@ -367,7 +359,7 @@ async def test_budget_alert_fires_once_per_month_and_budget(
     alerts = [await one() for _ in range(22)]  # 0.04 .. 0.88
     assert alerts.index(True) == 19 and alerts.count(True) == 1  # the 20th reaches 0.80
     # A restarted bot (a new Ledger on a new connection) does not send it again.
-    async with open_database(tmp_path / "ledger.sqlite3") as other:
+    async with place.open() as other:
         restarted = Ledger(other, default_daily_images=100, prices=default_prices(), clock=clock)
         reservation = await restarted.reserve(dalle3())
         assert not (await restarted.settle(reservation.job_id, 1, None)).budget_alert
@@ -379,12 +371,11 @@ async def test_budget_alert_fires_once_per_month_and_budget(
 
 
 async def test_recovery_refunds_what_an_earlier_process_left_open(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, clock: Clock, place: Place
 ) -> None:
-    path = tmp_path / "bot.sqlite3"
     results = ResultStore(tmp_path / "results", keep_days=7, max_bytes=10**9)
-    async with open_database(path) as conn:
-        before = Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+    async with place.open() as store:
+        before = Ledger(store, default_daily_images=5, prices=default_prices(), clock=clock)
         queued = await before.reserve(spec(1))
         running = await before.reserve(spec(2, user=USER + 1, guild=None))
         await before.start(running.job_id)
@@ -392,8 +383,8 @@ async def test_recovery_refunds_what_an_earlier_process_left_open(
         await before.settle(done.job_id, 1, None)
         await before.delivered(done.job_id, 1, 444, 555)
     clock.now += timedelta(minutes=3)
-    async with open_database(path) as conn:
-        after = Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+    async with place.open() as store:
+        after = Ledger(store, default_daily_images=5, prices=default_prices(), clock=clock)
         mine = await after.reserve(spec(1, user=USER + 2))
         recovered = await recover(after, results)
         assert recovered.to_deliver == []
@@ -414,18 +405,17 @@ async def test_recovery_refunds_what_an_earlier_process_left_open(
         assert [job.id for job in await after.owed_notices()] == [running.job_id]
         assert (await after.settle(queued.job_id, 1, None)).already_ended
         await after.refund(mine.job_id, "done")
-        assert await total_holds(conn) == (0, 0, 0)
+        assert await total_holds(store) == (0, 0, 0)
         assert (await after.status(Requester(USER, GUILD))).used == 1
 
 
 async def test_recovery_charges_kept_images_and_delivers_cut_off_deliveries(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, clock: Clock, place: Place
 ) -> None:
-    path = tmp_path / "bot.sqlite3"
     results = ResultStore(tmp_path / "results", keep_days=7, max_bytes=10**9)
     image = GeneratedImage(make_image(32, 32), "png", 32, 32)
-    async with open_database(path) as conn:
-        before = Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+    async with place.open() as store:
+        before = Ledger(store, default_daily_images=5, prices=default_prices(), clock=clock)
         # Killed after WisGate answered and its images were kept, before the charge.
         answered = await before.reserve(spec(2))
         await before.start(answered.job_id)
@@ -438,8 +428,8 @@ async def test_recovery_charges_kept_images_and_delivers_cut_off_deliveries(
         stale = await before.reserve(spec(1, user=USER + 2))
         await before.start(stale.job_id)
         await results.save(stale.job_id, "someone-else", [image], None)
-    async with open_database(path) as conn:
-        after = Ledger(conn, default_daily_images=5, prices=default_prices(), clock=clock)
+    async with place.open() as store:
+        after = Ledger(store, default_daily_images=5, prices=default_prices(), clock=clock)
         recovered = await recover(after, results)
         assert [job.id for job in recovered.refunded] == [stale.job_id]
         assert [job.id for job in recovered.to_deliver] == [answered.job_id, sending.job_id]
@@ -449,7 +439,7 @@ async def test_recovery_charges_kept_images_and_delivers_cut_off_deliveries(
         assert await after.delivered(answered.job_id, 1, 7, 8) == "waiting"
         assert await after.delivered(answered.job_id, 2) == "delivered"
         assert await after.undelivered_ids() == {sending.job_id}
-        assert await total_holds(conn) == (0, 0, 0)
+        assert await total_holds(store) == (0, 0, 0)
 
 
 async def test_result_message_history_and_parameters_read_back(ledger: Ledger) -> None:
@@ -471,42 +461,54 @@ async def test_result_message_history_and_parameters_read_back(ledger: Ledger) -
     assert len(await ledger.history(GUILD, USER, limit=1)) == 1
 
 
-async def test_a_cancelled_reserve_gives_its_hold_back(
-    ledger: Ledger, conn: aiosqlite.Connection
-) -> None:
+async def test_a_cancelled_reserve_gives_its_hold_back(ledger: Ledger, store: Store) -> None:
     task = asyncio.ensure_future(ledger.reserve(spec(2)))
     await asyncio.sleep(0)  # the transaction is now on its way to the database thread
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     for _ in range(200):
-        if await scalar(conn, "SELECT COUNT(*) FROM jobs WHERE status = 'cancelled'") == 1:
+        if await scalar(store, "SELECT COUNT(*) FROM jobs WHERE status = 'cancelled'") == 1:
             break
         await asyncio.sleep(0.01)
-    assert await scalar(conn, "SELECT status FROM jobs") == "cancelled"
-    assert await total_holds(conn) == (0, 0, 0)
+    assert await scalar(store, "SELECT status FROM jobs") == "cancelled"
+    assert await total_holds(store) == (0, 0, 0)
 
 
-async def test_a_failing_transaction_leaves_nothing(
-    ledger: Ledger, conn: aiosqlite.Connection
-) -> None:
-    def body(db: sqlite3.Connection) -> None:
-        db.execute(
-            "INSERT INTO guild_settings (guild_id, default_daily_images) VALUES (?, 1)", (GUILD,)
+async def test_a_failing_transaction_leaves_nothing(ledger: Ledger, store: Store) -> None:
+    async def body(tx: Tx) -> None:
+        await tx.run(
+            "INSERT INTO guild_settings (guild_id, default_daily_images) VALUES (?, 1)", GUILD
         )
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
         await ledger.transaction(body)
-    assert await scalar(conn, "SELECT COUNT(*) FROM guild_settings") == 0
-    assert not conn.in_transaction
+    assert await scalar(store, "SELECT COUNT(*) FROM guild_settings") == 0
+    await ledger.reserve(spec(1))  # the connection is usable again
 
 
-async def test_a_transaction_is_never_nested_on_one_connection(
-    ledger: Ledger, conn: aiosqlite.Connection
+async def test_a_transaction_is_never_nested_on_one_sqlite_connection(
+    tmp_path: Path, clock: Clock
 ) -> None:
-    await conn.execute("BEGIN")
-    with pytest.raises(RuntimeError, match="already open"):
+    async with open_database(tmp_path / "ledger.sqlite3") as conn:
+        ledger = Ledger(SqliteStore(conn), default_daily_images=5, prices=default_prices())
+        await conn.execute("BEGIN")
+        with pytest.raises(RuntimeError, match="already open"):
+            await ledger.reserve(spec(1))
+        await conn.rollback()
         await ledger.reserve(spec(1))
-    await conn.rollback()
-    await ledger.reserve(spec(1))
+        assert not conn.in_transaction
+
+
+async def test_an_sqlite_body_may_await_only_the_database(tmp_path: Path) -> None:
+    async with open_database(tmp_path / "ledger.sqlite3") as conn:
+        store = SqliteStore(conn)
+
+        async def body(tx: Tx) -> None:
+            await tx.run("INSERT INTO guild_settings (guild_id) VALUES (?)", GUILD)
+            await asyncio.sleep(0)  # would let another task in between: refused
+
+        with pytest.raises(RuntimeError, match="only the database"):
+            await store.transaction(body)
+        assert await scalar(store, "SELECT COUNT(*) FROM guild_settings") == 0

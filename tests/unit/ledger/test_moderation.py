@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import aiosqlite
 import pytest
 
 from bot.core.errors import InvalidRequest
@@ -13,6 +12,8 @@ from bot.core.prices import default_prices
 from bot.core.terms import MAX_TERMS_PER_GUILD
 from bot.ledger.facade import JobSpec, Ledger, Requester
 from bot.ledger.moderation import LedgerModeration
+from bot.ledger.store import Store
+from tests.places import rows
 from tests.unit.ledger.support import Clock
 
 GUILD, OTHER_GUILD = 2_001, 2_002
@@ -25,8 +26,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def ledger(conn: aiosqlite.Connection, clock: Clock) -> Ledger:
-    return Ledger(conn, default_daily_images=50, prices=default_prices(), clock=clock)
+def ledger(store: Store, clock: Clock) -> Ledger:
+    return Ledger(store, default_daily_images=50, prices=default_prices(), clock=clock)
 
 
 @pytest.fixture
@@ -34,13 +35,8 @@ def moderation(ledger: Ledger) -> LedgerModeration:
     return LedgerModeration(ledger)
 
 
-async def rows(conn: aiosqlite.Connection, sql: str) -> list[tuple[object, ...]]:
-    async with conn.execute(sql) as cursor:
-        return [tuple(row) for row in await cursor.fetchall()]
-
-
 async def test_terms_are_added_removed_and_audited(
-    moderation: LedgerModeration, conn: aiosqlite.Connection
+    moderation: LedgerModeration, store: Store
 ) -> None:
     added = await moderation.add_term(MOD, GUILD, " Dragon ")
     assert (added.old, added.new, added.audit_id > 0) == (None, "dragon", True)
@@ -57,7 +53,7 @@ async def test_terms_are_added_removed_and_audited(
     missing = await moderation.remove_term(MOD, GUILD, "dragon")
     assert (missing.old, missing.audit_id) == (None, 0)
     audit = await rows(
-        conn,
+        store,
         "SELECT guild_id, action, target_kind, old_value, new_value FROM audit_log ORDER BY id",
     )
     assert audit == [
@@ -124,10 +120,10 @@ async def test_rejections_spread_over_more_than_an_hour_are_not_reported(
 
 
 async def test_concurrent_refund_hooks_report_once(
-    ledger: Ledger, moderation: LedgerModeration, conn: aiosqlite.Connection
+    ledger: Ledger, moderation: LedgerModeration, store: Store
 ) -> None:
     for _ in range(4):
         await reject(ledger)
     reports = await asyncio.gather(*(moderation.rejection_report(GUILD, USER) for _ in range(8)))
     assert sum(report is not None for report in reports) == 1
-    assert await rows(conn, "SELECT COUNT(*) FROM moderation_reports") == [(1,)]
+    assert await rows(store, "SELECT COUNT(*) FROM moderation_reports") == [(1,)]

@@ -1,5 +1,6 @@
 """The ledger's invariant under concurrency: several connections (as several bot processes),
-100+ interleaved reserve/start/settle/refund calls across members, roles, limits and budgets.
+100+ interleaved reserve/start/settle/refund calls across members, roles, limits and budgets,
+on each backend (SQLite files; PostgreSQL databases cloned on the test server).
 
 After every scenario: no member above their limit on any day, no guild above its budget in
 any month, charged totals equal the sums over the jobs (and what the callers were told),
@@ -10,12 +11,10 @@ in the middle of some scenarios.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,7 +23,6 @@ from hypothesis import strategies as st
 from bot.core.models import Usage
 from bot.core.prices import default_prices
 from bot.ledger.admin import LedgerAdmin
-from bot.ledger.database import open_database
 from bot.ledger.facade import (
     BudgetExhausted,
     JobSpec,
@@ -34,6 +32,8 @@ from bot.ledger.facade import (
     Requester,
 )
 from bot.ledger.models import REFUND_STATUSES
+from bot.ledger.store import Tx
+from tests.places import BACKENDS, Place, new_place
 from tests.unit.ledger.support import Clock
 
 USERS = (1, 2, 3, 4, 5, 6)
@@ -178,22 +178,24 @@ async def _run_job(ledger: Ledger, world: World, plan: Plan, told: list[tuple[st
             assert refunded == (attempt == 0)
 
 
-def _check(db: sqlite3.Connection, world: World, told: list[tuple[str, int]]) -> None:
-    def one(sql: str) -> tuple[object, ...]:
-        return tuple(db.execute(sql).fetchone())
+async def _check(tx: Tx, world: World, told: list[tuple[str, int]]) -> None:
+    async def one(sql: str) -> tuple[object, ...]:
+        return tuple(await tx.one(sql) or ())
 
-    assert one("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')") == (0,)
-    assert one("SELECT SUM(images_held), SUM(cost_held_micros) FROM jobs") in ((0, 0), (None, None))
-    assert one("SELECT COALESCE(MAX(images_held), 0), COALESCE(MAX(cost_held_micros), 0) "
-               "FROM member_usage") == (0, 0)  # fmt: skip
-    assert one("SELECT COALESCE(MAX(held_micros), 0) FROM guild_spend") == (0,)
+    assert await one("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')") == (0,)
+    assert await one("SELECT SUM(images_held), SUM(cost_held_micros) FROM jobs") in (
+        (0, 0), (None, None)
+    )  # fmt: skip
+    assert await one("SELECT COALESCE(MAX(images_held), 0), COALESCE(MAX(cost_held_micros), 0) "
+                     "FROM member_usage") == (0, 0)  # fmt: skip
+    assert await one("SELECT COALESCE(MAX(held_micros), 0) FROM guild_spend") == (0,)
     # Per member and day: the counters equal the sums over that day's jobs.
-    per_day = db.execute(
+    per_day = await tx.all(
         "SELECT u.guild_id, u.user_id, u.day, u.images_charged, u.cost_charged_micros, "
         "COALESCE(SUM(j.images_charged), 0), COALESCE(SUM(j.cost_charged_micros), 0) "
         "FROM member_usage u LEFT JOIN jobs j ON j.guild_id = u.guild_id "
         "AND j.user_id = u.user_id AND j.day = u.day GROUP BY u.guild_id, u.user_id, u.day"
-    ).fetchall()
+    )
     for scope, user, day, images, cost, job_images, job_cost in per_day:
         assert (images, cost) == (job_images, job_cost)
         guild = None if scope == 0 else scope
@@ -205,25 +207,25 @@ def _check(db: sqlite3.Connection, world: World, told: list[tuple[str, int]]) ->
         assert images <= allowance, (scope, user, day)
     assert sum(row[3] for row in per_day) == sum(n for kind, n in told if kind == "charged")
     # Per guild and month: charges equal the jobs' and stay within the budget.
-    per_month = db.execute(
+    per_month = await tx.all(
         "SELECT s.guild_id, s.month, s.charged_micros, "
         "(SELECT COALESCE(SUM(cost_charged_micros), 0) FROM jobs j "
         " WHERE j.guild_id = s.guild_id AND j.month = s.month) FROM guild_spend s"
-    ).fetchall()
+    )
     for scope, _month, charged, job_charged in per_month:
         assert charged == job_charged
         budget = world.budgets.get(scope)
         assert budget is None or charged <= budget
 
 
-async def _scenario(path: Path, world: World, jobs: list[Plan], midnight: int | None) -> None:
+async def _scenario(place: Place, world: World, jobs: list[Plan], midnight: int | None) -> None:
     clock = Clock(BEFORE_MIDNIGHT)
     told: list[tuple[str, int]] = []
     async with AsyncExitStack() as stack:
-        conns = [await stack.enter_async_context(open_database(path)) for _ in range(3)]
+        stores = [await stack.enter_async_context(place.open()) for _ in range(3)]
         ledgers = [
-            Ledger(c, default_daily_images=world.global_default, prices=PRICES, clock=clock)
-            for c in conns
+            Ledger(s, default_daily_images=world.global_default, prices=PRICES, clock=clock)
+            for s in stores
         ]
         await _setup(LedgerAdmin(ledgers[0]), world)
 
@@ -234,13 +236,18 @@ async def _scenario(path: Path, world: World, jobs: list[Plan], midnight: int | 
 
         await asyncio.gather(*(job(i, plan) for i, plan in enumerate(jobs)))
         assert len(told) >= sum(1 for plan in jobs if plan.outcome == "settle")
-        await ledgers[0].transaction(lambda db: _check(db, world, told), write=False)
+        await ledgers[0].transaction(lambda tx: _check(tx, world, told), write=False)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(
     max_examples=20,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 @given(
     world=worlds,
@@ -248,7 +255,17 @@ async def _scenario(path: Path, world: World, jobs: list[Plan], midnight: int | 
     midnight=st.none() | st.integers(0, 129),
 )
 def test_no_overspend_and_no_lost_charge_under_concurrency(
-    tmp_path_factory: pytest.TempPathFactory, world: World, jobs: list[Plan], midnight: int | None
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    backend: str,
+    world: World,
+    jobs: list[Plan],
+    midnight: int | None,
 ) -> None:
-    path = tmp_path_factory.mktemp("ledger") / "bot.sqlite3"
-    asyncio.run(_scenario(path, world, jobs, midnight))
+    server = request.getfixturevalue("postgres_server") if backend == "postgres" else None
+
+    async def example() -> None:
+        place = await new_place(backend, tmp_path_factory.mktemp("ledger"), server)
+        await _scenario(place, world, jobs, midnight)
+
+    asyncio.run(example())

@@ -4,9 +4,7 @@ limits and blocks, one job by id within its guild, and blocks that end by themse
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import aiosqlite
 import pytest
 
 from bot.core.errors import InvalidRequest
@@ -14,6 +12,8 @@ from bot.core.prices import default_prices
 from bot.ledger.admin import LedgerAdmin
 from bot.ledger.facade import JobSpec, Ledger, MemberBlocked, Requester
 from bot.ledger.models import iso
+from bot.ledger.store import Store
+from tests.places import rows
 from tests.unit.ledger.support import Clock
 
 GUILD, OTHER_GUILD = 1_001, 1_002
@@ -28,8 +28,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def ledger(conn: aiosqlite.Connection, clock: Clock) -> Ledger:
-    return Ledger(conn, default_daily_images=50, prices=default_prices(), clock=clock)
+def ledger(store: Store, clock: Clock) -> Ledger:
+    return Ledger(store, default_daily_images=50, prices=default_prices(), clock=clock)
 
 
 @pytest.fixture
@@ -54,13 +54,8 @@ async def made(ledger: Ledger, clock: Clock, when: datetime, spec: JobSpec, made
     return reservation.job_id
 
 
-async def rows(conn: aiosqlite.Connection, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    async with conn.execute(sql, args) as cursor:
-        return [tuple(row) for row in await cursor.fetchall()]
-
-
 async def test_month_leaderboard_and_report_add_up_to_the_jobs_table(
-    conn: aiosqlite.Connection, ledger: Ledger, admin: LedgerAdmin, clock: Clock
+    store: Store, ledger: Ledger, admin: LedgerAdmin, clock: Clock
 ) -> None:
     june = [
         (datetime(2025, 6, 2, 9, tzinfo=UTC), job(ALICE, 2), 2),
@@ -81,7 +76,7 @@ async def test_month_leaderboard_and_report_add_up_to_the_jobs_table(
     await admin.reset_usage(MOD, GUILD, CAROL)  # forgives today's use; charges stay counted
 
     by_member = await rows(
-        conn,
+        store,
         "SELECT user_id, SUM(images_charged), SUM(cost_charged_micros) FROM jobs "
         "WHERE guild_id = ? AND month = '2025-06' AND images_charged > 0 GROUP BY user_id",
         GUILD,
@@ -90,7 +85,7 @@ async def test_month_leaderboard_and_report_add_up_to_the_jobs_table(
     assert sorted((m.user_id, m.images, m.cost_micros) for m in board.members) == sorted(by_member)
     assert [m.user_id for m in board.members] == [CAROL, ALICE, BOB]  # images, then cost
     [(images, micros)] = await rows(
-        conn,
+        store,
         "SELECT SUM(images_charged), SUM(cost_charged_micros) FROM jobs "
         "WHERE guild_id = ? AND month = '2025-06'",
         GUILD,
@@ -109,7 +104,7 @@ async def test_month_leaderboard_and_report_add_up_to_the_jobs_table(
     assert report.month == "2025-06" and len(report.daily_micros) == 30
     by_day = dict(
         await rows(
-            conn,
+            store,
             "SELECT CAST(substr(day, 9) AS INTEGER), SUM(cost_charged_micros) FROM jobs "
             "WHERE guild_id = ? AND month = '2025-06' GROUP BY day",
             GUILD,
