@@ -5,7 +5,7 @@ Run from the repository root: `.venv/bin/python bench/burst.py [--jobs 500] [--d
 [--rounds 3]`, or `.venv/bin/python bench/burst.py --fairness [--delay 2] [--cap 8]` (see
 bench/burst_fairness.py). On a
 noisy machine one burst's latencies swing by 2-4x from run to run (the bare bot's defer p99
-ranged 250-1,090 ms on the 2-core machine); --rounds repeats the pair and prints medians.
+ranged 250-1,090 ms on the 2-core machine); --rounds repeats the round and prints medians.
 The fakes (Discord and WisGate) run in this process; the bot runs in a subprocess
 (bench/burst_bot.py) so its event loop and memory are its own. WisGate answers every call
 after a fixed delay with one 1024x1024 PNG. In the same run, a bare discord.py bot that only
@@ -19,6 +19,19 @@ upstream call beyond the delay, then decoding, keeping the images in the results
 the charge, and uploading), which is the target;
 and everything from the defer to the images minus upstream and queue, which adds the wait
 behind the burst's own 500 reservations.
+
+The floor pipeline (bench/burst_floor.py, in its own subprocess too) gets the same burst in
+the same round, on the same fakes with the same members, delay and cap: it defers, calls
+WisGate, decodes off the loop and uploads the PNG as received, nothing else. Its overhead is
+measured the same way (from the slot to the upload, minus the delay) and printed as
+`floor pipeline, the same way ...: p50 / p90 / p99; of which upstream beyond the delay,
+delivery`, then `pipeline overhead ratio (image bot / floor): p50 X  p90 Y` (target <= 1.5);
+--rounds prints the medians of both figures and of both ratios. A round runs three bursts:
+the bare bot, the floor, ours.
+
+BENCH_STAGES=1 adds where the bot's time goes: wall time per stage of a job (calls per job,
+ms per job, p50 of a call; bench/burst_stages.py). BENCH_PROFILE=<file> writes a cProfile of
+the bot's event-loop thread (`python -m pstats <file>`).
 
 The fake Discord checks every request body against Discord's schema when the run ends, not
 before answering it (schema_check="later"; --schema-inline checks as the tests do):
@@ -114,6 +127,36 @@ async def run_production(
     }
 
 
+def floor_stages(job_log: dict[str, Any], delay: float) -> dict[str, list[float]]:
+    """Per job: upstream beyond the delay, delivery, and their sum (the pipeline overhead)."""
+    upstream = [float(fields.get("upstream_s", 0.0)) - delay for fields in job_log.values()]
+    delivery = [float(fields.get("delivery_s", 0.0)) for fields in job_log.values()]
+    pipeline = [a + b for a, b in zip(upstream, delivery, strict=True)]
+    return {"upstream_s": upstream, "delivery_s": delivery, "pipeline": pipeline}
+
+
+async def run_floor(
+    jobs: int, delay: float, noisy: bool, cap: int, schema: SchemaCheck = "later"
+) -> dict[str, list[float]]:
+    """The floor pipeline (bench/burst_floor.py) under the same burst: its stages."""
+
+    async def drive(fake: FakeDiscord, guild: FakeGuild) -> list[FakeInteraction]:
+        return await burst(fake, guild, jobs)
+
+    run = await run_production_bot(
+        drive,
+        delay=delay,
+        noisy=noisy,
+        cap=cap,
+        daily=jobs,
+        schema=schema,
+        extra_env={"BENCH_FLOOR": "1"},
+    )
+    job_log = run.figures["jobs"]
+    assert isinstance(job_log, dict) and len(job_log) == jobs
+    return floor_stages(job_log, delay)
+
+
 async def run_bare(jobs: int, schema: SchemaCheck = "later") -> tuple[list[float], dict[str, Any]]:
     """The bare bot (defer only) under the same burst."""
     async with FakeDiscord(token=TOKEN, schema_check=schema) as fake:
@@ -146,7 +189,7 @@ async def main() -> None:
         help="the fake checks each body before answering (as in the tests), not after the run",
     )
     parser.add_argument(
-        "--rounds", type=int, default=1, help="repeat bare + ours; medians (a noisy machine)"
+        "--rounds", type=int, default=1, help="repeat bare + floor + ours; medians (noisy machine)"
     )
     args = parser.parse_args()
     schema: SchemaCheck = "inline" if args.schema_inline else "later"
@@ -155,7 +198,9 @@ async def main() -> None:
         return
     rounds = [await report_burst(args, schema) for _ in range(args.rounds)]
     if len(rounds) > 1:
-        print(f"\nover {len(rounds)} rounds (bare then ours each time), the median of each figure:")
+        print(
+            f"\nover {len(rounds)} rounds (bare, floor, ours each time), the median of each figure:"
+        )
         for name, target in SUMMARY_TARGETS.items():
             values = [round_[name] for round_ in rounds]
             each = ", ".join(f"{value:.2f}" for value in values)
@@ -166,6 +211,11 @@ async def main() -> None:
 SUMMARY_TARGETS = {
     "defer p99 ratio": "  (target <= 1.5)",
     "pipeline overhead p50 ms": "  (target <= 50)",
+    "pipeline overhead p90 ms": "",
+    "floor overhead p50 ms": "",
+    "floor overhead p90 ms": "",
+    "overhead p50 ratio (bot / floor)": "  (target <= 1.5)",
+    "overhead p90 ratio (bot / floor)": "  (target <= 1.5)",
     "longest stall ms": "  (target <= 100)",
     "bare bot's longest stall ms": "",
     "peak RSS MiB": "",
@@ -175,6 +225,8 @@ SUMMARY_TARGETS = {
 async def report_burst(args: argparse.Namespace, schema: SchemaCheck) -> dict[str, float]:
     """One round: the bare bot's burst, then ours; print the figures, return the headline ones."""
     bare, bare_figures = await run_bare(args.jobs, schema)
+    floor_run = await run_floor(args.jobs, args.delay, not args.flat, args.cap, schema)
+    floor = floor_run["pipeline"]
     ours = await run_production(args.jobs, args.delay, not args.flat, args.cap, schema)
     acks = ours["acks"]
     assert isinstance(acks, list)
@@ -208,15 +260,34 @@ async def report_burst(args: argparse.Namespace, schema: SchemaCheck) -> dict[st
     print(
         "pipeline overhead once a job has its slot (upstream call beyond the delay, then "
         f"decode and upload): p50 {ms(statistics.median(pipeline))}  "
-        f"p99 {ms(quantile(pipeline, 0.99))}  (target p50 <= 50 ms); of which upstream "
-        f"beyond the delay p50 {ms(statistics.median(stages['upstream_s']))}, delivery "
+        f"p90 {ms(quantile(pipeline, 0.9))}  p99 {ms(quantile(pipeline, 0.99))}  "
+        f"(target p50 <= 50 ms); of which upstream beyond the delay p50 "
+        f"{ms(statistics.median(stages['upstream_s']))}, delivery "
         f"p50 {ms(statistics.median(stages['delivery_s']))}"
+    )
+    print(
+        "floor pipeline, the same way (defer, WisGate, decode off the loop, upload as received:"
+        f" bench/burst_floor.py): p50 {ms(statistics.median(floor))}  "
+        f"p90 {ms(quantile(floor, 0.9))}  p99 {ms(quantile(floor, 0.99))}; of which upstream "
+        f"beyond the delay p50 {ms(statistics.median(floor_run['upstream_s']))}, delivery "
+        f"p50 {ms(statistics.median(floor_run['delivery_s']))}"
+    )
+    p50_ratio = statistics.median(pipeline) / statistics.median(floor)
+    p90_ratio = quantile(pipeline, 0.9) / quantile(floor, 0.9)
+    print(
+        f"pipeline overhead ratio (image bot / floor): p50 {p50_ratio:.2f}  p90 {p90_ratio:.2f}"
+        "  (target <= 1.5)"
     )
     print(
         "from the defer to the images, minus upstream and queue (adds waiting behind the "
         f"burst's own reservations): p50 {ms(statistics.median(overheads))}  "
         f"p99 {ms(quantile(overheads, 0.99))}"
     )
+    stage_figures = ours.get("stage_times")
+    if isinstance(stage_figures, dict):  # BENCH_STAGES=1 (bench/burst_stages.py)
+        print("where the bot's time goes (wall time; calls per job, ms per job, p50 of a call):")
+        for stage, (calls, per_job, p50) in stage_figures.items():
+            print(f"  {stage:<58} {calls:5.2f}  {per_job:7.1f} ms  {p50:7.1f} ms")
     print(f"longest garbage collection pause by generation: {ours.get('gc_pauses')}")
     print(
         f"longest event-loop stall in the bot: {ms(float(ours['max_stall']))}  (target <= 100 ms)"
@@ -235,6 +306,11 @@ async def report_burst(args: argparse.Namespace, schema: SchemaCheck) -> dict[st
     return {
         "defer p99 ratio": quantile(acks, 0.99) / quantile(bare, 0.99),
         "pipeline overhead p50 ms": statistics.median(pipeline) * 1000,
+        "pipeline overhead p90 ms": quantile(pipeline, 0.9) * 1000,
+        "floor overhead p50 ms": statistics.median(floor) * 1000,
+        "floor overhead p90 ms": quantile(floor, 0.9) * 1000,
+        "overhead p50 ratio (bot / floor)": p50_ratio,
+        "overhead p90 ratio (bot / floor)": p90_ratio,
         "longest stall ms": float(ours["max_stall"]) * 1000,
         "bare bot's longest stall ms": float(bare_figures["max_stall"]) * 1000,
         "peak RSS MiB": float(ours["peak_rss_kib"]) / 1024,

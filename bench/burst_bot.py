@@ -1,4 +1,5 @@
-"""The bot side of bench/burst.py: the production bot (or a bare one) in its own process.
+"""The bot side of bench/burst.py: the production bot (or a bare one, or the floor pipeline of
+bench/burst_floor.py with BENCH_FLOOR=1) in its own process.
 
 Started by bench/burst.py with the fake's addresses in the environment. It measures its own
 event loop's longest stall and prints one JSON line when it receives SIGTERM.
@@ -7,6 +8,7 @@ event loop's longest stall and prints one JSON line when it receives SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -23,6 +25,9 @@ from discord.ext import commands
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import burst_stages  # noqa: E402
+from burst_floor import FLOOR_LOG, FloorBot  # noqa: E402
 
 from bot.app import build_bot  # noqa: E402
 from bot.config import load_settings  # noqa: E402
@@ -121,20 +126,29 @@ async def main() -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     stalls: list[tuple[float, float]] = []
     jobs = JobLog()
-    runner_log = logging.getLogger("bot.jobs.runner")
-    runner_log.setLevel(logging.INFO)
-    runner_log.propagate = False
-    runner_log.addHandler(jobs)
+    for name in ("bot.jobs.runner", FLOOR_LOG):
+        runner_log = logging.getLogger(name)
+        runner_log.setLevel(logging.INFO)
+        runner_log.propagate = False
+        runner_log.addHandler(jobs)
+    context: contextlib.AbstractAsyncContextManager[commands.Bot]
     if os.environ.get("BENCH_BARE") == "1":
-        runner = BareBot(int(os.environ["DEV_GUILD_ID"]))
-        context = runner
+        context = BareBot(int(os.environ["DEV_GUILD_ID"]))
+    elif os.environ.get("BENCH_FLOOR") == "1":
+        keep_freed_memory()  # the production bot's memory settings: not work per job
+        context = FloorBot(
+            int(os.environ["DEV_GUILD_ID"]),
+            base_url=os.environ["WISGATE_BASE_URL"],
+            api_key=os.environ["WISGATE_API_KEY"],
+            cap=int(os.environ["MAX_CONCURRENT_JOBS"]),
+        )
     else:
+        if os.environ.get("BENCH_STAGES"):
+            burst_stages.instrument()
         # As bot.app.run_bot (`python -m bot`) starts it: the same memory settings.
         keep_freed_memory()
         settings = load_settings(_env_file=None)
-        context = build_bot(  # type: ignore[assignment]
-            settings, guild_ready_timeout=0.05, freeze_on_ready=True
-        )
+        context = build_bot(settings, guild_ready_timeout=0.05, freeze_on_ready=True)
     async with context as bot:
         await bot.login(token)
         connection = asyncio.create_task(bot.connect())
@@ -171,8 +185,17 @@ async def main() -> None:
                 args=(threading.main_thread().ident, stall_stacks),
                 daemon=True,
             ).start()
+        profile = None
+        if os.environ.get("BENCH_PROFILE") and isinstance(bot, ImageBot):
+            import cProfile
+
+            profile = cProfile.Profile()
+            profile.enable()
         print("READY", flush=True)
         await stop.wait()
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(os.environ["BENCH_PROFILE"])
         page_faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before
         watcher.cancel()
         await bot.close()
@@ -211,6 +234,8 @@ async def main() -> None:
         "gc_pauses": gc_pauses,
         "page_faults": page_faults,  # minor faults from READY until told to stop
     }
+    if burst_stages.TIMES:
+        figures["stage_times"] = burst_stages.figures(len(jobs.jobs))
     print(json.dumps(figures), flush=True)
 
 

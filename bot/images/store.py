@@ -24,6 +24,8 @@ What the store promises:
 - Files in ``root`` that are not job folders are left alone (RESULTS_DIR may be shared).
 - Every operation runs on the store's own thread, one after another in the order asked: the
   event loop only waits, and no two operations ever see each other half done.
+- Images are written over files written ahead in ``root/.spare/`` by a second thread, at
+  most `spare_bytes` of them (bot/images/spares.py: fresh page cache was a save's main cost).
 
 Not fsynced: the ledger itself runs SQLite with synchronous=NORMAL, so a power cut may lose
 its last transactions too; a stop of the process (SIGKILL included) loses nothing written.
@@ -48,6 +50,7 @@ from typing import Any, TypeVar
 import orjson
 
 from bot.core.models import GeneratedImage, ImageFormat, Usage
+from bot.images.spares import SPARE_BYTES, SPARE_FOLDER, SpareFiles
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +106,7 @@ class ResultStore:
         keep_days: float,
         max_bytes: int,
         clock: Callable[[], float] = time.time,
+        spare_bytes: int = SPARE_BYTES,
     ) -> None:
         if not keep_days > 0 or max_bytes < 0:
             raise ValueError("keep_days must be above 0 and max_bytes at least 0")
@@ -111,6 +115,7 @@ class ResultStore:
         self._max_bytes = max_bytes
         self._clock = clock
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="results")
+        self._spares = SpareFiles(root / SPARE_FOLDER, budget=spare_bytes) if spare_bytes else None
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -129,12 +134,15 @@ class ResultStore:
             raise ValueError("a result has a positive job id and at least one image")
         manifest = _Manifest(key, self._clock(), usage, entries)
         await self._run(self._write, job_id, tuple(images), manifest)
+        self._refill_after(images)
 
     async def replace(self, job_id: int, key: str, images: Sequence[GeneratedImage]) -> bool:
         """Swap a kept result's images for re-encoded ones (usage and save time stay);
         False, keeping nothing, when no live result is kept under `key`."""
         entries = tuple(_entry(image) for image in images)
-        return await self._run(self._replace, job_id, key, tuple(images), entries)
+        replaced = await self._run(self._replace, job_id, key, tuple(images), entries)
+        self._refill_after(images)
+        return replaced
 
     async def load(self, job_id: int, key: str) -> StoredResult | None:
         """A kept result, or None if absent, expired, damaged, or saved under another key."""
@@ -161,9 +169,21 @@ class ResultStore:
         """Bytes in the job folders now."""
         return sum(_size(folder) for folder in self._job_folders())
 
+    async def spares_written(self) -> None:
+        """Wait for the spare files asked so far to be written (tests, benchmarks)."""
+        if self._spares is not None:
+            await asyncio.wrap_future(self._spares.asked_done())
+
     def close(self) -> None:
-        """Stop the store's thread once its work ends."""
+        """Stop the store's threads once their work ends (spares not yet begun are not)."""
         self._thread.shutdown(wait=True)
+        if self._spares is not None:
+            self._spares.close()
+
+    def _refill_after(self, images: Sequence[GeneratedImage]) -> None:
+        """Top the spares up for images like these, on their own thread (off the job's path)."""
+        if self._spares is not None and images:
+            self._spares.refill_soon(max(len(image.data) for image in images))
 
     # -- on the store's thread ------------------------------------------------------------
 
@@ -176,7 +196,9 @@ class ResultStore:
         folder = self._folder(job_id)
         folder.mkdir(parents=True, exist_ok=True)
         for image, entry in zip(images, manifest.images, strict=True):
-            (folder / entry["file"]).write_bytes(image.data)
+            path = folder / entry["file"]
+            if self._spares is None or not self._spares.take(path, image.data):
+                path.write_bytes(image.data)
         staged = folder / f".{MANIFEST}.{secrets.token_hex(4)}"
         staged.write_bytes(_dump(manifest))
         os.replace(staged, folder / MANIFEST)  # the one step that makes the new result live

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from bot.core.models import GeneratedImage, ImageFormat, Usage
+from bot.images.spares import SPARE_FOLDER
 from bot.images.store import ResultStore, StoredResult
 from tests.fakes.images import make_image
 
@@ -65,7 +66,8 @@ def image(
 
 
 def names(folder: Path) -> set[str]:
-    return {path.name for path in folder.iterdir()}
+    """What the folder holds, but the store's spare files (tests/unit/images/test_spares.py)."""
+    return {path.name for path in folder.iterdir()} - {SPARE_FOLDER}
 
 
 def rewrite_manifest(folder: Path, change: Callable[[dict[str, Any]], None]) -> None:
