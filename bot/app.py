@@ -21,12 +21,14 @@ import aiohttp
 from bot.config import Settings
 from bot.core.catalogue import load_models
 from bot.core.prices import to_micros
-from bot.discord.client import ImageBot
+from bot.discord.client import ImageBot, ShardedImageBot
 from bot.discord.identity import LoginProblem
 from bot.discord.interrupted import answer_interrupted
 from bot.discord.login import log_in, stay_connected
 from bot.discord.redelivery import redeliver_all
 from bot.discord.reporter import InteractionReporter
+from bot.discord.shards import ShardPlan
+from bot.discord.takeover import keep_lease
 from bot.images.intake import IntakeLimits
 from bot.images.memory import keep_freed_memory
 from bot.images.store import ResultStore
@@ -38,8 +40,11 @@ from bot.jobs.spool import InputSpool
 from bot.ledger.admin import LedgerAdmin
 from bot.ledger.database import DatabaseError
 from bot.ledger.facade import Ledger, OperatorCaps
+from bot.ledger.fleet import PostgresLocks, open_fleet
+from bot.ledger.leases import Leases
 from bot.ledger.moderation import LedgerModeration
 from bot.ledger.opener import open_store
+from bot.ledger.queue_sql import CHANNEL, QueueTable
 from bot.wisgate.client import WisGateClient
 from bot.wisgate.decoder import decoder_thread
 from bot.wisgate.pacer import Pacer
@@ -88,6 +93,7 @@ async def build_bot(
     async with (
         aiohttp.ClientSession(read_bufsize=WISGATE_READ_BUFFER) as session,
         open_store(database, url) as store,
+        open_fleet(url) as locks,
         decoder_thread() as decoder,
         intake_limits(INTAKE_BYTES) as intake,
         result_store(settings) as results,
@@ -102,7 +108,13 @@ async def build_bot(
             default_daily_images=settings.daily_image_limit,
             prices=prices,
             caps=operator_caps(settings),
+            leased=locks.shared,
         )
+        # Several processes on one PostgreSQL database share the fair queue and hold leases
+        # (README "Running more than one process"); alone on SQLite, neither is needed.
+        shared = isinstance(locks, PostgresLocks)
+        table = QueueTable(store, ledger.owner) if shared else None
+        leases = Leases(store, locks, ledger.owner) if isinstance(locks, PostgresLocks) else None
         spool = InputSpool(
             settings.database_path.parent / "spool", settings.input_memory_mb * 1024 * 1024
         )
@@ -119,10 +131,13 @@ async def build_bot(
                 max_per_member=settings.max_jobs_per_member,
                 max_per_guild=settings.max_jobs_per_guild,
                 max_queue_wait=settings.max_queue_wait,
+                shared_queue=table,
             )
 
         bot_options.setdefault("connector", aiohttp.TCPConnector(limit=DISCORD_CONNECTIONS))
-        bot = ImageBot(
+        shards = ShardPlan.of(settings.shard_count, settings.shard_ids)
+        bot_class: type[ImageBot] = ImageBot if shards is None else ShardedImageBot
+        bot = bot_class(
             settings=settings,
             session=session,
             catalogue=catalogue,
@@ -134,15 +149,19 @@ async def build_bot(
             intake=intake,
             make_runner=make_runner,
             reporter_for=partial(InteractionReporter, rate_limited=lambda: pacer.paused() > 0),
-            start_up=None if sync_globally else partial(start_up, spool=spool),
+            start_up=None if sync_globally else partial(start_up, spool=spool, leases=leases),
             sync_globally=sync_globally,
+            shards=shards,
+            locks=locks,
             **bot_options,
         )
+        if table is not None:
+            await locks.listen(CHANNEL, bot.runner.queue_news)
         async with bot:
             yield bot
 
 
-async def start_up(bot: ImageBot, *, spool: InputSpool) -> None:
+async def start_up(bot: ImageBot, *, spool: InputSpool, leases: Leases | None = None) -> None:
     """Before taking any job: read which models WisGate serves (and again every few hours);
     charge what a process that is gone had made and kept, refund the rest; tell the members
     of refunds nobody told, on their interactions while the tokens live, else (once connected)
@@ -153,13 +172,20 @@ async def start_up(bot: ImageBot, *, spool: InputSpool) -> None:
     spool.clear()  # input files of a process that is gone: its jobs are ended below
     bot.catalogue.update_listing(await read_listing(bot.wisgate))
     bot.in_background(follow_gateway(bot.wisgate, bot.catalogue), "model-listing")
-    recovered = await recover(bot.ledger, bot.results)
+    taken = None
+    if leases is not None:  # PostgreSQL: only the jobs of processes whose lease ran out
+        await leases.register()
+        taken = await leases.reclaim()
+        bot.in_background(keep_lease(bot, leases), "lease")
+    recovered = await recover(bot.ledger, bot.results, taken)
     if recovered.to_deliver:
         bot.in_background(redeliver_all(bot, recovered.to_deliver), "re-delivery")
     bot.in_background(sweep_results(bot.ledger, bot.results), "results-sweep")
     await bot.ledger.forget_interactions()  # past their life: never to be sent to Discord
     bot.in_background(sweep_interactions(bot.ledger), "interaction-sweep")
     owed = await bot.ledger.owed_notices()
+    if taken is not None:  # the others' owed notices are theirs to send (or a survivor's)
+        owed = [record for record in owed if record.id in set(taken)]
     if owed:
         bot.notices.start_restart_notices(owed, lambda records: answer_interrupted(bot, records))
 

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     # SQLite file (which then only places the results and spool folders). A secret: it may
     # carry the password.
     database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
+    # Shards (README "Running more than one process"): every process gets the same SHARD_COUNT
+    # and its own SHARD_IDS ("0,1" or "0-3"; blank: all); unset, one unsharded session.
+    shard_count: int | None = Field(default=None, ge=1, validation_alias="SHARD_COUNT")
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = Field(
+        default=None, validation_alias="SHARD_IDS"
+    )
     default_model: str = Field(default="gpt-image-2", validation_alias="DEFAULT_MODEL")
     # Blank: every model with a profile (built in, or from MODELS_FILE) that is not disabled.
     enabled_models: Annotated[tuple[str, ...] | None, NoDecode] = Field(
@@ -178,6 +184,19 @@ class Settings(BaseSettings):
             raise ValueError("must start with https:// (Discord's is https://discord.com/api/v10)")
         return None if value is None else value.rstrip("/")
 
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _split_shards(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        shards: list[int] = []
+        for part in (p.strip() for p in value.split(",") if p.strip()):
+            first, _, last = part.partition("-")
+            if not first.isdigit() or (last and not last.isdigit()):
+                raise ValueError("must be shard numbers, like 0,1 or 0-3")
+            shards.extend(range(int(first), int(last or first) + 1))
+        return tuple(shards) or None
+
     @field_validator("enabled_models", mode="before")
     @classmethod
     def _split_models(cls, value: Any) -> Any:
@@ -209,6 +228,14 @@ class Settings(BaseSettings):
 
     def model_post_init(self, __context: Any) -> None:
         """Check rules that span two variables."""
+        if self.shard_ids is not None:
+            if self.shard_count is None:
+                raise ValueError("SHARD_IDS needs SHARD_COUNT (the same in every process)")
+            wrong = [shard for shard in self.shard_ids if shard >= self.shard_count]
+            if wrong or len(set(self.shard_ids)) != len(self.shard_ids):
+                raise ValueError(
+                    f"SHARD_IDS must name distinct shards below SHARD_COUNT {self.shard_count}"
+                )
         if self.enabled_models is not None and self.default_model not in self.enabled_models:
             raise ValueError(
                 f"DEFAULT_MODEL {self.default_model} is not in ENABLED_MODELS "

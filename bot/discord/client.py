@@ -23,6 +23,7 @@ from bot.discord.language import CommandTranslator, speak
 from bot.discord.notices import Notices
 from bot.discord.replies import report_error
 from bot.discord.servers import GuildNotAllowed, guild_allowed, refuse_unlisted_guild
+from bot.discord.shards import IDENTIFY_SPACING, IdentifyPacer, ShardPlan, hold_shards, sync_once
 from bot.images.intake import IntakeLimits
 from bot.images.memory import freeze_startup_objects
 from bot.images.store import ResultStore
@@ -30,6 +31,7 @@ from bot.jobs.job import JobEvents, Reporter
 from bot.jobs.runner import Runner
 from bot.ledger.admin import LedgerAdmin
 from bot.ledger.facade import Ledger
+from bot.ledger.fleet import FleetLocks, LocalLocks
 from bot.ledger.moderation import LedgerModeration
 from bot.wisgate.client import WisGateClient
 
@@ -93,11 +95,16 @@ class ImageBot(commands.Bot):
         start_up: StartUp | None = None,
         sync_globally: bool = False,
         freeze_on_ready: bool = False,
+        shards: ShardPlan | None = None,
+        locks: FleetLocks | None = None,
+        identify_spacing: float = IDENTIFY_SPACING,
         **options: Any,
     ) -> None:
         # A slash-command bot never joins voice: discord.py's warnings that voice libraries
         # are missing would only send owners after packages they do not need.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        if shards is not None:  # an AutoShardedBot (ShardedImageBot) on these shards
+            options.update(shard_count=shards.count, shard_ids=list(shards.ids))
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=discord.Intents.default(),
@@ -125,6 +132,26 @@ class ImageBot(commands.Bot):
         self.freeze_on_ready = freeze_on_ready
         self.startup_frozen = asyncio.Event()  # set once that freeze is done
         self.background: set[asyncio.Task[None]] = set()  # re-deliveries, store sweeps
+        # Shared with the other processes on the database (bot/discord/shards.py).
+        self.shard_plan = shards
+        self.locks: FleetLocks = locks or LocalLocks()
+        self._identify: IdentifyPacer | None = None
+        if shards is not None or self.locks.shared:
+            self._identify = IdentifyPacer(self.locks, identify_spacing)
+
+    async def login(self, token: str) -> None:
+        """Take this process's shards first (a standby waits here until their holder is
+        gone), then log in, which runs setup_hook: nothing runs before the shards are ours."""
+        if self.locks.shared and not self.sync_globally:
+            await hold_shards(self.locks, self.shard_plan or ShardPlan(1, (0,)))
+        await super().login(token)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Keep Discord's identify pace across every process on the database."""
+        if self._identify is None:
+            await super().before_identify_hook(shard_id, initial=initial)
+        else:
+            await self._identify.before_identify(self, shard_id)
 
     async def setup_hook(self) -> None:
         """End what a previous process left open, load the cogs, sync where configured."""
@@ -136,7 +163,7 @@ class ImageBot(commands.Bot):
         await self.tree.set_translator(CommandTranslator())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        if self.settings.dev_guild_id is not None:
+        if self.settings.dev_guild_id is not None and await sync_once(self.locks):
             guild = discord.Object(id=self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
@@ -187,4 +214,10 @@ class ImageBot(commands.Bot):
         for task in list(self.background):
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        if self._identify is not None:
+            await self._identify.close()
         await super().close()
+
+
+class ShardedImageBot(ImageBot, commands.AutoShardedBot):
+    """The bot on the shards SHARD_COUNT and SHARD_IDS name (one gateway session each)."""

@@ -42,7 +42,8 @@ class CancelButton(JobButton, template=r"queue:cancel:(?P<job>\d{1,20})"):
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Withdraw the job if the presser asked for it and it is still queued; else say why."""
         bot = cast("ImageBot", interaction.client)
-        outcome = bot.runner.cancel(self.job_id, interaction.user.id)
+        # Any process: a job another process on the shared queue runs is ended by its owner.
+        outcome = await bot.runner.cancel_anywhere(self.job_id, interaction.user.id)
         if outcome == "cancelled":
             # The job's own task refunds it and tells the member where the request was made;
             # here we only acknowledge the press (a deferred update shows nothing).

@@ -197,16 +197,7 @@ class FairQueue(Generic[T]):
         """Return once admitted; raise TimeoutError after max_wait s (out of line then) or the
         withdrawal's error.
         """
-        try:
-            # asyncio.wait never cancels the future: admission stays a fact we can read.
-            done, _ = await asyncio.wait({ticket.admitted}, timeout=max_wait)
-        except asyncio.CancelledError:
-            self._abandon(ticket)
-            raise
-        if not done:
-            self._abandon(ticket)
-            raise TimeoutError
-        ticket.admitted.result()
+        await wait_admitted(ticket, max_wait, self._abandon)
 
     def requeue(self, ticket: Ticket[T]) -> None:
         """An admitted job must wait again (a rate limit): first in its member's line, its
@@ -338,6 +329,23 @@ class FairQueue(Generic[T]):
                 ticket.position = place
                 if self.on_moved is not None:
                     self.on_moved(ticket)
+
+
+async def wait_admitted(
+    ticket: Ticket[T], max_wait: float | None, abandon: Callable[[Ticket[T]], None]
+) -> None:
+    """Until the ticket is admitted; `abandon` it on a timeout (TimeoutError) or cancellation;
+    the withdrawal's error if it was withdrawn."""
+    try:
+        # asyncio.wait never cancels the future: admission stays a fact we can read.
+        done, _ = await asyncio.wait({ticket.admitted}, timeout=max_wait)
+    except asyncio.CancelledError:
+        abandon(ticket)
+        raise
+    if not done:
+        abandon(ticket)
+        raise TimeoutError
+    ticket.admitted.result()
 
 
 def _turn(ticket: Ticket[Any]) -> tuple[int, int]:

@@ -28,14 +28,24 @@ class Recovered:
     to_deliver: list[JobRecord]
 
 
-async def recover(ledger: Ledger, results: ResultStore) -> Recovered:
+async def recover(
+    ledger: Ledger, results: ResultStore, taken: list[int] | None = None
+) -> Recovered:
     """Charge open jobs whose images were kept, refund the others, list what to deliver.
 
-    With several live processes on one database, only call this when the others have
-    stopped: it takes every open job that this Ledger does not hold.
+    Alone on a database (SQLite), at start-up: every open job this Ledger does not hold. With
+    several processes on PostgreSQL, `taken`: the jobs this process's lease reclaim took from
+    a dead one (bot/ledger/leases.py), now its own; their deliveries and owed notices too.
     """
+    if taken is None:
+        records = await ledger.others_open()
+        to_deliver = None
+    else:
+        found = [await ledger.job(job_id) for job_id in taken]
+        records = [r for r in found if r is not None and r.status in ("queued", "running")]
+        to_deliver = [r for r in found if r is not None and r.delivery == "pending"]
     lost: list[int] = []
-    for record in await ledger.others_open():
+    for record in records:
         kept = None
         if record.status == "running":
             kept = await results.load(record.id, record.result_key)
@@ -49,7 +59,11 @@ async def recover(ledger: Ledger, results: ResultStore) -> Recovered:
             settlement.images_charged,
         )
     refunded = await ledger.interrupt(lost)
-    return Recovered(refunded=refunded, to_deliver=await ledger.undelivered())
+    if to_deliver is None:
+        return Recovered(refunded=refunded, to_deliver=await ledger.undelivered())
+    settled = [await ledger.job(r.id) for r in records if r.id not in lost]
+    to_deliver += [r for r in settled if r is not None and r.delivery == "pending"]
+    return Recovered(refunded=refunded, to_deliver=to_deliver)
 
 
 async def sweep_results(ledger: Ledger, results: ResultStore, every: float = 3600.0) -> None:

@@ -38,8 +38,10 @@ from bot.jobs.queue import (
     QueueLimits,
     Ticket,
 )
+from bot.jobs.shared_queue import SharedQueue
 from bot.jobs.spool import InputSpool
 from bot.ledger.facade import JobSpec, Ledger, Reservation, Settlement
+from bot.ledger.queue_sql import QueueTable
 from bot.wisgate.client import WisGateClient
 from bot.wisgate.errors import RateLimited, UnknownModel
 
@@ -76,6 +78,7 @@ class Runner:
         max_queue_wait: float | None = None,
         events: JobEvents | None = None,
         clock: Callable[[], float] = time.monotonic,
+        shared_queue: QueueTable | None = None,
     ) -> None:
         self._wisgate = wisgate
         self._ledger = ledger
@@ -85,12 +88,22 @@ class Runner:
         limits = QueueLimits(max_concurrent, max_per_member, max_per_guild)
         # The pacer toward WisGate holds admissions back while its rate limit wants it.
         self._pacer = wisgate.pacer
-        self._queue: FairQueue[_Queued] = FairQueue(
-            limits, on_moved=self._moved, renumber_after=RENUMBER_AFTER, gate=self._pacer
-        )
+        # With several processes on one PostgreSQL database the line is theirs in common
+        # (bot/jobs/shared_queue.py); alone, it is this process's own.
+        self._queue: FairQueue[_Queued] | SharedQueue[_Queued]
+        if shared_queue is not None:
+            self._queue = SharedQueue(shared_queue, limits, on_moved=self._moved, pacer=self._pacer)
+        else:
+            self._queue = FairQueue(
+                limits, on_moved=self._moved, renumber_after=RENUMBER_AFTER, gate=self._pacer
+            )
+        self._shared = shared_queue
         self._tickets: dict[int, Ticket[_Queued]] = {}  # job id -> ticket, while the job is open
         self._tasks: set[asyncio.Task[None]] = set()
         self._clock = clock
+        # Jobs admitted together start in turn: an asyncio.Lock wakes its waiters in order, and
+        # on PostgreSQL two starts at once could commit, and reach WisGate, in either order.
+        self._starting = asyncio.Lock()
         self._closing = False
         self.max_queue_wait = max_queue_wait  # seconds; None waits as long as it takes
         self._events = events
@@ -142,20 +155,34 @@ class Runner:
             return "cancelled"
         return "started"
 
+    def queue_news(self, _payload: str = "") -> None:
+        """Another process changed the shared queue (its NOTIFY): claim and look now."""
+        if isinstance(self._queue, SharedQueue):
+            self._queue.wake()
+
+    async def cancel_anywhere(self, job_id: int, user_id: int) -> CancelOutcome:
+        """Cancel, also for a job another process on the shared queue runs (its owner ends it
+        and tells the member)."""
+        outcome = self.cancel(job_id, user_id)
+        if outcome == "unknown" and self._shared is not None:
+            outcome = await self._shared.cancel(job_id, user_id)
+        return outcome
+
     async def close(self, grace: float = 30.0) -> None:
         """Stop accepting jobs; refund the queued; give running ones `grace` s, then cancel."""
         self._closing = True
         for ticket in list(self._tickets.values()):
             # Starting a queued job now would only make it the next to interrupt.
             self._queue.withdraw(ticket, QueueInterrupted())
-        if not self._tasks:
-            return
-        log.info("waiting up to %.0f s for %d job(s) in flight", grace, len(self._tasks))
-        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
+        if self._tasks:
+            log.info("waiting up to %.0f s for %d job(s) in flight", grace, len(self._tasks))
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        if isinstance(self._queue, SharedQueue):
+            await self._queue.close()
 
     async def _run(
         self, job: Job, reservation: Reservation, ticket: Ticket[_Queued], times: JobTimes
@@ -338,7 +365,9 @@ class Runner:
         """Mark the job running and ask WisGate for its images."""
         times.started = self._clock()
         job.request = await self._spool.restore(job_id, job.request)
-        if not await self._ledger.start(job_id):
+        async with self._starting:
+            started = await self._ledger.start(job_id)
+        if not started:
             raise BotError("This request was cancelled. Nothing was charged.")
         typical = self.durations.typical(job.request)
         job.reporter.progress("generating", None, job_id=job_id, typical=typical)

@@ -39,6 +39,7 @@ class LedgerBase:
         caps: OperatorCaps | None = None,
         clock: Callable[[], datetime] = utc_now,
         owner: str | None = None,
+        leased: bool = False,
     ) -> None:
         self.store = store
         self.default_daily_images = default_daily_images
@@ -46,6 +47,10 @@ class LedgerBase:
         self.caps = caps or OperatorCaps()
         self._clock = clock
         self.owner = owner or _new_owner()
+        # With leases (several processes on PostgreSQL, bot/ledger/leases.py) settle and refund
+        # act only on jobs this owner still holds: a survivor may have taken a stalled one's.
+        # Alone, the start-up recovery ends an earlier process's jobs without taking them.
+        self.leased = leased
         # Reservations whose caller was cancelled: kept alive until refunded.
         self._orphans: set[asyncio.Task[bool]] = set()
 

@@ -164,6 +164,7 @@ class Ledger(LedgerRecords):
             used=used or Used(),
             prices=self.prices,
             now=self.now(),
+            owner=self.owner if self.leased else None,
         )
         return await self.transaction(body)
 
@@ -193,6 +194,7 @@ class Ledger(LedgerRecords):
             now=self.now(),
             owe_notice=owe_notice,
             failure=failure,
+            owner=self.owner if self.leased else None,
         )
         return await self.transaction(body)
 

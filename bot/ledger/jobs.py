@@ -40,8 +40,8 @@ _OPEN_JOB = (
     "SELECT user_id, guild_id, model, status, day, month, images_held, unit_price_micros, "
     "cost_held_micros, images_charged, cost_charged_micros, cost_actual_micros, size, quality, "
     # The guild's budget, for settle's alert, in the same round trip (none in DMs: guild 0).
-    "(SELECT monthly_budget_micros FROM guild_settings AS g WHERE g.guild_id = jobs.guild_id) "
-    "FROM jobs WHERE id = ?"
+    "(SELECT monthly_budget_micros FROM guild_settings AS g WHERE g.guild_id = jobs.guild_id), "
+    "owner FROM jobs WHERE id = ?"
 )
 
 
@@ -53,6 +53,13 @@ _MOVE_OPERATOR = (
     "held_micros = operator_spend.held_micros - ?3, "
     "charged_micros = operator_spend.charged_micros + ?4"
 )
+
+
+def _not_ours(row: tuple[Any, ...], owner: str | None) -> bool:
+    """Whether `owner` (given with leases: several processes on PostgreSQL) no longer holds the
+    job: a survivor's lease reclaim (bot/ledger/leases.py) made a stalled process's jobs its
+    own, and only the holder may settle or refund them."""
+    return owner is not None and row[15] != owner
 
 
 async def _job_row(tx: Tx, job_id: int) -> tuple[Any, ...]:
@@ -106,6 +113,7 @@ async def settle(
     used: Used,
     prices: PriceTable,
     now: datetime,
+    owner: str | None = None,
 ) -> Settlement:
     """Charge what was generated, release the rest; a job that already ended is left alone.
 
@@ -119,7 +127,7 @@ async def settle(
     scope, model, status, month, images_held, cost_held = (
         row[1], row[2], row[3], row[5], row[6], row[8]
     )  # fmt: skip
-    if status not in OPEN_STATUSES:
+    if status not in OPEN_STATUSES or _not_ours(row, owner):
         return Settlement(job_id, status, row[9], row[10], row[11], already_ended=True)
     images = min(generated, images_held)
     quality, size = prices.used(model, used.quality or row[13], used.size or row[12])
@@ -178,6 +186,7 @@ async def refund(
     now: datetime,
     owe_notice: bool = False,
     failure: str | None = None,
+    owner: str | None = None,
 ) -> bool:
     """Release the whole hold and record why; False (and no change) if the job already ended.
 
@@ -186,7 +195,7 @@ async def refund(
     interaction token goes now, or (owing a notice) with the notice: it is what tells them.
     """
     row = await _job_row(tx, job_id)
-    if row[3] not in OPEN_STATUSES:
+    if row[3] not in OPEN_STATUSES or _not_ours(row, owner):
         return False
     await tx.run(
         "UPDATE jobs SET status = ?, images_held = 0, cost_held_micros = 0, error = ?, "
@@ -244,10 +253,12 @@ async def others_open(tx: Tx, owner: str) -> list[JobRecord]:
     return await _records(tx, "status IN ('queued', 'running') AND owner <> ?", owner)
 
 
-async def interrupt(tx: Tx, job_ids: list[int], now: datetime) -> list[JobRecord]:
+async def interrupt(
+    tx: Tx, job_ids: list[int], now: datetime, owner: str | None = None
+) -> list[JobRecord]:
     """Refund these open jobs as 'interrupted', each owing its member a restart notice."""
     for job_id in sorted(job_ids):  # job rows locked in one order
-        await refund(tx, job_id, RECOVERED_REASON, "interrupted", now, True, "Interrupted")
+        await refund(tx, job_id, RECOVERED_REASON, "interrupted", now, True, "Interrupted", owner)
     return [record for job_id in job_ids if (record := await load_job(tx, job_id)) is not None]
 
 

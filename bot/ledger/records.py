@@ -30,7 +30,12 @@ class LedgerRecords(LedgerBase):
     async def interrupt(self, job_ids: list[int]) -> list[JobRecord]:
         """Refund open jobs an earlier process left without images, owing restart notices."""
         records = await self.transaction(
-            partial(ledger_jobs.interrupt, job_ids=job_ids, now=self.now())
+            partial(
+                ledger_jobs.interrupt,
+                job_ids=job_ids,
+                now=self.now(),
+                owner=self.owner if self.leased else None,
+            )
         )
         if records:
             log.warning("refunded %d job(s) interrupted by a restart", len(records))

@@ -55,6 +55,18 @@ async def press(world: World, handle: FakeInteraction, user: FakeUser) -> FakeIn
     return button
 
 
+async def queue_job(world: World, prompt: str, **kw: object) -> FakeInteraction:
+    """A /imagine whose job is in the ledger before the next is sent: the tests' order. (On
+    PostgreSQL two reservations at once may commit in either order, and the line follows
+    them: the cancel test once saw the third request at position 2.)"""
+    before = len(job_rows(world))
+    handle = await world.slash("imagine", {"prompt": prompt}, **kw)
+    await world.discord.wait_for(
+        lambda: len(job_rows(world)) > before, within=3.0, what=f"{prompt}'s job to be reserved"
+    )
+    return handle
+
+
 def status(handle: FakeInteraction) -> str:
     """The job's status message as it reads now."""
     return handle.original.content if handle.original is not None else ""
@@ -84,11 +96,13 @@ async def test_a_members_burst_does_not_starve_another_member(
     tmp_path: Path, caps: dict[str, int], what: str
 ) -> None:
     async with running_bot(tmp_path, max_jobs_per_member=2, **caps) as world:
-        world.wisgate.fail("slow", delay=1.0)  # a1 holds its slot while everything else queues
+        # The first two requests hold their slots while everything else queues (one by one:
+        # the line's order is the test's).
+        world.wisgate.fail("slow", delay=2.0, times=2)
         world.wisgate.latency = 0.2
         for k in range(1, 7):
-            await world.slash("imagine", {"prompt": f"a{k}"})
-        await world.slash("imagine", {"prompt": "b1"}, user=world.bob)
+            await queue_job(world, f"a{k}")
+        await queue_job(world, "b1", user=world.bob)
         await world.idle(within=30)
         order = prompts(world)
         assert sorted(order) == ["a1", "a2", "a3", "a4", "a5", "a6", "b1"], what
@@ -111,10 +125,8 @@ async def test_cancel_refunds_before_any_request_and_only_the_requester_may(
     async with running_bot(tmp_path, max_concurrent_jobs=1) as world:
         world.wisgate.fail("slow", delay=11.5)  # past the queued jobs' second status edit
         world.wisgate.fail("slow", delay=1.5, times=2)  # third and fourth: watch them generate
-        await world.slash("imagine", {"prompt": "first"})
-        second, third, fourth = [
-            await world.slash("imagine", {"prompt": name}) for name in ("second", "third", "fourth")
-        ]
+        await queue_job(world, "first")
+        second, third, fourth = [await queue_job(world, n) for n in ("second", "third", "fourth")]
         await cancel_shown(world, second)
         await world.discord.wait_for(lambda: "position 3" in status(fourth), within=3.0)
         assert "position 2" in status(third) and cancel_id(third) and cancel_id(fourth)

@@ -1,0 +1,88 @@
+"""The shared queue's process side (bot/jobs/shared_queue.py) on a real PostgreSQL: two
+processes' queues (a pool and a LISTEN connection each) on one database: the caps hold across
+them, a freed slot in one wakes a job of the other by NOTIFY, a Cancel pressed in one ends a
+job waiting in the other, places are told."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import pytest
+
+from bot.jobs.queue import QueueCancelled, QueueLimits, Ticket
+from bot.jobs.shared_queue import SharedQueue
+from bot.ledger.fleet import open_fleet
+from bot.ledger.opener import open_store
+from bot.ledger.queue_sql import CHANNEL, QueueTable
+from tests.postgres import PostgresServer
+
+
+@dataclass
+class Item:
+    """What the runner puts on a ticket: the job id is what the shared queue reads."""
+
+    job_id: int
+
+
+Queues = list[SharedQueue[Item]]
+
+
+@pytest.fixture
+async def queues(postgres_server: PostgresServer) -> AsyncIterator[Queues]:
+    """Two processes' queues on one fresh database: 2 in total, 1 per member."""
+    url = await postgres_server.new_database()
+    async with AsyncExitStack() as stack:
+        made: Queues = []
+        for n in range(2):
+            store = await stack.enter_async_context(open_store("unused", url))
+            locks = await stack.enter_async_context(open_fleet(url))
+            queue: SharedQueue[Item] = SharedQueue(
+                QueueTable(store, f"process-{n}"), QueueLimits(2, per_member=1), poll=5.0
+            )
+            await locks.listen(CHANNEL, lambda _payload, q=queue: q.wake())
+            stack.push_async_callback(queue.close)
+            made.append(queue)
+        yield made
+
+
+async def admitted(ticket: Ticket[Item], within: float = 3.0) -> None:
+    await asyncio.wait_for(asyncio.shield(ticket.admitted), within)
+
+
+async def test_caps_hold_across_processes_and_notify_wakes_the_next(queues: Queues) -> None:
+    first, second = queues
+    a = first.join(Item(1), member=1, guild=7)
+    b = second.join(Item(2), member=2, guild=7)
+    await admitted(a)
+    await admitted(b)
+    c = first.join(Item(3), member=3, guild=7)  # total cap 2: waits
+    d = second.join(Item(4), member=1, guild=7)  # member 1 has one running: waits
+    await asyncio.sleep(0.3)
+    assert c.state == "waiting" and d.state == "waiting"
+    freed = time.monotonic()
+    second.release(b)  # in the other process: NOTIFY wakes the first, far before its 5 s poll
+    await admitted(c, 1.0)
+    assert time.monotonic() - freed < 1.0
+    assert d.state == "waiting"
+    first.release(a)
+    await admitted(d, 1.0)
+
+
+async def test_a_cancel_pressed_in_another_process_ends_the_waiting_job(queues: Queues) -> None:
+    first, second = queues
+    moved: list[int | None] = []
+    first.on_moved = lambda ticket: moved.append(ticket.position)
+    running = [first.join(Item(n), member=n, guild=None) for n in (1, 2)]
+    for ticket in running:
+        await admitted(ticket)
+    waiting = first.join(Item(3), member=3, guild=None)
+    await asyncio.sleep(0.3)
+    assert moved == [1]  # its place, told
+    assert await second._table.cancel(3, 3) == "cancelled"
+    with pytest.raises(QueueCancelled):
+        await asyncio.wait_for(first.wait(waiting), 2.0)
+    assert first.waiting == 0
