@@ -113,7 +113,7 @@ class Edit(commands.Cog):
         n: Range[int, 1, 10] | None = None,
         background: str | None = None,
         output_format: str | None = None,
-        private: bool = False,
+        private: bool | None = None,
     ) -> None:
         """Edit or combine uploaded images as you describe."""
         options = RawOptions(
@@ -147,7 +147,7 @@ class Edit(commands.Cog):
         n: Range[int, 1, 10] | None = None,
         background: str | None = None,
         output_format: str | None = None,
-        private: bool = False,
+        private: bool | None = None,
     ) -> None:
         """Edit or combine uploaded images with a long prompt in a .txt file."""
         options = RawOptions(
@@ -169,7 +169,7 @@ class Edit(commands.Cog):
         options: RawOptions,
         images: Sequence[discord.Attachment | None],
         mask: discord.Attachment | None,
-        private: bool,
+        private: bool | None,
         prompt_file: discord.Attachment | None = None,
     ) -> None:
         """Both edit commands' one way in: the images given, in order, to the intake."""
@@ -182,6 +182,7 @@ class Edit(commands.Cog):
             attachments=[item for item in images if item is not None],
             mask=mask,
             prompt_file=prompt_file,
+            member_defaults=True,
         )
 
     async def edit_menu(self, interaction: Interaction[ImageBot], message: discord.Message) -> None:

@@ -39,7 +39,7 @@ class Imagine(commands.Cog):
         background: str | None = None,
         output_format: str | None = None,
         style: str | None = None,
-        private: bool = False,
+        private: bool | None = None,
     ) -> None:
         """Make images from a description."""
         options = RawOptions(
@@ -53,7 +53,9 @@ class Imagine(commands.Cog):
             output_format=output_format,
             style=style,
         )
-        await submit_request(self.bot, interaction, options, kind="generate", private=private)
+        await submit_request(
+            self.bot, interaction, options, kind="generate", private=private, member_defaults=True
+        )
 
     @app_commands.command(name="imagine-file")
     @app_commands.describe(prompt_file=PROMPT_FILE)
@@ -70,7 +72,7 @@ class Imagine(commands.Cog):
         background: str | None = None,
         output_format: str | None = None,
         style: str | None = None,
-        private: bool = False,
+        private: bool | None = None,
     ) -> None:
         """Make images from a long prompt in a .txt file."""
         options = RawOptions(
@@ -91,6 +93,7 @@ class Imagine(commands.Cog):
             kind="generate",
             private=private,
             prompt_file=prompt_file,
+            member_defaults=True,
         )
 
 

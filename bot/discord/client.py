@@ -49,6 +49,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.quota_admin",
     "cogs.results",
     "cogs.queue",
+    "cogs.settings",
 )
 
 

@@ -26,16 +26,19 @@ import discord
 from bot.core import prompt_files
 from bot.core.catalogue import RawOptions
 from bot.core.input_files import UploadedFile
+from bot.core.member_defaults import apply_defaults
 from bot.core.models import ImageRequest, JobKind
 from bot.discord.downloads import read_attachment
 from bot.discord.gate import check_before_download, guard_caps, refuse_blocked_terms
 from bot.discord.inputs import Input, KeptInput, declared, fetch_kept
-from bot.discord.replies import PRIVATE_KEY, defer
+from bot.discord.replies import NOTE_KEY, PRIVATE_KEY, defer
 from bot.discord.result_texts import REROLL_KEY, can_reroll
 from bot.discord.servers import quota_guild_id
+from bot.discord.settings_texts import skipped_note
 from bot.images.fitting import choose_output
 from bot.jobs.job import Job
 from bot.ledger.facade import InteractionToken, JobSpec, Requester
+from bot.ledger.settings import LedgerSettings
 
 if TYPE_CHECKING:
     from bot.discord.client import ImageBot
@@ -73,12 +76,20 @@ async def submit_request(
     options: RawOptions,
     *,
     kind: JobKind,
-    private: bool,
+    private: bool | None,
     attachments: Sequence[Input] = (),
     mask: discord.Attachment | None = None,
     prompt_file: discord.Attachment | None = None,
+    member_defaults: bool = False,
 ) -> None:
-    """Check (refusing at once, privately), defer, then fetch, re-validate the bytes and submit."""
+    """Check (refusing at once, privately), defer, then fetch, re-validate the bytes and submit.
+
+    With `member_defaults` (the slash commands), each option left unset (None; `private` too)
+    takes the member's default where it fits the request's model (/settings).
+    """
+    if member_defaults:
+        options, private = await with_member_defaults(bot, interaction, options, kind, private)
+    private = bool(private)
     prompt_files.one_prompt(options.prompt, prompt_file is not None)
     typed = options if prompt_file is None else replace(options, prompt=PROMPT_FROM_FILE)
     request = bot.catalogue.precheck(
@@ -108,6 +119,24 @@ async def submit_request(
         mask,
         check_terms=typed_prompt is None,
     )
+
+
+async def with_member_defaults(
+    bot: ImageBot,
+    interaction: discord.Interaction[Any],
+    options: RawOptions,
+    kind: JobKind,
+    private: bool | None,
+) -> tuple[RawOptions, bool]:
+    """The options with the member's defaults applied (a ledger read, no API call); a default
+    that no longer fits is skipped and noted for the member (sent privately with the result),
+    and stays stored as it is."""
+    defaults = await LedgerSettings(bot.ledger).defaults(interaction.user.id)
+    applied = apply_defaults(bot.catalogue, options, defaults, kind=kind, private=private)
+    if applied.skipped:
+        log.info("member %d: %d default(s) skipped", interaction.user.id, len(applied.skipped))
+        interaction.extras[NOTE_KEY] = skipped_note(applied.skipped)
+    return applied.options, applied.private
 
 
 async def submit_from_result(
