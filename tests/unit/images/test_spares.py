@@ -217,6 +217,8 @@ async def main():
     while True:
         job += 1
         await store.save(job, KEY, [image(seed=job)], None)
+        if job == 1:  # spares on disk before the kill, on a loaded machine too
+            await store.spares_written()
         print(job, flush=True)
 
 asyncio.run(main())
