@@ -366,6 +366,11 @@ class InteractionReporter:
         except discord.HTTPException:
             log.warning("could not tell member %d about a refund", self._interaction.user.id)
 
+    async def abandon(self) -> None:
+        """Another process answers for this job now: stop the status edits (a late "Generating"
+        or preview must not overwrite what it posts) and send nothing."""
+        await self._stop_ticker()
+
 
 def waiting_text(job_id: int) -> str:
     """What a member reads when their images are made (and charged) but could not be posted."""

@@ -66,6 +66,10 @@ class Reporter(Protocol):
     async def fail(self, text: str) -> None:
         """Tell the member, privately, that the job failed and was refunded."""
 
+    async def abandon(self) -> None:
+        """Another process answers for this job now (it took this one's lease): stop editing
+        the status message and say nothing, leaving the message to it."""
+
 
 @dataclass(slots=True)
 class JobTimes:

@@ -191,6 +191,20 @@ class Runner:
         outcome = "refunded"
         try:
             result, settlement = await self._generate(job, reservation, ticket, times)
+            if settlement.already_ended:
+                # Another process took this one's lease (a stall past it) and ended the job:
+                # it delivers or refunds and tells the member. Sending ours too would be twice.
+                outcome = (
+                    f"not charged nor delivered (ended by another process: {settlement.status})"
+                )
+                log.warning(
+                    "job %d was ended by another process (%s) while this one generated it (this "
+                    "process's lease was taken): not delivering it",
+                    job_id,
+                    settlement.status,
+                )
+                await self._let_go(job, job_id)
+                return
             outcome = f"charged {settlement.images_charged} for ${settlement.cost_charged_usd:.3f}"
             outcome = await self._deliver(job, reservation, result, times, outcome)
         except BotError as error:
@@ -251,7 +265,7 @@ class Runner:
         settlement = await asyncio.shield(
             self._ledger.settle(job_id, len(result.images), result.usage, used)
         )
-        if self._events is not None:
+        if self._events is not None and not settlement.already_ended:
             try:
                 await self._events.settled(job.spec, settlement)
             except Exception:
@@ -292,6 +306,15 @@ class Runner:
         except Exception:
             log.warning("job %d: could not tell the member their images are waiting", job_id)
         return f"{charged}, {delivered.images} of {len(result.images)} delivered, kept for later"
+
+    async def _let_go(self, job: Job, job_id: int) -> None:
+        """The job ended without us (e.g. the process that took this one's lease charged and
+        delivered it, or refunded it and told the member): post nothing, only stop our status
+        edits, leaving the message to whoever answers."""
+        try:
+            await job.reporter.abandon()
+        except Exception:
+            log.warning("job %d: could not stop its status edits", job_id)
 
     async def _keep_as_sent(
         self, job_id: int, key: str, images: tuple[GeneratedImage, ...]
@@ -419,7 +442,11 @@ class Runner:
             job_id, reason, status=status, failure=failure, owe_notice=True
         )
         if not await asyncio.shield(refund):
-            return False  # settled already: charged, and its delivery is not ours to undo
+            # Settled already (charged, its delivery not ours to undo), or ended by the process
+            # that took this one's lease: the member hears from it, not from us.
+            log.info("job %d had already ended: not refunded, the member not told by us", job_id)
+            await self._let_go(job, job_id)
+            return False
         try:
             await job.reporter.fail(text)
         except Exception:
