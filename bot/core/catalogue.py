@@ -36,6 +36,7 @@ from bot.core.profiles import (
     parse_size,
     suggest_size,
 )
+from bot.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +163,13 @@ class Catalogue:
         """The profile of an available model; refuses any other name."""
         available = self.available
         if name not in available:
-            choose = or_list(available) if available else "none is available right now"
-            refuse("model", f"Model {shown(name)} is not available here: choose {choose}.")
+            choose = or_list(available) if available else _("none is available right now")
+            refuse(
+                "model",
+                _("Model {model} is not available here: choose {choices}.").format(
+                    model=shown(name), choices=choose
+                ),
+            )
         return self.profiles[name]
 
     def model_choices(self, typed: str, *, edits: bool = False) -> list[tuple[str, str]]:
@@ -261,8 +267,11 @@ class Catalogue:
         spec = self.spec(self.default if options.model is None else options.model)
         if kind == "edit" and not spec.can_edit:
             editors = [name for name in self.available if self.profiles[name].can_edit]
-            fix = f"choose {or_list(editors)} for /edit" if editors else "no model here can"
-            refuse("model", f"{spec.name} cannot edit images: {fix}.")
+            if editors:
+                text = _("{model} cannot edit images: choose {editors} for /edit.")
+            else:
+                text = _("{model} cannot edit images: no model here can.")
+            refuse("model", text.format(model=spec.name, editors=or_list(editors)))
         rules = self._rules(spec)
         # Checked in the order a member reads the options: the first complaint comes first.
         prompt, n, size = (

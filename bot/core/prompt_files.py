@@ -10,6 +10,8 @@ from __future__ import annotations
 from bot.core.errors import InvalidRequest
 from bot.core.input_files import DeclaredFile
 from bot.core.profiles import ModelProfile
+from bot.i18n import _
+from bot.i18n.numbers import number
 
 UTF8_BOM = b"\xef\xbb\xbf"
 MAX_BYTES_PER_CHAR = 4  # UTF-8 needs at most four bytes for one character
@@ -24,13 +26,15 @@ def one_prompt(prompt: str | None, has_file: bool) -> None:
     written = bool(prompt and prompt.strip())
     if written and has_file:
         raise InvalidRequest(
-            "Give the prompt either as text or as prompt_file, not both: remove one of them.",
+            _("Give the prompt either as text or as prompt_file, not both: remove one of them."),
             field=FIELD,
         )
     if not written and not has_file:
         raise InvalidRequest(
-            "Write a prompt: it cannot be empty. For one longer than 6,000 characters, use "
-            "/imagine-file or /edit-file with the prompt in a UTF-8 .txt file.",
+            _(
+                "Write a prompt: it cannot be empty. For one longer than {most} characters, use "
+                "/imagine-file or /edit-file with the prompt in a UTF-8 .txt file."
+            ).format(most=number(6000)),
             field="prompt",
         )
 
@@ -46,15 +50,25 @@ def check_declared(declared: DeclaredFile, spec: ModelProfile) -> None:
     content_type = (declared.content_type or "").split(";")[0].strip().lower()
     if content_type and content_type not in TEXT_TYPES:
         raise InvalidRequest(
-            f"{name} is not a plain-text file ({_plain(content_type)}): save the prompt as a "
-            "UTF-8 .txt file and attach that as prompt_file.",
+            _(
+                "{name} is not a plain-text file ({type}): save the prompt as a UTF-8 .txt file "
+                "and attach that as prompt_file."
+            ).format(name=name, type=_plain(content_type)),
             field=FIELD,
         )
     limit = max_file_bytes(spec)
     if declared.size > limit:
         raise InvalidRequest(
-            f"{name} is {_kb(declared.size)}, too big for a prompt: {spec.name} takes at most "
-            f"{spec.prompt_max:,} characters (a file of up to {_kb(limit)}). Shorten it.",
+            _(
+                "{name} is {size} kB, too big for a prompt: {model} takes at most {most} "
+                "characters (a file of up to {limit} kB). Shorten it."
+            ).format(
+                name=name,
+                size=_kb(declared.size),
+                model=spec.name,
+                most=number(spec.prompt_max),
+                limit=_kb(limit),
+            ),
             field=FIELD,
         )
 
@@ -66,30 +80,44 @@ def decode(data: bytes, filename: str, spec: ModelProfile) -> str:
         text = data.removeprefix(UTF8_BOM).decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidRequest(
-            f"{name} is not UTF-8 text: save it with UTF-8 encoding (most editors offer it "
-            "under Save As) and attach it again.",
+            _(
+                "{name} is not UTF-8 text: save it with UTF-8 encoding (most editors offer it "
+                "under Save As) and attach it again."
+            ).format(name=name),
             field=FIELD,
         ) from None
     if "\x00" in text:
         raise InvalidRequest(
-            f"{name} does not look like text (it contains NUL bytes): attach a .txt file.",
+            _("{name} does not look like text (it contains NUL bytes): attach a .txt file.").format(
+                name=name
+            ),
             field=FIELD,
         )
     prompt = text.strip()
     if not prompt:
-        raise InvalidRequest(f"{name} is empty: write the prompt in it.", field=FIELD)
+        raise InvalidRequest(
+            _("{name} is empty: write the prompt in it.").format(name=name), field=FIELD
+        )
     if len(prompt) > spec.prompt_max:
         over = len(prompt) - spec.prompt_max
         raise InvalidRequest(
-            f"{name} holds {len(prompt):,} characters but {spec.name} takes at most "
-            f"{spec.prompt_max:,}: shorten it by {over:,}.",
+            _(
+                "{name} holds {length} characters but {model} takes at most {most}: shorten it "
+                "by {over}."
+            ).format(
+                name=name,
+                length=number(len(prompt)),
+                model=spec.name,
+                most=number(spec.prompt_max),
+                over=number(over),
+            ),
             field=FIELD,
         )
     return prompt
 
 
 def _kb(size: int) -> str:
-    return f"{size / KB:,.1f} kB"
+    return number(size / KB, places=1)
 
 
 def _plain(value: str) -> str:
@@ -100,4 +128,4 @@ def _plain(value: str) -> str:
 
 def _shown(filename: str) -> str:
     text = _plain(filename)
-    return f"`{text}`" if text else "The prompt file"
+    return f"`{text}`" if text else _("The prompt file")

@@ -9,6 +9,7 @@ import discord
 import yarl
 
 from bot.core.errors import InvalidRequest
+from bot.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,9 @@ async def read_attachment(
     allowed = attachment_hosts() if hosts is None else hosts
     if target.host not in allowed or target.scheme not in ("https", "http"):
         log.warning("refused to download an attachment from %s", target.host)
-        raise InvalidRequest(f"{filename} is not a Discord attachment I can download.")
+        raise InvalidRequest(
+            _("{name} is not a Discord attachment I can download.").format(name=filename)
+        )
     if target.scheme == "http" and target.host in DISCORD_CDN_HOSTS:
         target = target.with_scheme("https")
     try:
@@ -46,19 +49,24 @@ async def read_attachment(
                 log.warning("refused a redirect (HTTP %d) from %s", response.status, target.host)
             if response.status != 200:
                 raise InvalidRequest(
-                    f"I could not download {filename} from Discord (HTTP {response.status}). "
-                    "Upload it again and retry."
+                    _(
+                        "I could not download {name} from Discord (HTTP {status}). Upload it "
+                        "again and retry."
+                    ).format(name=filename, status=response.status)
                 )
             return await _read_capped(response, filename, declared_size)
     except (aiohttp.ClientError, TimeoutError):
         raise InvalidRequest(
-            f"I could not download {filename} from Discord. Upload it again and retry."
+            _("I could not download {name} from Discord. Upload it again and retry.").format(
+                name=filename
+            )
         ) from None
 
 
 async def _read_capped(response: aiohttp.ClientResponse, filename: str, limit: int) -> bytes:
     too_big = InvalidRequest(
-        f"{filename} is larger than Discord said it was; upload it again.", field="image"
+        _("{name} is larger than Discord said it was; upload it again.").format(name=filename),
+        field="image",
     )
     if response.content_length is not None and response.content_length > limit:
         raise too_big

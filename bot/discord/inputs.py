@@ -19,6 +19,7 @@ from bot.core.errors import BotError
 from bot.core.input_files import DeclaredFile, UploadedFile
 from bot.core.models import JobKind
 from bot.discord.downloads import read_attachment
+from bot.i18n import N_, _
 from bot.images.fitting import file_name
 from bot.ledger.facade import JobRecord
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
-SOURCE_GONE = (
+SOURCE_GONE = N_(
     "The image this edit started from is no longer there for me to use, so I cannot do this. "
     "Nothing was charged."
 )
@@ -90,7 +91,7 @@ async def fetch_kept(
     if attachment is None and record is not None:
         attachment = await _recorded_attachment(bot, record, item.index)
     if attachment is None:
-        raise BotError(SOURCE_GONE)
+        raise BotError(_(SOURCE_GONE))
     data = await read_attachment(
         bot.session, attachment.url, filename=item.filename, declared_size=attachment.size
     )

@@ -35,6 +35,7 @@ from bot.discord.inputs import SOURCE_GONE, KeptInput, result_attachment
 from bot.discord.intake import submit_from_result
 from bot.discord.result_access import button_job, may_reuse
 from bot.discord.result_texts import edit_model, is_private
+from bot.i18n import _
 from bot.images.canvas import plan_for
 from bot.images.fitting import file_name
 from bot.images.outpaint import prepare
@@ -127,7 +128,7 @@ async def redo(
     source_id, index = record.params["sources"][0]
     source = await interaction.client.ledger.job(source_id)
     if source is None or not may_reuse(interaction, source, record):
-        raise BotError(SOURCE_GONE)
+        raise BotError(_(SOURCE_GONE))
     new_id = await submit_action(
         interaction,
         source,

@@ -32,6 +32,7 @@ from bot.discord.result_texts import (
 )
 from bot.discord.servers import quota_guild_id
 from bot.discord.wording import member_text
+from bot.i18n import _
 from bot.ledger.facade import JobRecord
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ async def _reroll_inputs(
     for name, (source_id, index) in zip(names, sources, strict=True):
         source = await bot.ledger.job(source_id)
         if source is None or not may_reuse(interaction, source, record):
-            raise BotError(SOURCE_GONE)
+            raise BotError(_(SOURCE_GONE))
         found.append(KeptInput(source_id, index, str(name)))
     return found
 

@@ -117,7 +117,7 @@ def budget_text(error: BudgetExhausted) -> str:
     )
     if not error.cheaper:
         return _("This server has reached its monthly image budget.") + " " + reset
-    *most, last = error.cheaper
+    *most, last = [_(change) for change in error.cheaper]  # N_ in bot/ledger/holds.py
     changes = _("{first} and {last}").format(first=", ".join(most), last=last) if most else last
     text = _(
         "What is left of this server's monthly image budget is not enough for this request; "

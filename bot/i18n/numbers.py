@@ -21,9 +21,11 @@ def _locale(locale: str) -> Locale:
     return Locale.parse(babel_locale(locale))
 
 
-def number(value: int | float) -> str:
-    """A count or amount with the locale's digit grouping and decimal sign (12,345 / 12.345)."""
-    return format_decimal(value, locale=_locale(spoken()))
+def number(value: int | float, *, places: int | None = None) -> str:
+    """A count or amount with the locale's digit grouping and decimal sign (12,345 / 12.345);
+    with `places`, always that many decimals (`3.0`)."""
+    pattern = None if places is None else "#,##0." + "0" * places if places else "#,##0"
+    return format_decimal(value, format=pattern, locale=_locale(spoken()))
 
 
 def money(micros: int, *, plain_zero: bool = False) -> str:

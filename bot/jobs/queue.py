@@ -30,15 +30,27 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from bot.core.errors import BotError
 from bot.core.text import format_duration
+from bot.i18n import _
 
 T = TypeVar("T")
 TicketState = Literal["waiting", "running", "gone"]
 
 
 class LeftQueue(BotError):
-    """A job left the queue without reaching WisGate; refunded with `refund_status`."""
+    """A job left the queue without reaching WisGate; refunded with `refund_status`.
+
+    Made wherever the queue lets go (a Cancel press, a shutdown, another process), so
+    `worded()` says it again in the job's own task, in the language of the member who asked.
+    """
 
     refund_status = "failed"
+
+    def __init__(self) -> None:
+        super().__init__(self.worded())
+
+    def worded(self) -> str:
+        """What the member reads, in the language being spoken now."""
+        return _("Your request left the queue before it started. Nothing was charged.")
 
 
 class QueueCancelled(LeftQueue):
@@ -46,8 +58,8 @@ class QueueCancelled(LeftQueue):
 
     refund_status = "cancelled"
 
-    def __init__(self) -> None:
-        super().__init__(
+    def worded(self) -> str:
+        return _(
             "Cancelled: your request never reached the image service, and nothing was charged."
         )
 
@@ -58,10 +70,14 @@ class QueueExpired(LeftQueue):
     refund_status = "expired"
 
     def __init__(self, waited: float) -> None:
-        super().__init__(
-            f"Your request waited more than {format_duration(waited)} in the queue, so I gave "
-            "up on it. Nothing was charged; please try again when it is quieter."
-        )
+        self.waited = waited
+        super().__init__()
+
+    def worded(self) -> str:
+        return _(
+            "Your request waited more than {waited} in the queue, so I gave up on it. Nothing "
+            "was charged; please try again when it is quieter."
+        ).format(waited=format_duration(self.waited))
 
 
 class QueueInterrupted(LeftQueue):
@@ -69,8 +85,13 @@ class QueueInterrupted(LeftQueue):
 
     refund_status = "interrupted"
 
-    def __init__(self) -> None:
-        super().__init__("The bot restarted before your images were ready. Nothing was charged.")
+    def worded(self) -> str:
+        return interrupted_text()
+
+
+def interrupted_text() -> str:
+    """What a member reads when a restart stopped their job before anything was charged."""
+    return _("The bot restarted before your images were ready. Nothing was charged.")
 
 
 class Gate(Protocol):

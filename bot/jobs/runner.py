@@ -37,6 +37,7 @@ from bot.jobs.queue import (
     QueueInterrupted,
     QueueLimits,
     Ticket,
+    interrupted_text,
 )
 from bot.jobs.shared_queue import SharedQueue
 from bot.jobs.spool import InputSpool
@@ -212,6 +213,8 @@ class Runner:
             outcome = f"{status if status != 'failed' else 'refunded'} ({type(error).__name__})"
             failure = type(error).__name__
             text, reason = error.user_message, _reason(error)
+            if isinstance(error, LeftQueue):  # made where the queue let go: word it here
+                text = error.worded()
             if isinstance(error, UnknownModel):
                 text = self._model_gone(job.spec.model, text)
             if await self._refund(job, job_id, text, reason=reason, status=status, failure=failure):
@@ -222,7 +225,7 @@ class Runner:
                 await self._refund(
                     job,
                     job_id,
-                    "The bot restarted before your images were ready. Nothing was charged.",
+                    interrupted_text(),
                     reason="interrupted by shutdown",
                     status="interrupted",
                     failure="Interrupted",

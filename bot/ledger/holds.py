@@ -12,11 +12,12 @@ from dataclasses import replace
 from itertools import product
 
 from bot.core.prices import Estimate, PriceTable
+from bot.i18n import N_
 from bot.ledger.models import BudgetExhausted, JobSpec
 
-FEWER_IMAGES = "fewer images"
-LOWER_QUALITY = "a lower quality"
-SMALLER_SIZE = "a smaller size"
+FEWER_IMAGES = N_("fewer images")
+LOWER_QUALITY = N_("a lower quality")
+SMALLER_SIZE = N_("a smaller size")
 
 
 def estimate(prices: PriceTable, spec: JobSpec) -> Estimate:

@@ -206,3 +206,18 @@ async def test_an_option_refusal_speaks_the_members_language(tmp_path: Path) -> 
         refused = private_reply(world, handle)
         assert refused.startswith("banana はサイズではありません。幅x高さ（例：1536x864）"), refused
         assert world.rows("SELECT COUNT(*) FROM jobs") == [(0,)]
+
+
+async def test_a_prompt_file_refusal_speaks_the_members_language(tmp_path: Path) -> None:
+    """A prompt file longer than the model takes is refused in German, numbers German too."""
+    async with running_bot(tmp_path) as world:
+        upload = ("long.txt", b"x" * 4_500, "text/plain")
+        handle = await world.slash(
+            "imagine-file", {"model": "dall-e-3", "prompt_file": upload}, locale="de"
+        )
+        await world.idle()
+        refused = private_reply(world, handle)
+        assert refused.startswith(
+            "`long.txt` enthält 4.500 Zeichen, dall-e-3 nimmt aber höchstens 4.000: Kürze um 500."
+        ), refused
+        assert world.rows("SELECT COUNT(*) FROM jobs") == [(0,)]
