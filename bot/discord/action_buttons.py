@@ -192,7 +192,7 @@ async def _show_picker(interaction: discord.Interaction[ImageBot], job_id: int, 
     """Image `index`'s actions, privately, with the image itself to show which one."""
     record = await button_job(interaction, job_id)
     if index >= record.images_charged:
-        raise BotError(iterate.NO_SUCH_IMAGE.format(number=index + 1))
+        raise BotError(_(iterate.NO_SUCH_IMAGE).format(number=index + 1))
     message = interaction.message
     image = result_attachment(message, record.kind, job_id, index) if message else None
     size = iterate.made_size(record, image)

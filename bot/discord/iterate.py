@@ -35,7 +35,7 @@ from bot.discord.inputs import SOURCE_GONE, KeptInput, result_attachment
 from bot.discord.intake import submit_from_result
 from bot.discord.result_access import button_job, may_reuse
 from bot.discord.result_texts import edit_model, is_private
-from bot.i18n import _
+from bot.i18n import N_, _
 from bot.images.canvas import plan_for
 from bot.images.fitting import file_name
 from bot.images.outpaint import prepare
@@ -50,7 +50,7 @@ NO_EDITOR = (
     "No model that edits images is available right now, so this cannot be done. "
     "Nothing was charged."
 )
-NO_SUCH_IMAGE = "This request has no image {number}. Nothing was charged."
+NO_SUCH_IMAGE = N_("This request has no image {number}. Nothing was charged.")
 NOT_POSSIBLE = "{action} is not possible for this {size} image on {model}. Nothing was charged."
 
 
@@ -154,7 +154,7 @@ async def submit_action(
     """Submit `action` on image `index` of `record` as a new job of whoever pressed."""
     bot = interaction.client
     if not 0 <= index < max(record.images_charged, 1):
-        raise BotError(NO_SUCH_IMAGE.format(number=index + 1))
+        raise BotError(_(NO_SUCH_IMAGE).format(number=index + 1))
     profile = editor_profile(bot.catalogue, record.model)
     if profile is None:
         raise BotError(NO_EDITOR)

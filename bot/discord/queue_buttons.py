@@ -15,6 +15,7 @@ import discord
 
 from bot.discord.job_buttons import JobButton
 from bot.discord.replies import NO_PINGS
+from bot.i18n import N_, _
 from bot.ledger.models import OPEN_STATUSES
 
 if TYPE_CHECKING:
@@ -22,15 +23,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NOT_YOURS = "Only the member who asked for this request can cancel it."
-TOO_LATE = "Too late to cancel: your images are already being generated."
-NOT_HERE = "This request is no longer waiting in the queue, so it cannot be cancelled."
+NOT_YOURS = N_("Only the member who asked for this request can cancel it.")
+TOO_LATE = N_("Too late to cancel: your images are already being generated.")
+NOT_HERE = N_("This request is no longer waiting in the queue, so it cannot be cancelled.")
+ALREADY_ENDED = N_("Nothing to cancel: it already ended.")
 _ENDED = {
-    "succeeded": "it was delivered",
-    "failed": "it failed and was refunded",
-    "cancelled": "it was cancelled and refunded",
-    "expired": "it waited too long and was refunded",
-    "interrupted": "a restart interrupted it and it was refunded",
+    "succeeded": N_("Nothing to cancel: it was delivered."),
+    "failed": N_("Nothing to cancel: it failed and was refunded."),
+    "cancelled": N_("Nothing to cancel: it was cancelled and refunded."),
+    "expired": N_("Nothing to cancel: it waited too long and was refunded."),
+    "interrupted": N_("Nothing to cancel: a restart interrupted it and it was refunded."),
 }
 
 
@@ -50,9 +52,9 @@ class CancelButton(JobButton, template=r"queue:cancel:(?P<job>\d{1,20})"):
             await interaction.response.defer()
             return
         if outcome == "not_yours":
-            text = NOT_YOURS
+            text = _(NOT_YOURS)
         elif outcome == "started":
-            text = TOO_LATE
+            text = _(TOO_LATE)
         else:
             text = await _not_queued(bot, self.job_id, interaction.user.id)
         log.info("cancel of job %d by %d refused: %s", self.job_id, interaction.user.id, outcome)
@@ -63,12 +65,12 @@ async def _not_queued(bot: ImageBot, job_id: int, user_id: int) -> str:
     """Why a job this process does not hold cannot be cancelled (from the jobs table)."""
     record = await bot.ledger.job(job_id)
     if record is None:
-        return NOT_HERE
+        return _(NOT_HERE)
     if record.user_id != user_id:
-        return NOT_YOURS
+        return _(NOT_YOURS)
     if record.status in OPEN_STATUSES:
-        return NOT_HERE
-    return f"Nothing to cancel: {_ENDED.get(record.status, 'it already ended')}."
+        return _(NOT_HERE)
+    return _(_ENDED.get(record.status, ALREADY_ENDED))
 
 
 def cancel_view(job_id: int) -> discord.ui.View:

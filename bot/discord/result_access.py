@@ -17,14 +17,15 @@ import discord
 from bot.core.errors import BotError
 from bot.discord.result_texts import is_private
 from bot.discord.servers import quota_guild_id
+from bot.i18n import N_, _
 from bot.ledger.facade import JobRecord
 
 if TYPE_CHECKING:
     from bot.discord.client import ImageBot
 
-JOB_GONE = "I have no record of this request any more, so this button cannot work."
-NOT_THIS_MESSAGE = "This button does not belong to this message."
-PRIVATE_RESULT = "This result is private to the member who asked for it."
+JOB_GONE = N_("I have no record of this request any more, so this button cannot work.")
+NOT_THIS_MESSAGE = N_("This button does not belong to this message.")
+PRIVATE_RESULT = N_("This result is private to the member who asked for it.")
 
 
 async def button_job(
@@ -34,7 +35,7 @@ async def button_job(
     button may also sit on a private message the bot made for that job (a picker)."""
     record = await interaction.client.ledger.job(job_id)
     if record is None:
-        raise BotError(JOB_GONE)
+        raise BotError(_(JOB_GONE))
     message = interaction.message
     recorded = record.result_message_id
     if message is not None and recorded not in (None, message.id):
@@ -45,9 +46,9 @@ async def button_job(
         else:
             elsewhere = record.guild_id != quota_guild_id(interaction)
         if not (picker and message.flags.ephemeral) or elsewhere:
-            raise BotError(NOT_THIS_MESSAGE)
+            raise BotError(_(NOT_THIS_MESSAGE))
     if is_private(record) and interaction.user.id != record.user_id:
-        raise BotError(PRIVATE_RESULT)
+        raise BotError(_(PRIVATE_RESULT))
     return record
 
 

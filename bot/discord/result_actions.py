@@ -32,7 +32,7 @@ from bot.discord.result_texts import (
 )
 from bot.discord.servers import quota_guild_id
 from bot.discord.wording import member_text
-from bot.i18n import _
+from bot.i18n import N_, _
 from bot.ledger.facade import JobRecord
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ NOT_YOURS = (
     "Only the member who asked for these images, or a moderator, can delete them. "
     "Nothing was deleted."
 )
-DELETE_FAILED = "I could not delete that message; try again in a minute."
+DELETE_FAILED = N_("I could not delete that message; try again in a minute.")
 
 
 class NothingToEdit(BotError):
@@ -206,7 +206,7 @@ async def delete_result(interaction: discord.Interaction[ImageBot], job_id: int)
         await _tell(interaction, member_text(error))
     except Exception:
         log.exception("could not delete the result of job %d", job_id)
-        await _tell(interaction, DELETE_FAILED)
+        await _tell(interaction, _(DELETE_FAILED))
 
 
 async def _may_delete(interaction: discord.Interaction[ImageBot], record: JobRecord) -> bool:

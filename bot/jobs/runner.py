@@ -26,6 +26,7 @@ from bot.core.catalogue import Catalogue
 from bot.core.errors import BotError, or_list, our_fault
 from bot.core.models import GeneratedImage, ImageResult
 from bot.core.used import used_settings
+from bot.i18n import _
 from bot.images.store import ResultStore
 from bot.jobs.durations import RecentDurations
 from bot.jobs.job import Delivered, Job, JobEvents, JobTimes
@@ -119,7 +120,7 @@ class Runner:
     async def submit(self, job: Job) -> Reservation:
         """Reserve the job's cost (raising the ledger's refusal) and queue it in the background."""
         if self._closing:
-            raise BotError("The bot is restarting; try again in a minute. Nothing was charged.")
+            raise BotError(_("The bot is restarting; try again in a minute. Nothing was charged."))
         reservation = await self._ledger.reserve(job.spec)
         job_id = reservation.job_id
         if self._closing:  # close() began while we reserved: it will not wait for this one
@@ -128,7 +129,7 @@ class Runner:
                     job_id, "interrupted by shutdown", status="interrupted", failure="Interrupted"
                 )
             )
-            raise BotError("The bot is restarting; try again in a minute. Nothing was charged.")
+            raise BotError(_("The bot is restarting; try again in a minute. Nothing was charged."))
         times = JobTimes(submitted=self._clock())
         requester = job.spec.requester
         # Joined before the task starts: a Cancel pressed at once already finds the ticket.
@@ -394,7 +395,7 @@ class Runner:
         async with self._starting:
             started = await self._ledger.start(job_id)
         if not started:
-            raise BotError("This request was cancelled. Nothing was charged.")
+            raise BotError(_("This request was cancelled. Nothing was charged."))
         typical = self.durations.typical(job.request)
         job.reporter.progress("generating", None, job_id=job_id, typical=typical)
         call: Callable[..., Awaitable[ImageResult]] = (
