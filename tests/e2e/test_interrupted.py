@@ -72,8 +72,18 @@ class Scene:
     async def restart(self) -> int:
         """Start a new process, wait for its restart notices; the index of its first request."""
         first = len(self.discord.requests)
+        logged = len(self.log.read_text()) if self.log.exists() else 0
         await self.bot.start()
         await self.bot.notices_sent()
+        if self.url is not None:
+            # On PostgreSQL a new process takes a dead one's jobs only once its lease has run
+            # out (bot/discord/takeover.py), then tells their members.
+            def told() -> bool:
+                since = self.log.read_text()[logged:]
+                took = since.find("took ")
+                return took >= 0 and "restart notices:" in since[took:]
+
+            await until(told, what="the killed process's jobs taken over and told")
         return first
 
 
