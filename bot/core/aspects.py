@@ -14,7 +14,7 @@ import math
 import re
 from fractions import Fraction
 
-from bot.core.profiles import FreeSize, ModelProfile, free_size_problem, parse_size
+from bot.core.profiles import FreeSize, ModelProfile, fits_free_size, parse_size
 
 # The shapes members choose by name: width and height of the ratio, most common first.
 ASPECTS: dict[str, tuple[int, int]] = {
@@ -109,7 +109,7 @@ def _free_size(rule: FreeSize, ratio: tuple[int, int], most_pixels: int) -> tupl
             height = steps * rule.step
             if height <= 0 or width * height > most_pixels:
                 continue
-            if free_size_problem(rule, width, height) is not None:
+            if not fits_free_size(rule, width, height):
                 continue
             key = (stretch((width, height), ratio), -width * height, (width, height))
             if best is None or key < best:

@@ -32,7 +32,7 @@ from bot.core.profile_files import load_profiles
 from bot.core.profiles import (
     SMALL_MAX_BYTES,
     ModelProfile,
-    free_size_problem,
+    fits_free_size,
     parse_size,
     suggest_size,
 )
@@ -195,7 +195,7 @@ class Catalogue:
         parsed = parse_size(text) if spec.free_size is not None else None
         if parsed is not None and spec.free_size is not None:
             exact = f"{parsed[0]}x{parsed[1]}"
-            fine = free_size_problem(spec.free_size, *parsed) is None
+            fine = fits_free_size(spec.free_size, *parsed)
             offer = exact if fine else suggest_size(spec.free_size, *parsed)
             if offer is not None and offer not in choices:
                 choices.insert(0, offer)

@@ -20,10 +20,11 @@ from bot.core.profiles import (
     MODERATIONS,
     OUTPUT_FORMATS,
     ModelProfile,
-    free_size_problem,
+    free_size_fault,
     parse_size,
     suggest_size,
 )
+from bot.core.size_texts import free_size_refusal
 from bot.i18n import _
 from bot.i18n.numbers import number
 
@@ -131,11 +132,10 @@ class Rules:
                     "(like 16:9), or choose {choices}."
                 ).format(size=shown(size), choices=choose),
             )
-        problem = free_size_problem(spec.free_size, *parsed)
-        if problem is not None:
+        fault = free_size_fault(spec.free_size, *parsed)
+        if fault is not None:
             suggestion = suggest_size(spec.free_size, *parsed)
-            hint = f" (try {suggestion})" if suggestion else ""
-            refuse("size", f"Size {canonical} is not allowed: {problem}{hint}.")
+            refuse("size", free_size_refusal(canonical, spec.free_size, fault, suggestion))
         return canonical
 
     def aspect(self, aspect: str) -> str:

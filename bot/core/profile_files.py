@@ -26,7 +26,7 @@ from bot.core.profiles import (
     FreeSize,
     ModelProfile,
     TokenPrices,
-    free_size_problem,
+    free_size_fault,
     parse_size,
 )
 
@@ -269,9 +269,9 @@ def _check(profile: ModelProfile, where: str) -> None:
         if size != "auto" and parsed is None:
             raise fail("sizes", f"{size!r} is not a size like 1024x1024 (or auto)")
         if parsed is not None and profile.free_size is not None:
-            problem = free_size_problem(profile.free_size, *parsed)
-            if problem is not None:
-                raise fail("sizes", f"{size} breaks its own free_size rule: {problem}")
+            fault = free_size_fault(profile.free_size, *parsed)
+            if fault is not None:
+                raise fail("sizes", f"{size} breaks its own free_size rule: {fault.value}")
     if profile.default_quality not in (None, "auto", *profile.qualities):
         raise fail("default_quality", f"{profile.default_quality!r} is not one of its qualities")
     if profile.default_size not in (None, "auto", *profile.sizes):

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import Enum
 from typing import Literal
 
 ImageFormat = Literal["png", "jpeg", "webp"]
@@ -106,22 +107,40 @@ def parse_size(text: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def free_size_problem(rule: FreeSize, width: int, height: int) -> str | None:
-    """Why the free-size rule refuses WxH, or None when it is fine."""
+class SizeFault(Enum):
+    """Which part of the free-size rule a WxH breaks. The rule holds the numbers; a member's
+    refusal words them in the member's language (bot/core/size_texts.py), and the values name
+    the models file's fields in English for the operator."""
+
+    EMPTY = "a side is 0"
+    STEP = "a side is not a multiple of step"
+    RATIO = "the sides differ by more than max_ratio"
+    EDGE = "the longest side is above max_edge"
+    MOST_PIXELS = "more pixels than max_pixels"
+    LEAST_PIXELS = "fewer pixels than min_pixels"
+
+
+def free_size_fault(rule: FreeSize, width: int, height: int) -> SizeFault | None:
+    """The first part of the free-size rule that WxH breaks, or None when it is fine."""
     long, short = max(width, height), min(width, height)
     if short <= 0:
-        return "width and height must be above 0"
+        return SizeFault.EMPTY
     if width % rule.step or height % rule.step:
-        return f"width and height must be multiples of {rule.step}"
+        return SizeFault.STEP
     if long > rule.max_ratio * short:
-        return f"the aspect ratio must be between 1:{rule.max_ratio:g} and {rule.max_ratio:g}:1"
+        return SizeFault.RATIO
     if long > rule.max_edge:
-        return f"the longest side can be at most {rule.max_edge} pixels"
+        return SizeFault.EDGE
     if width * height > rule.max_pixels:
-        return f"it can have at most {rule.max_pixels:,} pixels"
+        return SizeFault.MOST_PIXELS
     if width * height < rule.min_pixels:
-        return f"it needs at least {rule.min_pixels:,} pixels"
+        return SizeFault.LEAST_PIXELS
     return None
+
+
+def fits_free_size(rule: FreeSize, width: int, height: int) -> bool:
+    """Whether the free-size rule takes WxH (the canvas and shape searches ask only this)."""
+    return free_size_fault(rule, width, height) is None
 
 
 def suggest_size(rule: FreeSize, width: int, height: int) -> str | None:
@@ -135,6 +154,6 @@ def suggest_size(rule: FreeSize, width: int, height: int) -> str | None:
     w, h = width * scale / rule.step, height * scale / rule.step
     for rounding in (lambda x: math.floor(x + 0.5), math.floor, math.ceil):
         candidate = (max(1, rounding(w)) * rule.step, max(1, rounding(h)) * rule.step)
-        if free_size_problem(rule, *candidate) is None:
+        if fits_free_size(rule, *candidate):
             return f"{candidate[0]}x{candidate[1]}"
     return None

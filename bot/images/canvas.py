@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.core.actions import Action
-from bot.core.profiles import FreeSize, ModelProfile, free_size_problem, parse_size, suggest_size
+from bot.core.profiles import FreeSize, ModelProfile, fits_free_size, parse_size, suggest_size
 
 UPSCALE_MIN = 1.25  # an upscale worth its price gives at least this many times the pixels
 MIN_GROWTH = 1.1  # a zoom or pan widens (heightens) the picture by at least a tenth
@@ -93,7 +93,7 @@ def kept_size(profile: ModelProfile, width: int, height: int) -> tuple[int, int]
     if (width, height) in listed:
         return width, height
     if rule is not None:
-        if free_size_problem(rule, width, height) is None:
+        if fits_free_size(rule, width, height):
             return width, height
         suggested = suggest_size(rule, width, height)
         if suggested is not None:
@@ -121,7 +121,7 @@ def _largest_free(rule: FreeSize, width: int, height: int) -> tuple[int, int] | 
     for edge in range(rule.max_edge - rule.max_edge % rule.step, 0, -rule.step):
         other = _round_step(edge * short / long, rule.step)
         size = (edge, other) if width >= height else (other, edge)
-        if free_size_problem(rule, *size) is None:
+        if fits_free_size(rule, *size):
             return size  # the first that fits is the largest: area falls with the edge
     return None
 
@@ -194,7 +194,7 @@ def _canvases(
     for step_w in _NEAR:
         for step_h in _NEAR:
             size = ((base_w + step_w) * rule.step, (base_h + step_h) * rule.step)
-            fits = min(size) > 0 and free_size_problem(rule, *size) is None
+            fits = min(size) > 0 and fits_free_size(rule, *size)
             if fits and (not square or size[0] == size[1]):
                 yield size, max(1.0, scale)
 

@@ -221,3 +221,22 @@ async def test_a_prompt_file_refusal_speaks_the_members_language(tmp_path: Path)
             "`long.txt` enthält 4.500 Zeichen, dall-e-3 nimmt aber höchstens 4.000: Kürze um 500."
         ), refused
         assert world.rows("SELECT COUNT(*) FROM jobs") == [(0,)]
+
+
+async def test_a_free_size_refusal_speaks_the_members_language(tmp_path: Path) -> None:
+    """A free size over the pixel bound is refused in German with the rule's exact number
+    written the German way, and a size that fits suggested; nothing charged."""
+    async with running_bot(tmp_path) as world:
+        handle = await world.slash(
+            "imagine",
+            {"prompt": "a fox", "model": "gpt-image-2", "size": "3840x3840"},
+            user=world.bob,
+            locale="de",
+        )
+        await world.idle()
+        refused = private_reply(world, handle)
+        assert refused.startswith(
+            "Größe 3840x3840 geht nicht: Sie darf höchstens 8.294.400 Pixel haben. "
+            "Versuch es mit 2880x2880."
+        ), refused
+        assert world.rows("SELECT COUNT(*) FROM jobs") == [(0,)]

@@ -85,8 +85,8 @@ def test_a_new_model_from_scratch(tmp_path: Path) -> None:
         ('[models.x]\nlike = "midjourney"\n', "like = 'midjourney' names no model"),
         (
             '[models.x]\nlike = "gpt-image-2"\nsizes = ["1000x1000"]\n',
-            "field sizes: 1000x1000 breaks its own free_size rule: width and height must be "
-            "multiples of 16",
+            "field sizes: 1000x1000 breaks its own free_size rule: a side is not a multiple "
+            "of step",
         ),
         ("[models.x]\nprompt_max = 10\n", "is new and names no `like`: it must set n, sizes"),
         ('[models.x]\nlike = "x"\n', "goes round in a circle"),
