@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 from bot.i18n import _
 
@@ -30,6 +30,30 @@ class InvalidRequest(BotError):
     def __init__(self, user_message: str, *, field: str | None = None) -> None:
         super().__init__(user_message)
         self.field = field
+
+
+# The moderators' values the bot refuses, each with its bounds (bot/discord/value_texts.py).
+ValueKind = Literal[
+    "daily_limit",  # a member's, a role's or the server's daily limit: least..most images
+    "owner_ceiling",  # a daily limit above the owner's MAX_DAILY_IMAGES: most images
+    "grant",  # extra images for today: least..most
+    "block_days",  # a block's length: a minute to most days
+    "budget_usd",  # a monthly budget: least..most US$
+    "term_empty",  # a blocked term that reads as nothing (or a lone `*`)
+    "term_wildcard",  # a blocked term with `*` inside it
+    "term_length",  # a blocked term longer than most characters
+    "terms_full",  # a server already blocking the most terms it can (most)
+    "server_only",  # quotas managed outside a server
+]
+
+
+class BadValue(InvalidRequest):
+    """A moderator's value the bot does not take: which one and its bounds, as data. The words
+    are chosen where the reply is made, in the moderator's language; the message is for logs."""
+
+    def __init__(self, kind: ValueKind, *, least: int | None = None, most: int | None = None):
+        super().__init__(f"bad value: {kind} (least {least}, most {most})", field=kind)
+        self.kind, self.least, self.most = kind, least, most
 
 
 def refuse(field: str, message: str) -> NoReturn:

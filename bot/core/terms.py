@@ -50,7 +50,7 @@ from typing import NamedTuple
 
 from disarm import normalize_confusables
 
-from bot.core.errors import BotError, InvalidRequest
+from bot.core.errors import BadValue, BotError
 from bot.i18n import _
 
 MAX_TERM_CHARS = 100
@@ -168,13 +168,11 @@ def clean_term(raw: str) -> str:
     term = normalise(raw)
     core = term.strip(WILDCARD).strip()
     if not core or not _spaced(_skeleton(core)):
-        raise InvalidRequest("Write a word or phrase to block (a lone `*` would block everything).")
+        raise BadValue("term_empty")
     if WILDCARD in core:
-        raise InvalidRequest(
-            "Use `*` only at the start or the end of a term (like `cat*` or `*cat*`)."
-        )
+        raise BadValue("term_wildcard")
     if len(term) > MAX_TERM_CHARS:
-        raise InvalidRequest(f"A blocked term can have at most {MAX_TERM_CHARS} characters.")
+        raise BadValue("term_length", most=MAX_TERM_CHARS)
     return _rewild(term, core)
 
 

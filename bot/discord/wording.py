@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.core.errors import BotError
+from bot.core.errors import BadValue, BotError
+from bot.discord.value_texts import bad_value_text
 from bot.i18n import N_, _, ngettext
 from bot.i18n.numbers import money, number
 from bot.ledger.models import BudgetExhausted, CapName, CapReached, MemberBlocked, QuotaExceeded
@@ -48,7 +49,8 @@ def format_usd(micros: int) -> str:
 
 
 def member_text(error: BotError) -> str:
-    """What the member reads about an error: the ledger's refusals worded here, others as is."""
+    """What the member reads about an error: the ledger's refusals and moderators' bad values
+    worded here, others as is."""
     if isinstance(error, QuotaExceeded):
         return quota_text(error)
     if isinstance(error, MemberBlocked):
@@ -60,6 +62,8 @@ def member_text(error: BotError) -> str:
         return _("{limit} It resets {when}. Nothing was charged.").format(
             limit=_(_CAP_TEXTS[error.cap]), when=resets
         )
+    if isinstance(error, BadValue):
+        return bad_value_text(error)
     return error.user_message
 
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from bot.core.errors import InvalidRequest
+from bot.core.errors import BadValue
 from bot.core.prices import to_micros
 from bot.ledger import admin_sql
 from bot.ledger.admin_sql import BlockValue
@@ -52,7 +52,7 @@ class Change(Generic[V]):
 
 def _images(value: int | None) -> int | None:
     if value is not None and not 0 <= value <= MAX_DAILY_IMAGES:
-        raise InvalidRequest(f"A daily limit must be between 0 and {MAX_DAILY_IMAGES} images.")
+        raise BadValue("daily_limit", least=0, most=MAX_DAILY_IMAGES)
     return value
 
 
@@ -109,9 +109,7 @@ class LedgerAdmin(LedgerReports):
         value = _images(images)
         ceiling = self.ledger.caps.max_daily_images
         if value is not None and ceiling is not None and value > ceiling:
-            raise InvalidRequest(
-                f"The bot's owner caps daily limits at {ceiling} images: choose {ceiling} or fewer."
-            )
+            raise BadValue("owner_ceiling", most=ceiling)
         return value
 
     async def _change(
@@ -172,7 +170,7 @@ class LedgerAdmin(LedgerReports):
     async def grant(self, actor_id: int, guild_id: int, user_id: int, images: int) -> Change[int]:
         """Give a member extra images for today only; old/new are today's granted total."""
         if not 1 <= images <= MAX_DAILY_IMAGES:
-            raise InvalidRequest(f"A grant must be between 1 and {MAX_DAILY_IMAGES} images.")
+            raise BadValue("grant", least=1, most=MAX_DAILY_IMAGES)
         apply = partial(admin_sql.grant, guild_id=guild_id, user_id=user_id, images=images)
         return await self._change(actor_id, guild_id, "grant", ("member", user_id), apply)
 
@@ -193,7 +191,7 @@ class LedgerAdmin(LedgerReports):
         old/new are block values (admin_sql.block_value; None: not blocked)."""
         text = reason.strip() or "no reason given"
         if duration is not None and not MIN_BLOCK <= duration <= MAX_BLOCK:
-            raise InvalidRequest(f"A block lasts from a minute to {MAX_BLOCK.days} days.")
+            raise BadValue("block_days", most=MAX_BLOCK.days)
         apply = partial(
             admin_sql.set_block,
             guild_id=guild_id,
@@ -224,7 +222,7 @@ class LedgerAdmin(LedgerReports):
         """Set the guild's monthly budget in USD; 0 or None removes it."""
         amount = Decimal(str(usd_per_month or 0))
         if not amount.is_finite() or not 0 <= amount <= MAX_BUDGET_USD:
-            raise InvalidRequest(f"A budget must be between $0 and ${MAX_BUDGET_USD:,} a month.")
+            raise BadValue("budget_usd", least=0, most=int(MAX_BUDGET_USD))
         micros = to_micros(amount) or None
         apply = partial(admin_sql.set_budget, guild_id=guild_id, micros=micros)
         return await self._change(actor_id, guild_id, "budget", ("guild", guild_id), apply)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from bot.core.errors import InvalidRequest
+from bot.core.errors import BadValue
 from bot.core.terms import MAX_TERMS_PER_GUILD, clean_term, find_blocked
 from bot.ledger import quotas as ledger_sql
 from bot.ledger.admin import Change
@@ -44,10 +44,7 @@ async def insert_term(
         return Change("term_add", "guild", scope, term, term, 0)
     count = await tx.value("SELECT COUNT(*) FROM blocked_terms WHERE guild_id = ?", scope)
     if count >= MAX_TERMS_PER_GUILD:
-        raise InvalidRequest(
-            f"This server already blocks {MAX_TERMS_PER_GUILD} terms, the most it can: "
-            "remove some first (wildcards like `cat*` cover many words at once)."
-        )
+        raise BadValue("terms_full", most=MAX_TERMS_PER_GUILD)
     await tx.run(
         "INSERT INTO blocked_terms (guild_id, term, added_by, added_at) VALUES (?, ?, ?, ?)",
         scope, term, actor_id, iso(now),

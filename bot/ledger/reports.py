@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import orjson
 
-from bot.core.errors import InvalidRequest
+from bot.core.errors import BadValue
 from bot.ledger import quotas as ledger_sql
 from bot.ledger import report_sql
 from bot.ledger.facade import Ledger
@@ -84,7 +84,7 @@ async def write_audit(
 def guild_only(guild_id: int) -> int:
     """The guild id, or a member-facing refusal for direct messages."""
     if guild_id <= 0:
-        raise InvalidRequest("Quotas can only be managed inside a server.")
+        raise BadValue("server_only")
     return guild_id
 
 

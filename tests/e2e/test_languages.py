@@ -240,3 +240,29 @@ async def test_a_free_size_refusal_speaks_the_members_language(tmp_path: Path) -
             "Versuch es mit 2880x2880."
         ), refused
         assert world.rows("SELECT COUNT(*) FROM jobs") == [(0,)]
+
+
+async def test_a_moderators_out_of_range_values_speak_the_moderators_language(
+    tmp_path: Path,
+) -> None:
+    """A daily limit above the owner's ceiling and a blocked term with `*` inside are refused
+    in the German moderator's language; a Japanese moderator reads the ceiling in Japanese."""
+    staff = Staff()
+    async with running_bot(tmp_path, setup=staff, max_daily_images=50) as world:
+
+        async def mod(name: str, options: dict[str, Any], locale: str) -> str:
+            return await ask(world, f"quota-admin {name}", options, user=staff.admin, locale=locale)
+
+        capped = await mod("default", {"images": 100000}, "de")
+        assert capped == (
+            "Der Betreiber des Bots begrenzt Tageslimits auf 50 Bilder: Wähle 50 oder weniger."
+        ), capped
+        assert (await mod("default", {"images": 1000}, "ja")).startswith(
+            "ボットの管理者が1日の上限を50枚までに制限しています。"
+        )
+        wild = await mod("terms add", {"term": "c*t"}, "de")
+        assert (
+            wild
+            == "Setz `*` nur an den Anfang oder das Ende eines Begriffs (etwa `cat*` oder `*cat*`)."
+        ), wild
+        assert world.rows("SELECT COUNT(*) FROM blocked_terms") == [(0,)]

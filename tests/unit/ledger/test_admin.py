@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.errors import InvalidRequest
+from bot.core.errors import BadValue
 from bot.core.prices import default_prices
 from bot.discord.wording import member_text
 from bot.ledger.admin import LedgerAdmin
@@ -237,17 +237,19 @@ async def test_top_members_status_history_and_month_spend(
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda a: a.set_member_limit(MOD, GUILD, USER, -1), "between 0 and"),
-        (lambda a: a.set_role_limit(MOD, GUILD, ROLE_A, 10**9), "between 0 and"),
-        (lambda a: a.grant(MOD, GUILD, USER, 0), "grant must be between 1"),
-        (lambda a: a.set_budget(MOD, GUILD, -5), "budget must be between"),
-        (lambda a: a.set_budget(MOD, GUILD, float("nan")), "budget must be between"),
-        (lambda a: a.block(MOD, 0, USER, "x"), "only be managed inside a server"),
+        (lambda a: a.set_member_limit(MOD, GUILD, USER, -1), ("daily_limit", 0, 100_000)),
+        (lambda a: a.set_role_limit(MOD, GUILD, ROLE_A, 10**9), ("daily_limit", 0, 100_000)),
+        (lambda a: a.grant(MOD, GUILD, USER, 0), ("grant", 1, 100_000)),
+        (lambda a: a.set_budget(MOD, GUILD, -5), ("budget_usd", 0, 1_000_000)),
+        (lambda a: a.set_budget(MOD, GUILD, float("nan")), ("budget_usd", 0, 1_000_000)),
+        (lambda a: a.block(MOD, 0, USER, "x"), ("server_only", None, None)),
     ],
 )
 async def test_bad_moderator_input_is_refused_and_not_audited(
-    admin: LedgerAdmin, call: object, message: str
+    admin: LedgerAdmin, call: object, message: tuple[str, int | None, int | None]
 ) -> None:
-    with pytest.raises(InvalidRequest, match=message):
+    # The refusal carries which value and its bounds; bot/discord/value_texts.py words it.
+    with pytest.raises(BadValue) as refused:
         await call(admin)  # type: ignore[operator]
+    assert (refused.value.kind, refused.value.least, refused.value.most) == message
     assert (await admin.audit_log(GUILD)).entries == []

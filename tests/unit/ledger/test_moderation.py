@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.errors import InvalidRequest
+from bot.core.errors import BadValue
 from bot.core.prices import default_prices
 from bot.core.terms import MAX_TERMS_PER_GUILD
 from bot.ledger.facade import JobSpec, Ledger, Requester
@@ -64,12 +64,13 @@ async def test_terms_are_added_removed_and_audited(
 
 
 async def test_terms_are_for_guilds_only_and_capped(moderation: LedgerModeration) -> None:
-    with pytest.raises(InvalidRequest, match="inside a server"):
+    with pytest.raises(BadValue, match="server_only"):
         await moderation.add_term(MOD, 0, "dragon")
     for index in range(MAX_TERMS_PER_GUILD):
         await moderation.add_term(MOD, GUILD, f"t{index}")
-    with pytest.raises(InvalidRequest, match=f"already blocks {MAX_TERMS_PER_GUILD} terms"):
+    with pytest.raises(BadValue, match="terms_full") as full:
         await moderation.add_term(MOD, GUILD, "one more")
+    assert full.value.most == MAX_TERMS_PER_GUILD
 
 
 async def reject(ledger: Ledger, user: int = USER, guild: int | None = GUILD) -> int:
