@@ -5,92 +5,50 @@ deliver to a dead bot either), queues the job's WisGate faults under its prompt'
 its Discord faults on its webhook token, SIGKILLs the bot where the plan says once a job is
 running, starts it again on the same database, and at the end waits for quiet and stops the
 bot with SIGTERM. It records what it did (Run) for tests/chaos/invariants.py.
+
+The driver is written for `shards` processes, one shard each, each guild on one of them
+(member n's guild is guilds[n % shards]); this one runs one, on SQLite. tests/chaos/fleet.py
+runs three on PostgreSQL and kills one without a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.chaos.bot_process import API_VAR, GATEWAY_VAR, BotProcess
+from tests.chaos.database import Database
 from tests.chaos.plan import (
     DAILY_LIMIT,
     GRANTS,
     LIMIT_OVERRIDES,
     MEMBERS,
     REQUEST_TIMEOUT,
-    TAG,
     JobPlan,
     Kill,
     Plan,
 )
+from tests.chaos.records import (
+    Epoch,
+    Injected,
+    Run,
+    db_rows,
+    prompt_of,
+    tag_index,
+)
 from tests.e2e.quota_world import Staff
-from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeUser
+from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction
 from tests.fakes.images import make_image
-from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate, RecordedRequest
+from tests.fakes.wisgate import TEST_API_KEY, FakeWisGate
 from tests.secrets_guard import DISCORD_TOKEN
 
 EDIT_INPUT = ("input.png", make_image(64, 64, "png"), "image/png", 64, 64)
-
-
-@dataclass
-class Injected:
-    """A planned job as injected: its interaction and the bot process (epoch) it went to."""
-
-    job: JobPlan
-    handle: FakeInteraction
-    epoch: int
-
-
-@dataclass
-class Epoch:
-    """One bot process: its pid, and (on the fake's clock) when it was killed."""
-
-    pid: int
-    first_request: int  # index of the first fake Discord request after it was ready
-    killed_at: float | None = None
-    harsh: bool = False
-    open_at_kill: int = 0  # jobs queued or running in the database when it was killed
-
-
-@dataclass
-class Run:
-    """Everything the checks need."""
-
-    plan: Plan
-    discord: FakeDiscord
-    wisgate: FakeWisGate
-    guild: FakeGuild
-    members: list[FakeUser]
-    staff: Staff
-    database: Path
-    log: Path
-    injected: list[Injected] = field(default_factory=list)
-    epochs: list[Epoch] = field(default_factory=list)
-    exit_code: int | None = None
-
-
-def prompt_of(record: RecordedRequest) -> str:
-    """The prompt of a WisGate request (JSON body or multipart field)."""
-    return str((record.json or {}).get("prompt") or record.fields.get("prompt") or "")
-
-
-def tag_index(text: str) -> int | None:
-    """The planned job index in a prompt, if it carries a tag."""
-    found = TAG.search(text)
-    return int(found.group(1)) if found else None
-
-
-def db_rows(database: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Read the bot's database from this process (WAL lets us while the bot writes)."""
-    with sqlite3.connect(database, timeout=5) as conn:
-        return conn.execute(sql, args).fetchall()
+# The caps toward WisGate the bot is given: in total (across processes), per guild, per member.
+MAX_CONCURRENT_JOBS, MAX_JOBS_PER_GUILD, MAX_JOBS_PER_MEMBER = 8, 6, 2
 
 
 def bot_env(
@@ -108,9 +66,9 @@ def bot_env(
         "DAILY_IMAGE_LIMIT": str(DAILY_LIMIT),
         "REQUEST_TIMEOUT": str(REQUEST_TIMEOUT),
         "MAX_RETRIES": "3",
-        "MAX_CONCURRENT_JOBS": "8",
-        "MAX_JOBS_PER_GUILD": "6",
-        "MAX_JOBS_PER_MEMBER": "2",
+        "MAX_CONCURRENT_JOBS": str(MAX_CONCURRENT_JOBS),
+        "MAX_JOBS_PER_GUILD": str(MAX_JOBS_PER_GUILD),
+        "MAX_JOBS_PER_MEMBER": str(MAX_JOBS_PER_MEMBER),
         "MAX_QUEUE_WAIT": "8",
         "STREAMING_PREVIEWS": "auto",
         "LOG_LEVEL": "INFO",
@@ -126,7 +84,10 @@ def bot_env(
 
 
 class Driver:
-    """Runs one plan against fresh fakes and a bot process; see the module docstring."""
+    """Runs one plan against fresh fakes and bot processes; see the module docstring."""
+
+    shards = 1  # bot processes, one shard each
+    cap = MAX_CONCURRENT_JOBS  # the bots' cap on jobs at once, which the fake WisGate checks
 
     def __init__(self, plan: Plan, folder: Path) -> None:
         self.plan = plan
@@ -134,7 +95,7 @@ class Driver:
         self._expire: dict[int, FakeInteraction] = {}  # job index -> interaction to expire
         self._seen_wisgate = 0
         self._run: Run | None = None
-        self._bot: BotProcess | None = None
+        self._bots: list[BotProcess] = []  # bot n holds shard n
 
     async def run(self) -> Run:
         """Play the plan; the fakes stay readable in the returned Run after they closed."""
@@ -147,72 +108,114 @@ class Driver:
                     fault = faults.pop(0)
                     path = r"^/channels/\d+/messages$"
                     run.discord.fail_next("POST", path, fault.status, count=fault.count)
+                if not self.serves(job):
+                    continue  # its shard's process is dead: Discord would deliver it to no one
                 await self.inject(job)
                 # Due, and a job is running (quotas may have stopped them all): kill now.
                 if kills and kills[0].after <= job.index and await self._ready_to_kill(kills[0]):
-                    await self.kill_and_restart(kills.pop(0).harsh)
+                    await self.kill(kills.pop(0).harsh)
             for kill in kills:  # due after the last job: whatever is still in flight
-                await running(run, 5.0)
-                await self.kill_and_restart(kill.harsh)
+                await running(run, 5.0, pid=self._victim().pid)
+                await self.kill(kill.harsh)
             await self.finish()
         return run
 
     @asynccontextmanager
     async def world(self) -> AsyncIterator[Run]:
-        """The fakes, a guild with MEMBERS members, two channels and staff; the bot started."""
+        """The fakes, a guild per shard with two channels and staff, MEMBERS members shared
+        out among them; the bot processes started."""
+        shards = self.shards
         async with (
-            FakeDiscord(token=DISCORD_TOKEN, patch=False) as fake,
+            FakeDiscord(
+                token=DISCORD_TOKEN, patch=False, shards=shards, max_concurrency=shards
+            ) as fake,
             FakeWisGate(api_key=TEST_API_KEY, noisy=False, latency=0.1) as api,
         ):
             if self.plan.window is not None:
                 api.rate_limit(*self.plan.window)
-            guild = fake.add_guild("Chaos", channels=("general", "art"))
-            members = [guild.add_member(f"member{n:02d}").user for n in range(MEMBERS)]
-            staff = Staff()
-            staff(fake, guild)  # an admin and a log channel
-            database = self.folder / "bot.sqlite3"
+            api.cap_in_flight(self.cap)  # the run fails past it (fleet_checks.py)
+            guilds = [
+                fake.add_guild("Chaos", channels=("general", "art"), shard=n) for n in range(shards)
+            ]
+            members = [guilds[n % shards].add_member(f"member{n:02d}").user for n in range(MEMBERS)]
+            staff = [Staff() for _ in guilds]
+            for one, guild in zip(staff, guilds, strict=True):
+                one(fake, guild)  # an admin and a log channel
+            database = await self._database()
             run = Run(
-                self.plan, fake, api, guild, members, staff, database, self.folder / "bot.log"
-            )
-            self._run, self._bot = run, BotProcess(bot_env(fake, api, guild, database), run.log)
+                self.plan, fake, api, guilds, members, staff, database,
+                self.folder / "results", self.folder / "bot.log",
+            )  # fmt: skip
+            self._run = run
+            self._bots = [BotProcess(self._env(run, n), run.log) for n in range(shards)]
             watcher = asyncio.create_task(self._expire_tokens(run))
             try:
-                await self._bot.sync()  # global commands, once: all Discord offers in DMs
+                await self._bots[0].sync()  # global commands, once: all Discord offers in DMs
                 await self._start()
                 yield run
             finally:
                 watcher.cancel()
-                await self._bot.close()
+                for bot in self._bots:
+                    await bot.close()
+                database.close()
+
+    async def _database(self) -> Database:
+        """The bot's database: here a SQLite file."""
+        return Database(self.folder / "bot.sqlite3")
+
+    def _env(self, run: Run, shard: int) -> dict[str, str]:
+        """Bot process `shard`'s environment."""
+        return bot_env(run.discord, run.wisgate, run.guilds[0], run.database.path)
+
+    def serves(self, job: JobPlan) -> bool:
+        """Whether a live process holds the job's shard (here, one process, always restarted)."""
+        return True
+
+    def receiver(self, job: JobPlan) -> int:
+        """The epoch (process) that receives the job's interaction."""
+        assert self._run is not None
+        return len(self._run.epochs) - 1
+
+    def _victim(self) -> Epoch:
+        """The process the next kill hits: here, the one running."""
+        assert self._run is not None
+        return self._run.epochs[-1]
 
     async def _start(self, *, notices: bool = True) -> None:
-        """Start a bot process; with `notices`, wait until its restart notices were sent."""
-        assert self._run is not None and self._bot is not None
-        await self._bot.start()
-        assert self._bot.process is not None
-        requests = self._run.discord.requests
-        self._run.epochs.append(Epoch(self._bot.process.pid, len(requests)))
+        """Start the bot processes not running; with `notices`, wait until their restart
+        notices were sent."""
+        assert self._run is not None
+        idle = [bot for bot in self._bots if bot.process is None]
+        await asyncio.gather(*(bot.start() for bot in idle))
+        for bot in idle:
+            assert bot.process is not None
+            self._run.epochs.append(Epoch(bot.process.pid, len(self._run.discord.requests)))
         if notices:
-            await self._bot.notices_sent()
+            await asyncio.gather(*(bot.notices_sent() for bot in idle))
 
     async def _moderate(self, run: Run) -> None:
-        """A moderator sets the log channel (budget alerts, moderation reports), the budget,
-        two members' limits and one grant, as in real use."""
-        staff = run.staff
-        commands: list[tuple[str, dict[str, Any]]] = [
-            ("settings", {"log_channel": staff.log}),
-            ("budget", {"usd": self.plan.budget_usd}),
-        ]
-        for member, images in LIMIT_OVERRIDES.items():
-            commands.append(("limit", {"member": run.members[member], "images": images}))
-        for member, images in GRANTS.items():
-            commands.append(("grant", {"member": run.members[member], "images": images}))
-        for name, options in commands:
-            handle = await run.discord.inject_slash(
-                f"quota-admin {name}", options, user=staff.admin
-            )
-            await run.discord.wait_for(
-                lambda h=handle: _answered(run.discord, h), within=10, what=f"/quota-admin {name}"
-            )
+        """In each guild a moderator sets the log channel (budget alerts, moderation reports)
+        and the budget, and its members' limits and grants, as in real use."""
+        for guild, staff in zip(run.guilds, run.staff, strict=True):
+            commands: list[tuple[str, dict[str, Any]]] = [
+                ("settings", {"log_channel": staff.log}),
+                ("budget", {"usd": self.plan.budget_usd}),
+            ]
+            for member, images in LIMIT_OVERRIDES.items():
+                if run.guild_of(member) is guild:
+                    commands.append(("limit", {"member": run.members[member], "images": images}))
+            for member, images in GRANTS.items():
+                if run.guild_of(member) is guild:
+                    commands.append(("grant", {"member": run.members[member], "images": images}))
+            for name, options in commands:
+                handle = await run.discord.inject_slash(
+                    f"quota-admin {name}", options, user=staff.admin, guild_id=guild.id
+                )
+                await run.discord.wait_for(
+                    lambda h=handle: _answered(run.discord, h),
+                    within=10,
+                    what=f"/quota-admin {name}",
+                )
 
     async def inject(self, job: JobPlan) -> Injected:
         """Arm the job's faults and inject its interaction."""
@@ -224,13 +227,14 @@ class Driver:
         if job.in_dm:
             where["in_dm"] = True
         else:
-            where["channel_id"] = run.guild.channels[job.channel].id
+            guild = run.guild_of(job.member)
+            where.update(guild_id=guild.id, channel_id=guild.channels[job.channel].id)
         files = [EDIT_INPUT] if job.command == "edit" else []
         handle = await run.discord.inject_slash(
             job.command, job.options, attachments=files, **where
         )
         self._arm_discord(run, job, handle)
-        item = Injected(job, handle, len(run.epochs) - 1)
+        item = Injected(job, handle, self.receiver(job))
         run.injected.append(item)
         return item
 
@@ -271,32 +275,43 @@ class Driver:
             self._seen_wisgate = len(requests)
 
     async def _ready_to_kill(self, kill: Kill) -> bool:
-        """A job is running; for a gentle kill, every interaction so far was admitted too."""
+        """A job of the victim is running; for a gentle kill, every interaction it received
+        so far was admitted too."""
         run = self._run
         assert run is not None
+        victim = self._victim()
         if kill.harsh:
-            return await running(run, 0.3)
-        mine = [i for i in run.injected if i.epoch == len(run.epochs) - 1]
+            return await running(run, 0.3, pid=victim.pid)
+        mine = [i for i in run.injected if run.epochs[i.epoch] is victim]
         if not await _wait(lambda: _all_admitted(run, mine), within=3.0):
             return True  # one hangs unanswered: kill anyway, the checks will name it
-        return _open_jobs(run.database, "running") > 0
+        return _open_jobs(run.database, "running", pid=victim.pid) > 0
+
+    async def kill(self, harsh: bool) -> None:
+        """The plan's kill: here, SIGKILL and a restart on the same database."""
+        await self.kill_and_restart(harsh)
 
     async def kill_and_restart(self, harsh: bool, *, notices: bool = True) -> None:
         """SIGKILL the bot now and start it again on the same database (see _start)."""
-        run, bot = self._run, self._bot
-        assert run is not None and bot is not None
-        epoch = run.epochs[-1]
-        epoch.open_at_kill = _open_jobs(run.database, "queued", "running")
-        epoch.killed_at, epoch.harsh = run.discord.state.now(), harsh
-        await bot.kill()
+        await self._kill(self._victim(), harsh)
         await self._start(notices=notices)
+
+    async def _kill(self, epoch: Epoch, harsh: bool) -> None:
+        """SIGKILL this process now, noting what it left."""
+        run = self._run
+        assert run is not None
+        epoch.open_at_kill = _open_jobs(run.database, "queued", "running", pid=epoch.pid)
+        epoch.killed_at, epoch.harsh = run.discord.state.now(), harsh
+        epoch.killed_request = len(run.discord.requests)
+        bot = next(b for b in self._bots if b.process is not None and b.process.pid == epoch.pid)
+        await bot.kill()
 
     async def finish(self, within: float = 30.0, quiet: float = 1.0) -> None:
         """Wait until every job ended, every live interaction was answered, and Discord has
-        heard nothing from the bot for `quiet` seconds; then stop the bot with SIGTERM."""
-        run, bot = self._run, self._bot
-        assert run is not None and bot is not None
-        live = [i for i in run.injected if i.epoch == len(run.epochs) - 1]
+        heard nothing from the bot for `quiet` seconds; then stop the bots with SIGTERM."""
+        run = self._run
+        assert run is not None
+        live = [i for i in run.injected if run.epochs[i.epoch].killed_at is None]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         count, since = -1, loop.time()
@@ -307,7 +322,9 @@ class Driver:
             if settled and _all_admitted(run, live) and loop.time() - since >= quiet:
                 break
             await asyncio.sleep(0.05)
-        run.exit_code = await bot.stop()
+        alive = [bot for bot in self._bots if bot.process is not None]
+        codes = await asyncio.gather(*(bot.stop() for bot in alive))
+        run.exit_code = next((code for code in codes if code), 0)
 
 
 def _answered(fake: FakeDiscord, handle: FakeInteraction) -> bool:
@@ -337,15 +354,19 @@ def _sending(run: Run) -> bool:
     return int(db_rows(run.database, sql)[0][0]) > 0
 
 
-def _open_jobs(database: Path, *statuses: str) -> int:
+def _open_jobs(database: Database, *statuses: str, pid: int | None = None) -> int:
+    """Jobs in these states (with `pid`: of that process; owners are host:pid:random)."""
     marks = ", ".join("?" for _ in statuses)
     sql = f"SELECT COUNT(*) FROM jobs WHERE status IN ({marks})"
-    return int(db_rows(database, sql, *statuses)[0][0])
+    if pid is None:
+        return int(db_rows(database, sql, *statuses)[0][0])
+    return int(db_rows(database, f"{sql} AND owner LIKE ?", *statuses, f"%:{pid}:%")[0][0])
 
 
-async def running(run: Run, within: float) -> bool:
-    """Wait up to `within` s for a job in the 'running' state; whether one came."""
-    return await _wait(lambda: _open_jobs(run.database, "running") > 0, within=within)
+async def running(run: Run, within: float, *, pid: int | None = None) -> bool:
+    """Wait up to `within` s for a job (of process `pid`) in the 'running' state; whether one
+    came."""
+    return await _wait(lambda: _open_jobs(run.database, "running", pid=pid) > 0, within=within)
 
 
 async def _wait(predicate: Callable[[], bool], *, within: float) -> bool:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.driver import Driver, Run, db_rows, running
+from tests.chaos.driver import Driver, running
 from tests.chaos.invariants import RECOVERED, check, was_told
 from tests.chaos.plan import (
     REQUEST_TIMEOUT,
@@ -44,6 +44,7 @@ from tests.chaos.plan import (
     Plan,
     make_plan,
 )
+from tests.chaos.records import Run, db_rows
 from tests.fakes.wisgate import Fault
 
 RUN_TIMEOUT = 120.0  # seconds: a run that hangs fails instead of stalling CI
@@ -61,7 +62,7 @@ def seeds() -> list[int]:
 
 @pytest.mark.parametrize("seed", seeds())
 async def test_chaos(seed: int, tmp_path: Path) -> None:
-    await play(make_plan(seed), tmp_path)
+    await play(Driver(make_plan(seed), tmp_path))
 
 
 @pytest.mark.parametrize("seed", seeds())
@@ -69,18 +70,18 @@ async def test_chaos_under_a_rate_limit(seed: int, tmp_path: Path) -> None:
     """The same, with WisGate allowing only WINDOW images a second, less than the run asks
     at its busiest (the summary counts the windows filled): jobs wait for the window, and
     none fails on a 429 (the invariants check it)."""
-    run = await play(replace(make_plan(seed), window=WINDOW), tmp_path)
+    run = await play(Driver(replace(make_plan(seed), window=WINDOW), tmp_path))
     assert run.wisgate.windows_filled >= 3  # the limit bound: jobs had to wait for it
 
 
-async def play(plan: Plan, tmp_path: Path) -> Run:
-    """Run the plan, check every invariant, fail with the violations."""
-    seed = plan.seed
+async def play(driver: Driver) -> Run:
+    """Run the driver's plan, check every invariant, fail with the violations."""
+    seed = driver.plan.seed
     started = time.monotonic()
     try:
-        run = await asyncio.wait_for(Driver(plan, tmp_path).run(), RUN_TIMEOUT)
+        run = await asyncio.wait_for(driver.run(), RUN_TIMEOUT)
     except TimeoutError:
-        pytest.fail(f"chaos seed {seed}: no end within {RUN_TIMEOUT:.0f} s (log: {tmp_path})")
+        pytest.fail(f"chaos seed {seed}: no end within {RUN_TIMEOUT:.0f} s (log: {driver.folder})")
     report = check(run)
     took = time.monotonic() - started
     print(f"chaos seed {seed}: {took:.1f} s; {report.summary()}")

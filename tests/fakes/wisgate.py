@@ -14,6 +14,12 @@ a generation or edit naming any other model gets the API's 404 model_not_found.
         fake.models_listing = "error"                       # or "malformed", "missing"
 
 `bench/client.py` runs one in a subprocess with a precomputed answer (`fixed_body`).
+
+Calls at once: `in_flight` counts the image calls being answered (from the request's arrival
+until its handler ends, or its connection is lost), `max_in_flight` the most seen; with
+`cap_in_flight(n)` each call that arrives with n already in flight is recorded in `over_cap`
+(a client's cap on concurrent calls was broken: the test fails on it). Each recorded call's
+`ended` says when it ended, so a test can count overlaps of its own (per member, per guild).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import asyncio
 import collections
 import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -64,6 +70,7 @@ _ERRORS: dict[str, tuple[int, str, str, str | None, str | None]] = {
         400, "Unknown parameter: 'stream'.", "invalid_request_error", "unknown_parameter", "stream"
     ),
 }  # fmt: skip
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _EARLY = frozenset({"rate_limit", "insufficient_quota", "server_error", "drop", "slow"})
 
 
@@ -91,6 +98,7 @@ class RecordedRequest:
     json: dict[str, Any] | None = None
     fields: dict[str, str] = field(default_factory=dict)
     files: list[FilePart] = field(default_factory=list)
+    ended: float | None = None  # monotonic time its handler ended (image calls only)
 
 
 @dataclass
@@ -160,6 +168,10 @@ class FakeWisGate:
         self._files: dict[str, tuple[bytes, DownloadMode]] = {}
         self._b64: dict[tuple[int, int, str, bool, bool, int], str] = {}
         self._runner: web.AppRunner | None = None
+        self.in_flight = 0  # image calls being answered now
+        self.max_in_flight = 0
+        self.in_flight_cap: int | None = None
+        self.over_cap: list[str] = []  # one line per call that arrived past the cap
 
     @property
     def base_url(self) -> str:
@@ -177,8 +189,8 @@ class FakeWisGate:
         """Listen on 127.0.0.1 (a random free port unless one is given)."""
         app = web.Application(client_max_size=1024**3)
         app.on_response_prepare.append(self._rate_headers)
-        app.router.add_post("/v1/images/generations", self._generations)
-        app.router.add_post("/v1/images/edits", self._edits)
+        app.router.add_post("/v1/images/generations", self._counted(self._generations))
+        app.router.add_post("/v1/images/edits", self._counted(self._edits))
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/files/{name}", self._file)
         # Cancel handlers whose client went away, so a slow answer does not outlive its test.
@@ -195,6 +207,31 @@ class FakeWisGate:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    def cap_in_flight(self, calls: int) -> None:
+        """Record (in `over_cap`) every image call arriving while `calls` are in flight."""
+        self.in_flight_cap = calls
+
+    def _counted(self, handler: Handler) -> Handler:
+        """The handler, counted in `in_flight` while it runs (a lost client cancels it)."""
+
+        async def counted(request: web.Request) -> web.StreamResponse:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            cap = self.in_flight_cap
+            if cap is not None and self.in_flight > cap:
+                self.over_cap.append(
+                    f"{self.in_flight} image calls at once (cap {cap}) at {time.monotonic():.3f}"
+                )
+            try:
+                return await handler(request)
+            finally:
+                self.in_flight -= 1
+                record = request.get(_RECORD)
+                if record is not None:
+                    record.ended = time.monotonic()
+
+        return counted
 
     def rate_limit(self, images: int, window: float) -> None:
         """Allow at most `images` images per `window` seconds (fixed windows from the first
@@ -377,6 +414,7 @@ class FakeWisGate:
             request.method, request.path, headers, time.monotonic(), authorized
         )
         (self.requests if into is None else into).append(record)
+        request[_RECORD] = record  # for _counted: when the call ended
         return record
 
     async def _gate(
@@ -520,6 +558,9 @@ class FakeWisGate:
         assert request.transport is not None
         request.transport.abort()
         raise asyncio.CancelledError  # nothing more can be sent on this connection
+
+
+_RECORD = web.RequestKey("fake_wisgate_record", RecordedRequest)  # its RecordedRequest
 
 
 def usage_for(prompt: str, inputs: int, images: int) -> dict[str, Any]:
