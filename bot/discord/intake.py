@@ -292,7 +292,12 @@ def _deferred(interaction: discord.Interaction[Any]) -> InteractionToken | None:
     message (kept with the job while it is open: bot/discord/interrupted.py)."""
     if PRIVATE_KEY not in interaction.extras:
         return None
-    return InteractionToken(interaction.application_id, interaction.token, interaction.created_at)
+    return InteractionToken(
+        interaction.application_id,
+        interaction.token,
+        interaction.created_at,
+        locale=interaction.locale.value,
+    )
 
 
 def _partial_images(interaction: discord.Interaction[Any], request: ImageRequest) -> int:

@@ -5,7 +5,8 @@ interaction is gone. Its webhook is not: Discord accepts the interaction's token
 minutes from its creation, and the ledger keeps it (with the application id) while the job is
 open. Within that time (less a margin), the member is told privately on the interaction itself,
 as bot/discord/replies.py tell_privately does; later, the restart notice in the channel or by
-DM tells them (bot/discord/notices.py), as it does for every job this cannot answer.
+DM tells them (bot/discord/notices.py), as it does for every job this cannot answer. The answer
+speaks the asker's language, kept with the token when the job was reserved.
 
 Without a discord.Interaction there is only the webhook's REST routes, sent through the bot's
 own HTTP client (its rate limits and retries). The token sits in those URLs, which discord.py
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.http import HTTPClient, Route
 
+from bot.discord.language import guild_locale
 from bot.discord.notice_texts import interrupted_text
 from bot.discord.replies import RESOLVED_TEXT
 from bot.i18n import _, speaking
@@ -46,6 +48,7 @@ async def answer_interrupted(bot: ImageBot, records: Sequence[JobRecord]) -> set
     """Tell each member of these refunds on their interaction while its token is usable; the
     ids of the jobs whose members were told so (their notices are marked sent)."""
     tokens = await bot.ledger.interactions([record.id for record in records])
+    servers: dict[int, str | None] = {}
     told: set[int] = set()
     # Oldest first: their tokens end soonest.
     for record in sorted(records, key=lambda record: record.created_at):
@@ -53,7 +56,7 @@ async def answer_interrupted(bot: ImageBot, records: Sequence[JobRecord]) -> set
         if token is None or bot.ledger.now() - token.created_at >= USABLE_FOR:
             continue  # none kept, or too old: the restart notice tells them
         try:
-            with speaking(bot.notices.locale_of(record.guild_id)):  # the server's, if known
+            with speaking(token.locale or await _server_locale(bot, record.guild_id, servers)):
                 await _tell(bot.http, token, interrupted_text(record), private=_private(record))
         except discord.HTTPException as error:
             log.info(
@@ -73,6 +76,25 @@ async def answer_interrupted(bot: ImageBot, records: Sequence[JobRecord]) -> set
     if told:
         log.info("told %d member request(s) interrupted by the restart on the request", len(told))
     return told
+
+
+async def _server_locale(
+    bot: ImageBot, guild_id: int | None, known: dict[int, str | None]
+) -> str | None:
+    """For a token kept without its asker's language (before migration 0010): the server's
+    preferred one, asked of Discord once per server, since these answers go out before the
+    gateway has sent the servers; None (English) in a DM or when Discord will not say."""
+    if guild_id is None:
+        return None
+    if guild_id not in known:
+        locale = bot.notices.locale_of(guild_id)
+        if locale is None:
+            try:
+                locale = guild_locale(await bot.fetch_guild(guild_id))
+            except discord.HTTPException as error:
+                log.info("guild %d: its language is unknown (%s)", guild_id, error.status)
+        known[guild_id] = locale
+    return known[guild_id]
 
 
 def _private(record: JobRecord) -> bool:

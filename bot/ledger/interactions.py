@@ -16,11 +16,12 @@ from bot.ledger.store import Tx
 async def keep(tx: Tx, job_id: int, interaction: InteractionToken) -> None:
     """Store how to answer this job's interaction while the job is open."""
     await tx.run(
-        "INSERT INTO interaction_tokens (job_id, application_id, token, created_at) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET "
+        "INSERT INTO interaction_tokens (job_id, application_id, token, created_at, locale) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET "
         "application_id = excluded.application_id, token = excluded.token, "
-        "created_at = excluded.created_at",
+        "created_at = excluded.created_at, locale = excluded.locale",
         job_id, interaction.application_id, interaction.token, iso(interaction.created_at),
+        interaction.locale,
     )  # fmt: skip
 
 
@@ -40,9 +41,11 @@ async def load(tx: Tx, job_ids: Iterable[int]) -> dict[int, InteractionToken]:
     found: dict[int, InteractionToken] = {}
     for job_id in job_ids:
         row = await tx.one(
-            "SELECT application_id, token, created_at FROM interaction_tokens WHERE job_id = ?",
+            "SELECT application_id, token, created_at, locale FROM interaction_tokens "
+            "WHERE job_id = ?",
             job_id,
         )
         if row is not None:
-            found[job_id] = InteractionToken(row[0], row[1], datetime.fromisoformat(row[2]))
+            created = datetime.fromisoformat(row[2])
+            found[job_id] = InteractionToken(row[0], row[1], created, locale=row[3])
     return found

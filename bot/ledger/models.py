@@ -109,6 +109,9 @@ class InteractionToken:
     application_id: int
     token: str = field(repr=False)
     created_at: datetime  # when Discord created the interaction (its snowflake's time)
+    # The asker's client language (Discord's code, `de`); an interrupted request is answered
+    # in it after a restart. None: not known (kept before migration 0010).
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

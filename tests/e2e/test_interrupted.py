@@ -237,3 +237,49 @@ async def test_a_token_past_its_life_is_never_used_and_the_channel_notice_tells_
         assert world.rows("SELECT status, notice_owed FROM jobs") == [("interrupted", 0)] * 2
         assert world.rows("SELECT COUNT(*) FROM interaction_tokens") == [(0,)]
     assert find_secrets(world.log.read_text(errors="replace"), ages) == []
+
+
+async def test_an_interrupted_request_is_answered_in_its_members_language(
+    tmp_path: Path,
+) -> None:
+    """The locale each member asked in is kept with the job's token (migration 0010): after the
+    kill, a German member reads German, one whose language has no catalog English, and a token
+    kept without a locale (as before 0010) the server's preferred language (Japanese here)."""
+    async with scene(tmp_path) as world:
+        carol = world.discord.add_user("carol")
+        world.guild.add_member(carol)
+        world.guild.locale = "ja"  # the restarted process reads it when the guild arrives
+        world.wisgate.fail("slow", times=3, delay=120)
+
+        async def ask(user: FakeUser, locale: str) -> FakeInteraction:
+            options = {**OPTIONS, "prompt": f"{user.username}'s lighthouse", "private": True}
+            handle = await world.discord.inject_slash("imagine", options, user=user, locale=locale)
+            await world.discord.wait_acknowledged(handle, within=5.0)
+            return handle
+
+        german = await ask(world.alice, "de")
+        italian = await ask(world.bob, "it")
+        older = await ask(carol, "fr")
+        await world.kill_while_running(3)
+        kept = "SELECT token, locale FROM interaction_tokens"
+        assert dict(world.rows(kept)) == {
+            german.token: "de",
+            italian.token: "it",
+            older.token: "fr",
+        }
+        world.rows("UPDATE interaction_tokens SET locale = NULL WHERE token = ?", older.token)
+        await world.restart()
+
+        def answer(handle: FakeInteraction) -> str:
+            [message] = world.discord.messages_for(handle)
+            assert message.ephemeral and not message.loading and not message.deleted
+            return message.content
+
+        assert answer(german).startswith("Der Bot wurde neu gestartet, bevor diese "), answer(
+            german
+        )
+        assert "nichts berechnet" in answer(german)
+        assert all(words in answer(italian) for words in EXPLAINED), answer(italian)
+        assert answer(older).startswith("この "), answer(older)
+        assert "返金" in answer(older)
+        assert world.rows("SELECT COUNT(*) FROM interaction_tokens") == [(0,)]

@@ -32,7 +32,7 @@ MODERATOR = 9
 
 def _spec(user: int, guild: int | None, images: int = 1, token: str | None = None) -> JobSpec:
     who = Requester(user_id=user, guild_id=guild, role_ids=(70,), channel_id=333)
-    interaction = None if token is None else InteractionToken(42, token, START)
+    interaction = None if token is None else InteractionToken(42, token, START, locale="de")
     params = {"prompt": f"a fox for {user}", "n": images}
     return JobSpec(who, "generate", "gpt-image-1", images, "1024x1024", "low", params,
                    interaction=interaction)  # fmt: skip

@@ -33,7 +33,7 @@ def ledger(store: Store, clock: Clock) -> Ledger:
 
 def spec(images: int = 1, *, token: str = TOKEN, created: datetime = START) -> JobSpec:
     who = Requester(user_id=222, guild_id=111, channel_id=333)
-    interaction = InteractionToken(APP, token, created)
+    interaction = InteractionToken(APP, token, created, locale="pt-BR")
     params = {"prompt": "a red fox", "n": images}
     return JobSpec(
         who, "generate", "gpt-image-1", images, "1024x1024", "low", params, interaction=interaction
@@ -43,16 +43,26 @@ def spec(images: int = 1, *, token: str = TOKEN, created: datetime = START) -> J
 async def stored(store: Store) -> list[tuple[object, ...]]:
     return await rows(
         store,
-        "SELECT job_id, application_id, token, created_at FROM interaction_tokens ORDER BY job_id",
+        "SELECT job_id, application_id, token, created_at, locale FROM interaction_tokens "
+        "ORDER BY job_id",
     )
 
 
 async def test_reserve_keeps_the_token_in_its_transaction(ledger: Ledger, store: Store) -> None:
     job = await ledger.reserve(spec())
-    assert await stored(store) == [(job.job_id, APP, TOKEN, "2025-03-14T12:00:00.000+00:00")]
+    kept = (job.job_id, APP, TOKEN, "2025-03-14T12:00:00.000+00:00", "pt-BR")
+    assert await stored(store) == [kept]
+    # The asker's language comes back with the token: the interrupted answer speaks it.
     assert await ledger.interactions([job.job_id, job.job_id + 1]) == {
-        job.job_id: InteractionToken(APP, TOKEN, START)
+        job.job_id: InteractionToken(APP, TOKEN, START, locale="pt-BR")
     }
+    # A token kept before migration 0010 has none.
+    await store.transaction(
+        lambda tx: tx.run(
+            "UPDATE interaction_tokens SET locale = NULL WHERE job_id = ?", job.job_id
+        )
+    )
+    assert (await ledger.interactions([job.job_id]))[job.job_id].locale is None
     # A request without an interaction (none deferred) keeps nothing.
     bare = await ledger.reserve(replace(spec(), interaction=None))
     assert await ledger.interactions([bare.job_id]) == {}
