@@ -28,7 +28,7 @@ from bot.discord.login import log_in, stay_connected
 from bot.discord.redelivery import redeliver_all
 from bot.discord.reporter import InteractionReporter
 from bot.discord.shards import ShardPlan
-from bot.discord.takeover import keep_lease
+from bot.discord.takeover import clear_gone_spools, keep_lease
 from bot.images.intake import IntakeLimits
 from bot.images.memory import keep_freed_memory
 from bot.images.store import ResultStore
@@ -36,7 +36,7 @@ from bot.jobs.gateway import follow_gateway, read_listing
 from bot.jobs.job import JobEvents
 from bot.jobs.recovery import recover, sweep_interactions, sweep_results
 from bot.jobs.runner import Runner
-from bot.jobs.spool import InputSpool
+from bot.jobs.spool import InputSpool, process_folder
 from bot.ledger.admin import LedgerAdmin
 from bot.ledger.database import DatabaseError
 from bot.ledger.facade import Ledger, OperatorCaps
@@ -115,8 +115,11 @@ async def build_bot(
         shared = isinstance(locks, PostgresLocks)
         table = QueueTable(store, ledger.owner) if shared else None
         leases = Leases(store, locks, ledger.owner) if isinstance(locks, PostgresLocks) else None
+        # Processes on one machine may share DATABASE_PATH's folder: each spools in its own.
+        spool_root = settings.database_path.parent / "spool"
         spool = InputSpool(
-            settings.database_path.parent / "spool", settings.input_memory_mb * 1024 * 1024
+            spool_root if leases is None else process_folder(spool_root, ledger.owner),
+            settings.input_memory_mb * 1024 * 1024,
         )
 
         def make_runner(events: JobEvents) -> Runner:
@@ -169,14 +172,17 @@ async def start_up(bot: ImageBot, *, spool: InputSpool, leases: Leases | None = 
     and the interaction tokens past their life now and every few minutes.
 
     Runs once logged in (a refused token changes nothing), never for `sync` or `check`."""
-    spool.clear()  # input files of a process that is gone: its jobs are ended below
+    # Alone: the input files of a process that is gone (its jobs are ended below). With leases:
+    # this process's own folder only; the others' go once their leases are taken (takeover.py).
+    spool.clear()
     bot.catalogue.update_listing(await read_listing(bot.wisgate))
     bot.in_background(follow_gateway(bot.wisgate, bot.catalogue), "model-listing")
     taken = None
     if leases is not None:  # PostgreSQL: only the jobs of processes whose lease ran out
         await leases.register()
         taken = await leases.reclaim()
-        bot.in_background(keep_lease(bot, leases), "lease")
+        await clear_gone_spools(spool, leases)
+        bot.in_background(keep_lease(bot, leases, spool=spool), "lease")
     recovered = await recover(bot.ledger, bot.results, taken)
     if recovered.to_deliver:
         bot.in_background(redeliver_all(bot, recovered.to_deliver), "re-delivery")

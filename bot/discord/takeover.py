@@ -7,7 +7,8 @@ the processes whose lease ran out: their jobs become its own, and the start-up r
 decisions apply to them (bot/jobs/recovery.py): what kept images is charged and delivered
 (bot/discord/redelivery.py), the rest refunded and the members told, on their interactions
 while the tokens live, else by a restart notice (bot/discord/notices.py). A process whose
-lease another took stops: its jobs are no longer its own to settle.
+lease another took stops: its jobs are no longer its own to settle. The input spool folders
+of the processes gone for good (bot/jobs/spool.py) go too, where they are on this machine.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from bot.discord.interrupted import answer_interrupted
 from bot.discord.redelivery import redeliver_all
 from bot.jobs.recovery import recover
+from bot.jobs.spool import InputSpool, folder_owners, remove_folders
 from bot.ledger.leases import LEASE, Leases
 
 if TYPE_CHECKING:
@@ -28,9 +30,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def take_over(bot: ImageBot, leases: Leases, lease: float = LEASE) -> list[int]:
-    """End the jobs of processes whose lease ran out, as their own start-up would have."""
+async def take_over(
+    bot: ImageBot, leases: Leases, lease: float = LEASE, spool: InputSpool | None = None
+) -> list[int]:
+    """End the jobs of processes whose lease ran out, as their own start-up would have, and
+    remove their spool folders here."""
     taken = await leases.reclaim(lease)
+    if spool is not None:
+        await clear_gone_spools(spool, leases)
     if not taken:
         return []
     log.warning("took %d job(s) of a process that is gone", len(taken))
@@ -47,7 +54,22 @@ async def take_over(bot: ImageBot, leases: Leases, lease: float = LEASE) -> list
     return taken
 
 
-async def keep_lease(bot: ImageBot, leases: Leases, lease: float = LEASE) -> None:
+async def clear_gone_spools(spool: InputSpool, leases: Leases) -> None:
+    """Remove the spool folders beside this process's whose processes are gone for good: their
+    queued jobs were ended by whoever took their lease, so their inputs will never be read."""
+    root = spool.directory.parent
+    others = [owner for owner in folder_owners(root) if owner != leases.owner]
+    if not others:
+        return  # the usual case: no query
+    gone = await leases.gone(others)
+    if gone:
+        await asyncio.to_thread(remove_folders, root, gone)
+        log.info("removed the input spool of %d process(es) that are gone", len(gone))
+
+
+async def keep_lease(
+    bot: ImageBot, leases: Leases, lease: float = LEASE, spool: InputSpool | None = None
+) -> None:
     """Heartbeat every lease / 4 s; reclaim the dead every `lease` s; stop this process when
     another took its lease."""
     reclaim_at = time.monotonic() + lease
@@ -68,7 +90,7 @@ async def keep_lease(bot: ImageBot, leases: Leases, lease: float = LEASE) -> Non
         if time.monotonic() >= reclaim_at:
             reclaim_at = time.monotonic() + lease
             try:
-                await take_over(bot, leases, lease)
+                await take_over(bot, leases, lease, spool)
             except Exception:
                 log.exception("reclaiming a dead process's jobs failed; trying again")
         await asyncio.sleep(lease / 4)

@@ -5,6 +5,12 @@ first `budget` bytes of queued inputs stay in memory; a job whose inputs would p
 them to files in `directory` and reads them back when it leaves the queue to run (running
 jobs are already bounded by MAX_CONCURRENT_JOBS). Files are removed as soon as they are read
 back or the job ends, and every file left by an earlier process is removed at start.
+
+Alone on SQLite the process owns the whole folder. Several processes on one PostgreSQL
+database may share it (one machine, one DATABASE_PATH): each then spools in a folder of its own
+named after its lease's owner (`process_folder`) and clears only that one at start; a
+process's folder goes once its lease is taken (bot/discord/takeover.py), so a starting process
+never deletes a live one's inputs.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import secrets
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from bot.core.models import ImageRequest, InputImage
 
@@ -83,6 +90,27 @@ class InputSpool:
             path.write_bytes(image.data)
             paths.append(path)
         return paths
+
+
+def process_folder(root: Path, owner: str) -> Path:
+    """The spool folder of the process `owner` among several sharing `root`."""
+    # Quoted: an owner is "host:pid:token", and ':' is no part of a folder name on Windows.
+    return root / quote(owner, safe="")
+
+
+def folder_owners(root: Path) -> list[str]:
+    """The owners of the process folders under `root` (none if it does not exist)."""
+    try:
+        entries = list(root.iterdir())
+    except FileNotFoundError:
+        return []
+    return sorted(unquote(entry.name) for entry in entries if entry.is_dir())
+
+
+def remove_folders(root: Path, owners: list[str]) -> None:
+    """Remove these processes' folders and what is in them (their jobs ended elsewhere)."""
+    for owner in owners:
+        shutil.rmtree(process_folder(root, owner), ignore_errors=True)
 
 
 def _inputs(request: ImageRequest) -> list[InputImage]:

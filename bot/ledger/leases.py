@@ -71,6 +71,15 @@ async def reclaim(tx: Tx, me: str, lease: float) -> list[int]:
     return sorted(int(row[0]) for row in rows)
 
 
+async def gone(tx: Tx, owners: list[str]) -> list[str]:
+    """Which of these processes are gone for good: their lease taken (or never written)."""
+    rows = await tx.all(
+        "SELECT owner FROM processes WHERE owner = ANY(?::text[]) AND taken_by IS NULL", owners
+    )
+    alive = {str(row[0]) for row in rows}
+    return [owner for owner in owners if owner not in alive]
+
+
 class Leases:
     """This process's lease: written at start, renewed on the fleet's connection, and the
     reclaim of the others' on the ledger's store."""
@@ -95,3 +104,7 @@ class Leases:
     async def reclaim(self, lease: float = LEASE) -> list[int]:
         """The ids of the jobs this process took from dead ones."""
         return await self.store.transaction(partial(reclaim, me=self.owner, lease=lease))
+
+    async def gone(self, owners: list[str]) -> list[str]:
+        """Which of these other processes are gone for good (a survivor took their lease)."""
+        return await self.store.transaction(partial(gone, owners=owners), write=False)

@@ -4,7 +4,8 @@ once when three shard processes start together, each shard's guild served by its
 a hot standby taking the shards over when the active process is SIGKILLed, its job refunded
 and its member told by the survivor, nothing charged twice.
 
-Each process gets its own DATABASE_PATH folder (its input spool) and the one RESULTS_DIR.
+Each process gets its own DATABASE_PATH folder (though they may share one: each spools in a
+subfolder of its own, tests/fleet/test_spool.py) and the one RESULTS_DIR.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ class Fleet:
     folder: Path
     stack: AsyncExitStack
 
-    def process(self, name: str, **env: str) -> BotProcess:
-        """A bot process (not started) on the shared database, with these settings too."""
-        folder = self.folder / name
-        folder.mkdir()
+    def process(self, name: str, *, home: str | None = None, **env: str) -> BotProcess:
+        """A bot process (not started) on the shared database, with these settings too; its
+        DATABASE_PATH in the folder `home` (another process's too), else in one of its own."""
+        folder = self.folder / (home or name)
+        folder.mkdir(exist_ok=home is not None)
         settings = bot_env(self.discord, self.wisgate, self.guilds[0], folder / "bot.sqlite3")
         settings.update(DATABASE_URL=self.url, RESULTS_DIR=str(self.folder / "results"), **env)
         bot = BotProcess(settings, self.folder / f"{name}.log")
