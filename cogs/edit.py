@@ -28,18 +28,16 @@ MAX_MENU_IMAGES = 16
 class EditPrompt(discord.ui.Modal, title="Edit images"):
     """Asks for the prompt when editing a message's images from the context menu."""
 
-    prompt: discord.ui.TextInput[EditPrompt] = discord.ui.TextInput(
-        label=EDIT_LABEL,
-        custom_id="prompt",
-        style=discord.TextStyle.paragraph,
-        max_length=4000,
-        placeholder=EDIT_PLACEHOLDER,
-    )
-
     def __init__(self, bot: ImageBot, attachments: list[Input]) -> None:
         super().__init__(title=_("Edit images"))
-        self.prompt.label = _(EDIT_LABEL)
-        self.prompt.placeholder = _(EDIT_PLACEHOLDER)
+        # A Label around the input: TextInput's own label is deprecated since discord.py 2.6.
+        self.prompt: discord.ui.TextInput[EditPrompt] = discord.ui.TextInput(
+            custom_id="prompt",
+            style=discord.TextStyle.paragraph,
+            max_length=4000,
+            placeholder=_(EDIT_PLACEHOLDER),
+        )
+        self.add_item(discord.ui.Label(text=_(EDIT_LABEL), component=self.prompt))
         self.bot = bot
         self.attachments = attachments
 

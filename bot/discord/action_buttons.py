@@ -136,13 +136,13 @@ class RemixModal(discord.ui.Modal, title="Remix this image"):
         super().__init__(timeout=15 * 60, title=_("Remix this image"))
         self.job_id, self.index = job_id, index
         self.prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
-            label=_("Prompt"),
             custom_id="prompt",
             style=discord.TextStyle.paragraph,
             default=prompt,
             max_length=REMIX_PROMPT_MAX,
         )
-        self.add_item(self.prompt)
+        # A Label around the input: TextInput's own label is deprecated since discord.py 2.6.
+        self.add_item(discord.ui.Label(text=_("Prompt"), component=self.prompt))
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         """Answer the form in the language of whoever sent it."""

@@ -170,34 +170,29 @@ EDIT_PLACEHOLDER = N_("e.g. make it night time, add a lighthouse on the cliff")
 class EditResultModal(discord.ui.Modal, title="Edit this image"):
     """Asks for the new prompt (and which image, when the message holds several)."""
 
-    prompt: discord.ui.TextInput[EditResultModal] = discord.ui.TextInput(
-        label=EDIT_LABEL,
-        custom_id="prompt",
-        style=discord.TextStyle.paragraph,
-        max_length=EDIT_PROMPT_MAX,
-        placeholder=EDIT_PLACEHOLDER,
-    )
-
     def __init__(
         self, job_id: int, images: list[tuple[int, discord.Attachment]], *, private: bool
     ) -> None:
         # A modal left open is forgotten after 15 minutes (its interaction token's lifetime).
         super().__init__(timeout=15 * 60, title=_("Edit this image"))
-        self.prompt.label = _(EDIT_LABEL)
-        self.prompt.placeholder = _(EDIT_PLACEHOLDER)
+        # Labels around the inputs: TextInput's own label is deprecated since discord.py 2.6.
+        self.prompt: discord.ui.TextInput[EditResultModal] = discord.ui.TextInput(
+            custom_id="prompt",
+            style=discord.TextStyle.paragraph,
+            max_length=EDIT_PROMPT_MAX,
+            placeholder=_(EDIT_PLACEHOLDER),
+        )
+        self.add_item(discord.ui.Label(text=_(EDIT_LABEL), component=self.prompt))
         self.job_id = job_id
         self.images = images
         self.private = private
         self.which: discord.ui.TextInput[EditResultModal] | None = None
         if len(images) > 1:
             self.which = discord.ui.TextInput(
-                label=_("Which image (1-{count})?").format(count=len(images)),
-                custom_id="image",
-                default="1",
-                max_length=2,
-                required=False,
+                custom_id="image", default="1", max_length=2, required=False
             )
-            self.add_item(self.which)
+            which = _("Which image (1-{count})?").format(count=len(images))
+            self.add_item(discord.ui.Label(text=which, component=self.which))
 
     def chosen(self) -> tuple[int, discord.Attachment]:
         """The image the member picked (the first unless they named another), with its place."""

@@ -179,8 +179,9 @@ async def test_remix_asks_for_the_prompt_prefilled_and_edits_with_the_new_one(
         await world.restart()
         button = await press(world, result, action_id("remix", job_id))
         assert button.ack_type == 9 and button.modal is not None
-        [row] = button.modal["components"]
-        [field] = row["components"]
+        [label] = button.modal["components"]  # a Label around the input (type 18)
+        field = label["component"]
+        assert label["type"] == 18 and field["type"] == 4
         assert field["value"] == PROMPT  # prefilled
         submit = await world.discord.inject_modal_submit(
             button.modal["custom_id"], {"prompt": "the same lighthouse in a snowstorm"},
