@@ -171,9 +171,14 @@ class Notices:
         """Tell each member whose jobs were refunded by a restart and not told on the
         interaction: in the job's channel, else by DM. Each group is marked sent in the ledger
         once tried, so a process stopped before then leaves it owed to the next start (told
-        twice at worst, never not at all)."""
+        twice at worst, never not at all).
+
+        With several processes, the jobs' lease is the claim: right before telling, the ledger
+        says which are still this process's (`notices_held`); one that stalled past its lease
+        while telling leaves the rest to the survivor that took them, instead of both telling."""
+        records = await self._held(records)
         answered: set[int] = set()
-        if answer_first is not None:
+        if answer_first is not None and records:
             try:
                 # Before the gateway is up: the webhooks need none, and their tokens run out.
                 answered = await answer_first(records)
@@ -186,6 +191,9 @@ class Notices:
                 groups[(record.user_id, record.guild_id, record.channel_id)].append(record)
         told = 0
         for group in groups.values():
+            group = await self._held(group)
+            if not group:
+                continue  # told already, or another process's now
             try:
                 if await self._tell_in_channel(group) or await self._tell_by_dm(group):
                     told += 1
@@ -194,6 +202,13 @@ class Notices:
                 log.exception("restart notice for member %d failed", group[0].user_id)
             await self._ledger.notices_sent([record.id for record in group])
         log.info("restart notices: %d of %d member(s) told", told, len(groups))
+
+    async def _held(self, records: Sequence[JobRecord]) -> list[JobRecord]:
+        """Those of these records whose member this process may tell now (see _restart)."""
+        held = await self._ledger.notices_held([record.id for record in records])
+        if len(held) < len(records):
+            log.info("%d restart notice(s) no longer ours to send", len(records) - len(held))
+        return [record for record in records if record.id in held]
 
     async def _tell_in_channel(self, records: Sequence[JobRecord]) -> bool:
         first = records[0]

@@ -341,8 +341,26 @@ async def owed_notices(tx: Tx) -> list[JobRecord]:
     return await _records(tx, "notice_owed = 1")
 
 
-async def notices_sent(tx: Tx, job_ids: list[int]) -> None:
+async def notices_held(tx: Tx, job_ids: list[int], owner: str | None = None) -> list[int]:
+    """Of these jobs, those whose member is still owed a notice and (with leases: `owner`)
+    that this process still holds: the ones it may tell now. The lease is the claim: only a
+    reclaim moves a job to another process, so two live processes never both hold one."""
+    if not job_ids:
+        return []
+    marks = ", ".join("?" * len(job_ids))
+    mine = "" if owner is None else " AND owner = ?"
+    found = await tx.all(
+        f"SELECT id FROM jobs WHERE notice_owed = 1 AND id IN ({marks}){mine} ORDER BY id",
+        *job_ids, *(() if owner is None else (owner,)),
+    )  # fmt: skip
+    return [int(row[0]) for row in found]
+
+
+async def notices_sent(tx: Tx, job_ids: list[int], owner: str | None = None) -> None:
     """The member was told about these refunds (or we tried): no later start tells them again,
-    and their interaction tokens go."""
+    and their interaction tokens go. With leases (`owner`), only for jobs this process holds:
+    one a survivor took is its to tell and mark."""
+    if owner is not None:
+        job_ids = await notices_held(tx, job_ids, owner)
     await tx.many("UPDATE jobs SET notice_owed = 0 WHERE id = ?", [(i,) for i in job_ids])
     await interactions.forget(tx, job_ids)

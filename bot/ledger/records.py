@@ -64,9 +64,17 @@ class LedgerRecords(LedgerBase):
         """
         return await self.transaction(ledger_jobs.owed_notices, write=False)
 
+    async def notices_held(self, job_ids: list[int]) -> set[int]:
+        """Which of these jobs' members this process may tell now: still owed a notice, and
+        (with leases) still this process's, not taken by a survivor that tells them itself."""
+        owner = self.owner if self.leased else None
+        body = partial(ledger_jobs.notices_held, job_ids=job_ids, owner=owner)
+        return set(await self.transaction(body, write=False))
+
     async def notices_sent(self, job_ids: list[int]) -> None:
         """Record that the member was told about these refunds (or that we tried)."""
-        await self.transaction(partial(ledger_jobs.notices_sent, job_ids=job_ids))
+        owner = self.owner if self.leased else None
+        await self.transaction(partial(ledger_jobs.notices_sent, job_ids=job_ids, owner=owner))
 
     async def interactions(self, job_ids: list[int]) -> dict[int, InteractionToken]:
         """The stored interaction tokens of these jobs, by id (to answer them after a stop)."""
