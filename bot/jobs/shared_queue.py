@@ -11,7 +11,13 @@ ones a Cancel marked elsewhere, and tells the members their places.
 
 Rows follow the tickets in the background, in order, one change at a time: the runner's calls
 stay synchronous (a Cancel pressed at once already finds the ticket), and a job whose slot
-was freed here is released in the database before the next claim of this process.
+was freed here is released in the database before the next claim of this process. A job sent
+back in line by a 429 keeps its row's "admitted" until that change is written: a reading
+taken before then is stale for it, and would start it again during the pause.
+
+The pacer's window is spent by the process whose claim admits a job, whoever runs it (its
+check counted the job against the window); its pause and its calls allowed in flight are
+published for every process's claims.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
@@ -55,6 +62,10 @@ class SharedQueue(Generic[T]):
         self._wake = asyncio.Event()
         self._seq = 0
         self._tasks: list[asyncio.Task[None]] = []
+        # Per job: times sent back in line, and how many of those are written to its row.
+        self._requeues: Counter[int] = Counter()
+        self._requeues_written: Counter[int] = Counter()
+        self._limit_shared = None if pacer is None else pacer.ceiling
         if pacer is not None:
             pacer.subscribe(self.wake)
 
@@ -123,8 +134,11 @@ class SharedQueue(Generic[T]):
         ticket.position = ticket.position or 1  # the next claim's reading corrects it
         pacer = self._pacer
         if pacer is not None and pacer.paused() > 0:
+            self._limit_shared = pacer.limit
             self._write(self._table.publish_pause(pacer.paused(), pacer.limit))
-        self._write(self._table.requeue(self._ids[id(ticket)]))
+        job_id = self._ids[id(ticket)]
+        self._requeues[job_id] += 1
+        self._write(self._requeued(job_id))
 
     def withdraw(self, ticket: Ticket[T], error: BaseException) -> bool:
         """Out of line (its waiter raises `error`); False if it is not waiting here."""
@@ -156,7 +170,14 @@ class SharedQueue(Generic[T]):
         job_id = self._ids.pop(id(ticket), None)
         if job_id is not None:
             self._tickets.pop(job_id, None)
+            self._requeues.pop(job_id, None)
+            self._requeues_written.pop(job_id, None)
             self._write(self._table.release(job_id))
+
+    async def _requeued(self, job_id: int) -> None:
+        await self._table.requeue(job_id)
+        if job_id in self._requeues:  # still ours (not released meanwhile)
+            self._requeues_written[job_id] += 1
 
     def _write(self, change: Coroutine[Any, Any, Any]) -> None:
         self._writes.put_nowait(change)
@@ -194,18 +215,33 @@ class SharedQueue(Generic[T]):
         limits = self._limits
         caps = Caps(limits.total, limits.per_member, limits.per_guild)
         pacer = self._pacer
-        await self._table.claim(caps, None if pacer is None else pacer.allows)
+        if pacer is not None and pacer.limit != self._limit_shared:
+            self._limit_shared = pacer.limit  # it rose again after a pause: tell every claimer
+            await self._table.publish_limit(pacer.limit)
+        admitted = await self._table.claim(caps, None if pacer is None else pacer.trial)
+        shared = self._table.pause
+        if pacer is not None:
+            for admission in admitted:
+                pacer.admitted(admission.cost)
+            if shared.call_limit is not None and shared.call_limit != self._limit_shared:
+                self._limit_shared = shared.call_limit  # another process changed it
+                pacer.adopt_limit(shared.call_limit)
+        if shared.seconds > 0:  # nobody tells us when another process's pause ends
+            asyncio.get_running_loop().call_later(shared.seconds, self.wake)
         if not self._tickets:
             return
+        # Rows written before this reading began are current; a requeue since is not in it.
+        before = {job: (n, self._requeues_written[job]) for job, n in self._requeues.items()}
         for place in await self._table.places():
             ticket = self._tickets.get(place.job_id)
             if ticket is None or ticket.state != "waiting":
                 continue
             if place.state == "admitted":
+                requeued, written = before.get(place.job_id, (0, 0))
+                if written != requeued or self._requeues[place.job_id] != requeued:
+                    continue  # admitted before its requeue was written: not yet again
                 ticket.state = "running"
                 ticket.position = None
-                if pacer is not None:
-                    pacer.admitted(ticket.cost)
                 ticket.admitted.set_result(None)
             elif place.state == "cancelled":
                 log.info("job %d cancelled by its requester (pressed in another process)",

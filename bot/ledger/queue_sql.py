@@ -30,6 +30,9 @@ QueueState = Literal["waiting", "admitted", "cancelled"]
 CancelResult = Literal["cancelled", "started", "not_yours", "unknown"]
 # May one more job asking `cost` images start with `running` admitted in total? (the pacer)
 GateCheck = Callable[[int, int], bool]
+# A fresh GateCheck for each attempt of a claim: one that allows a job counts it against the
+# next (a window's room), and an attempt rolled back and tried again starts over.
+Pacing = Callable[[], GateCheck]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,15 @@ class Admission:
     job_id: int
     owner: str
     cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """The pacer's state as published for every process: seconds left of a pause (0: none),
+    and the calls allowed in flight (None: nobody has limited them)."""
+
+    seconds: float = 0.0
+    call_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +94,19 @@ async def enqueue(
     return turn
 
 
-async def claim(tx: Tx, caps: Caps, gate: GateCheck | None) -> list[Admission]:
-    """Admit waiting jobs while the caps and the pacer allow, in fair turn; wake their owners."""
+async def claim(tx: Tx, caps: Caps, pacing: Pacing | None) -> tuple[list[Admission], Pause]:
+    """Admit waiting jobs while the caps and the pacer allow, in fair turn; wake their owners.
+    Also the pacer's published state."""
     await lock_name(tx, _LOCK)
-    pause = await tx.one("SELECT paused_until > now(), call_limit FROM queue_state WHERE id = 1")
-    if pause is not None and pause[0]:
-        return []  # the pacer's pause, published by whichever process met the 429
-    total = caps.total if pause is None or pause[1] is None else min(caps.total, int(pause[1]))
+    gate = None if pacing is None else pacing()
+    row = await tx.one(
+        "SELECT GREATEST(0, EXTRACT(EPOCH FROM paused_until - clock_timestamp()))::float8, "
+        "call_limit FROM queue_state WHERE id = 1"
+    )
+    pause = Pause() if row is None else Pause(float(row[0] or 0.0), row[1])
+    if pause.seconds > 0:
+        return [], pause  # the pacer's pause, published by whichever process met the 429
+    total = caps.total if pause.call_limit is None else min(caps.total, pause.call_limit)
     members: Counter[int] = Counter()
     guilds: Counter[int] = Counter()
     for user_id, guild_id in await tx.all(
@@ -137,7 +155,7 @@ async def claim(tx: Tx, caps: Caps, gate: GateCheck | None) -> list[Admission]:
         )
     for owner in sorted({a.owner for a in admitted}):
         await _notify(tx, owner)
-    return admitted
+    return admitted, pause
 
 
 async def release(tx: Tx, job_id: int) -> None:
@@ -198,8 +216,8 @@ async def publish_pause(tx: Tx, seconds: float, call_limit: int) -> None:
     """The pacer met a rate limit: no process admits for `seconds`; `call_limit` in flight."""
     await tx.run(
         "INSERT INTO queue_state (id, paused_until, call_limit) "
-        "VALUES (1, now() + make_interval(secs => ?1), ?2) ON CONFLICT (id) DO UPDATE SET "
-        "paused_until = GREATEST(COALESCE(queue_state.paused_until, now()), "
+        "VALUES (1, clock_timestamp() + make_interval(secs => ?1), ?2) ON CONFLICT (id) DO "
+        "UPDATE SET paused_until = GREATEST(COALESCE(queue_state.paused_until, now()), "
         "excluded.paused_until), call_limit = excluded.call_limit",
         float(seconds), call_limit,
     )  # fmt: skip
@@ -220,6 +238,7 @@ class QueueTable:
     def __init__(self, store: Store, owner: str) -> None:
         self.store = store
         self.owner = owner
+        self.pause = Pause()  # as the last claim read it
 
     async def enqueue(self, job_id: int, user_id: int, guild_id: int | None, cost: int) -> int:
         """Into line; its fair round."""
@@ -228,9 +247,13 @@ class QueueTable:
         )
         return await self.store.transaction(body)
 
-    async def claim(self, caps: Caps, gate: GateCheck | None = None) -> list[Admission]:
-        """Admit what the caps and pacer allow, any process's jobs."""
-        return await self.store.transaction(partial(claim, caps=caps, gate=gate))
+    async def claim(self, caps: Caps, pacing: Pacing | None = None) -> list[Admission]:
+        """Admit what the caps and pacer allow, any process's jobs (and read the pacer's
+        published state into `pause`)."""
+        admitted, self.pause = await self.store.transaction(
+            partial(claim, caps=caps, pacing=pacing)
+        )
+        return admitted
 
     async def release(self, job_id: int) -> None:
         """Free the job's slot (or its place in line)."""

@@ -45,16 +45,20 @@ class Budget:
         goes once the window is full again (it could never fit otherwise)."""
         if self.left is None:
             return True
-        if now >= self._resets and self._size:
-            # A new window: until an answer from it says when it ends, assume a whole one.
-            self.left, self._resets = self._size, now + (self._period or DEFAULT_PERIOD)
+        self._refill(now)
         need = self._units(cost)
         return self.left > 0 and self.left >= min(need, self._size or need)
 
-    def spend(self, cost: int) -> None:
+    def spend(self, cost: int, now: float) -> None:
         """A call asking `cost` images is about to start."""
         if self.left is not None:
+            self._refill(now)
             self.left -= self._units(cost)
+
+    def _refill(self, now: float) -> None:
+        if now >= self._resets and self._size:
+            # A new window: until an answer from it says when it ends, assume a whole one.
+            self.left, self._resets = self._size, now + (self._period or DEFAULT_PERIOD)
 
     def learn(self, reading: Reading, now: float) -> None:
         """An answer's headers: the budget only falls (calls in flight are not counted yet)."""

@@ -24,6 +24,7 @@ admissions may resume.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -69,7 +70,31 @@ class Pacer:
 
     def admitted(self, cost: int = 1) -> None:
         """A call asking `cost` images is about to start: it spends from the window."""
-        self.budget.spend(cost)
+        self.budget.spend(cost, self._clock())
+
+    def trial(self) -> Callable[[int, int], bool]:
+        """`allows` for one claim admitting several calls at once: each one it allows spends
+        from a copy of the window, so the next is judged on what is left (the claim may yet
+        roll back: `admitted` spends for real once it holds)."""
+        budget = copy.copy(self.budget)
+        now = self._clock()
+
+        def allows(running: int, cost: int) -> bool:
+            if now < self.paused_until or running >= self.limit or not budget.allows(cost, now):
+                return False
+            budget.spend(cost, now)
+            return True
+
+        return allows
+
+    def adopt_limit(self, limit: int) -> None:
+        """Another process changed the calls allowed in flight for the key: follow it."""
+        limit = max(1, min(self.ceiling, limit))
+        if limit != self.limit:
+            rose = limit > self.limit
+            self.limit, self._successes = limit, 0
+            if rose:
+                self._notify()
 
     def paused(self) -> float:
         """Seconds until admissions resume (0 when they are open)."""

@@ -55,12 +55,14 @@ async def press(world: World, handle: FakeInteraction, user: FakeUser) -> FakeIn
     return button
 
 
-async def queue_job(world: World, prompt: str, **kw: object) -> FakeInteraction:
+async def queue_job(
+    world: World, prompt: str, options: dict[str, object] | None = None, **kw: object
+) -> FakeInteraction:
     """A /imagine whose job is in the ledger before the next is sent: the tests' order. (On
     PostgreSQL two reservations at once may commit in either order, and the line follows
     them: the cancel test once saw the third request at position 2.)"""
     before = len(job_rows(world))
-    handle = await world.slash("imagine", {"prompt": prompt}, **kw)
+    handle = await world.slash("imagine", {"prompt": prompt, **(options or {})}, **kw)
     await world.discord.wait_for(
         lambda: len(job_rows(world)) > before, within=3.0, what=f"{prompt}'s job to be reserved"
     )
@@ -174,8 +176,8 @@ async def test_cancel_refunds_before_any_request_and_only_the_requester_may(
 async def test_a_job_waiting_too_long_expires_refunded_and_told(tmp_path: Path) -> None:
     async with running_bot(tmp_path, max_concurrent_jobs=1, max_queue_wait=1.0) as world:
         world.wisgate.fail("slow", delay=2.5)
-        await world.slash("imagine", {"prompt": "first"})
-        waiting = await world.slash("imagine", {"prompt": "second"})
+        await queue_job(world, "first")
+        waiting = await queue_job(world, "second")
         await world.idle(within=15)
         assert [row[1:] for row in job_rows(world)] == [("succeeded", 0), ("expired", 0)]
         assert prompts(world) == ["first"]
@@ -189,8 +191,8 @@ async def test_cancel_on_a_message_from_before_a_restart_answers(tmp_path: Path)
     """The button is routed by its custom id in a new process, which reads the job back."""
     async with running_bot(tmp_path, max_concurrent_jobs=1) as world:
         world.wisgate.fail("slow", delay=6.0)
-        await world.slash("imagine", {"prompt": "first"})
-        queued = await world.slash("imagine", {"prompt": "second", "private": True})
+        await queue_job(world, "first")
+        queued = await queue_job(world, "second", options={"private": True})
         await cancel_shown(world, queued)
         # Shutting down refunds the queued job; if Discord cannot take the news in place
         # (here a 404 on the edit), the old message keeps its button and the member a DM.
@@ -223,8 +225,8 @@ async def test_the_refunded_event_gets_the_error_and_cannot_fail_the_job(tmp_pat
         rejected = await world.slash("imagine", {"prompt": "something forbidden"})
         await world.idle()
         world.wisgate.fail("slow", delay=1.5)
-        await world.slash("imagine", {"prompt": "first"})
-        await world.slash("imagine", {"prompt": "second"}, user=world.bob)
+        await queue_job(world, "first")
+        await queue_job(world, "second", user=world.bob)
         await world.idle(within=10)
         assert seen == [(world.alice.id, "ContentRejected"), (world.bob.id, "QueueExpired")]
         statuses = [row[1] for row in job_rows(world)]

@@ -17,7 +17,8 @@ from bot.jobs.queue import QueueCancelled, QueueLimits, Ticket
 from bot.jobs.shared_queue import SharedQueue
 from bot.ledger.fleet import open_fleet
 from bot.ledger.opener import open_store
-from bot.ledger.queue_sql import CHANNEL, QueueTable
+from bot.ledger.queue_sql import CHANNEL, Place, QueueTable
+from bot.wisgate.pacer import Pacer
 from tests.postgres import PostgresServer
 
 
@@ -86,3 +87,40 @@ async def test_a_cancel_pressed_in_another_process_ends_the_waiting_job(queues: 
     with pytest.raises(QueueCancelled):
         await asyncio.wait_for(first.wait(waiting), 2.0)
     assert first.waiting == 0
+
+
+class HeldReadings(QueueTable):
+    """The database answering a reading of the places slowly: taken, then held back."""
+
+    def __init__(self, table: QueueTable) -> None:
+        super().__init__(table.store, table.owner)
+        self.hold: asyncio.Event | None = None
+        self.taken = asyncio.Event()
+
+    async def places(self) -> list[Place]:
+        """The places as read now, returned once `hold` is set."""
+        reading = await super().places()
+        if self.hold is not None:
+            self.taken.set()
+            await self.hold.wait()
+        return reading
+
+
+async def test_a_reading_taken_before_a_requeue_does_not_start_the_job_again(
+    queues: Queues,
+) -> None:
+    first = queues[0]
+    table = first._table = HeldReadings(first._table)
+    pacer = first._pacer = Pacer(4)
+    ticket = first.join(Item(1), member=1, guild=None)
+    await admitted(ticket)
+    table.hold = asyncio.Event()
+    first.wake()
+    await asyncio.wait_for(table.taken.wait(), 3.0)  # it says job 1 is admitted
+    pacer.observe(429, {"retry-after": "30"})  # the job meets a rate limit meanwhile
+    first.requeue(ticket)
+    await asyncio.sleep(0.2)  # its row is written: waiting, the pause published
+    table.hold.set()
+    await asyncio.sleep(0.5)
+    assert ticket.state == "waiting"  # not started again during the pause
+    assert not ticket.admitted.done()

@@ -12,6 +12,7 @@ import pytest
 
 from bot.ledger.opener import open_store
 from bot.ledger.queue_sql import Caps, QueueTable
+from bot.wisgate.pacer import Pacer
 from tests.postgres import PostgresServer
 
 
@@ -80,7 +81,7 @@ async def test_a_pacer_that_says_no_stops_the_next_in_turn(tables: list[QueueTab
     await tables[0].enqueue(1, 5, None, 4)
     await tables[0].enqueue(2, 6, None, 1)
     # The first asks 4 images and the window has room for 2: nobody passes it.
-    assert await tables[1].claim(Caps(total=8), lambda running, cost: cost <= 2) == []
+    assert await tables[1].claim(Caps(total=8), lambda: lambda running, cost: cost <= 2) == []
     await tables[1].publish_pause(30.0, 2)
     assert await tables[2].claim(Caps(total=8)) == []  # paused everywhere
 
@@ -99,3 +100,32 @@ async def test_cancel_from_another_process_and_places(tables: list[QueueTable]) 
     assert {p.job_id: p.state for p in await tables[0].places()}[2] == "cancelled"
     assert await tables[0].withdraw(2)
     assert not await tables[0].withdraw(1)  # admitted: it runs
+
+
+async def test_one_claim_admits_only_what_the_window_has_room_for(
+    tables: list[QueueTable],
+) -> None:
+    for job in range(1, 6):
+        await tables[0].enqueue(job, 10 + job, None, 1)
+    pacer = Pacer(8)
+    window = {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "2",
+              "x-ratelimit-reset-requests": "30s"}  # fmt: skip
+    pacer.observe(200, window)
+    # Each job the claim admits counts against the next: two fit, not all five.
+    admitted = await tables[1].claim(Caps(total=8), pacer.trial)
+    assert [a.job_id for a in admitted] == [1, 2]
+    assert pacer.budget.left == 2  # spent only once the claim held (the claimer's side does)
+
+
+async def test_every_claimer_reads_the_published_pause_and_limit(
+    tables: list[QueueTable],
+) -> None:
+    for job in range(1, 6):
+        await tables[0].enqueue(job, 10 + job, None, 1)
+    await tables[0].publish_pause(0.4, 2)
+    assert await tables[1].claim(Caps(total=8)) == []
+    assert 0 < tables[1].pause.seconds <= 0.4 and tables[1].pause.call_limit == 2
+    await asyncio.sleep(tables[1].pause.seconds + 0.05)
+    admitted = await tables[2].claim(Caps(total=8))
+    assert [a.job_id for a in admitted] == [1, 2]  # the published limit, not the caps' 8
+    assert tables[2].pause.seconds == 0

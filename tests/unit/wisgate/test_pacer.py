@@ -226,3 +226,26 @@ def test_a_call_bigger_than_the_window_goes_once_the_window_is_whole() -> None:
     assert not pacer.allows(0, cost=10)
     clock.now += 60
     assert pacer.allows(0, cost=10)
+
+
+def test_a_claims_trial_counts_each_call_it_allows_against_the_next() -> None:
+    pacer, clock = made()
+    pacer.observe(OK, images_window(left=4))
+    allows = pacer.trial()
+    assert [allows(0, 3), allows(1, 2), allows(1, 1), allows(2, 1)] == [True, False, True, False]
+    assert pacer.budget.left == 4  # a trial spends nothing: the claim may roll back
+    pacer.admitted(3)
+    clock.now += 60
+    assert pacer.trial()(0, 5)  # the window the trial sees refills like the pacer's
+
+
+def test_a_limit_another_process_set_is_followed_within_the_ceiling() -> None:
+    pacer, _ = made(ceiling=8)
+    woken: list[int] = []
+    pacer.subscribe(lambda: woken.append(pacer.limit))
+    pacer.adopt_limit(3)
+    assert pacer.limit == 3 and not pacer.allows(3) and woken == []
+    pacer.adopt_limit(50)
+    assert pacer.limit == 8 and woken == [8]  # more may start: the queue is woken
+    pacer.adopt_limit(0)
+    assert pacer.limit == 1
