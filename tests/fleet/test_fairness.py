@@ -69,7 +69,7 @@ async def test_a_members_burst_does_not_hold_up_others_first_jobs_across_process
         handles = [(await imagine(world, a, f"burst {n} of a red fox"))[1] for n in range(BURST)]
         await world.discord.wait_for(
             lambda: len(world.wisgate.requests) >= 2,
-            within=15,
+            within=30,  # once (of 11 runs, under load) 15 s was not enough to start them
             what=f"A's first two jobs running; A was told {answers(world, handles)}",
         )
         assert len(world.wisgate.requests) == 2, "the global cap of 2 let more calls through"
