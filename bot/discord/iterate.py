@@ -46,12 +46,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_EDITOR = (
+NO_EDITOR = N_(
     "No model that edits images is available right now, so this cannot be done. "
     "Nothing was charged."
 )
 NO_SUCH_IMAGE = N_("This request has no image {number}. Nothing was charged.")
-NOT_POSSIBLE = "{action} is not possible for this {size} image on {model}. Nothing was charged."
+NOT_POSSIBLE = N_("{action} is not possible for this {size} image on {model}. Nothing was charged.")
 
 
 def offered_actions(
@@ -157,7 +157,7 @@ async def submit_action(
         raise BotError(_(NO_SUCH_IMAGE).format(number=index + 1))
     profile = editor_profile(bot.catalogue, record.model)
     if profile is None:
-        raise BotError(NO_EDITOR)
+        raise BotError(_(NO_EDITOR))
     options = action_options(record, action, profile, subject, made_size(record, fallback))
     name = fallback.filename if fallback is not None else None
     name = name or file_name(record.kind, record.id, index, "png")
@@ -188,7 +188,8 @@ def action_options(
     plan = plan_for(profile, action, *size) if size is not None else None
     if size is not None and plan is None:
         shown = f"{size[0]}x{size[1]}"
-        raise BotError(NOT_POSSIBLE.format(action=action.label, size=shown, model=profile.name))
+        text = _(NOT_POSSIBLE).format(action=_(action.label), size=shown, model=profile.name)
+        raise BotError(text)
     same = profile.name == record.model
     quality = _text(record.params, "quality") if same else None
     background = _text(record.params, "background") if same else None

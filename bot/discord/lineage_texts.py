@@ -10,6 +10,7 @@ from bot.core.actions import action_of, action_words, parent_of, subject_of
 from bot.core.text import shorten
 from bot.discord.result_texts import is_private
 from bot.discord.texts import FIELD_VALUE_MAX, safe_text
+from bot.i18n import _
 from bot.ledger.facade import JobRecord
 
 CHAIN_MAX = 5  # ancestors shown in Details; an older start is shown as "…"
@@ -23,13 +24,15 @@ def made_how(record: JobRecord) -> str | None:
     if parent is None or action is None:
         return None
     sources = record.params.get("sources")
-    image = ""
+    words = safe_text(action_words(action))
     # The image number where the one source is the parent's (a Re-roll's sources are not).
     if isinstance(sources, list) and len(sources) == 1 and isinstance(sources[0], list):
         source = sources[0]
         if len(source) == 2 and source[0] == parent and isinstance(source[1], int):
-            image = f", image {source[1] + 1}"
-    return f"{safe_text(action_words(action))} of #{parent}{image}"
+            return _("{action} of #{job}, image {image}").format(
+                action=words, job=parent, image=source[1] + 1
+            )
+    return _("{action} of #{job}").format(action=words, job=parent)
 
 
 def chain_text(chain: Sequence[JobRecord], record: JobRecord, viewer: int, *, more: bool) -> str:

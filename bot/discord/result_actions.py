@@ -33,6 +33,7 @@ from bot.discord.result_texts import (
 from bot.discord.servers import quota_guild_id
 from bot.discord.wording import member_text
 from bot.i18n import N_, _
+from bot.i18n.numbers import number
 from bot.ledger.facade import JobRecord
 
 if TYPE_CHECKING:
@@ -41,15 +42,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LATER_SCAN = 25  # messages after the first one searched for the rest of a split delivery
-NO_INPUTS = (
+NO_INPUTS = N_(
     "I keep no copy of the images uploaded for an edit, so I cannot re-roll it. Run /edit "
     "again with the images, or press **Edit** to change this result. Nothing was charged."
 )
-MASK_NOT_KEPT = (
+MASK_NOT_KEPT = N_(
     "This edit used a mask, and I keep no copy of masks, so I cannot re-roll it. Run /edit "
     "again with the image and the mask. Nothing was charged."
 )
-NOT_YOURS = (
+NOT_YOURS = N_(
     "Only the member who asked for these images, or a moderator, can delete them. "
     "Nothing was deleted."
 )
@@ -60,7 +61,7 @@ class NothingToEdit(BotError):
     """The message holds no image the Edit button could use."""
 
     def __init__(self) -> None:
-        super().__init__("This message has no PNG, JPEG or WebP image left to edit.")
+        super().__init__(_("This message has no PNG, JPEG or WebP image left to edit."))
 
 
 class BadImageNumber(BotError):
@@ -68,8 +69,9 @@ class BadImageNumber(BotError):
 
     def __init__(self, text: str, count: int) -> None:
         super().__init__(
-            f"Choose an image number from 1 to {count} (you wrote {text[:10]!r}). "
-            "Nothing was charged."
+            _(
+                "Choose an image number from 1 to {count} (you wrote {text}). Nothing was charged."
+            ).format(count=number(count), text=repr(text[:10]))
         )
 
 
@@ -109,9 +111,9 @@ async def _reroll_inputs(
     """The edit's input images again, by record: only results of the bot, which it recorded
     as the edit's sources (job and image number); an upload's file name counts for nothing."""
     if record.params.get("mask") is not None:
-        raise BotError(MASK_NOT_KEPT)
+        raise BotError(_(MASK_NOT_KEPT))
     if not can_reroll(record.kind, record.params):
-        raise BotError(NO_INPUTS)  # some inputs were uploads: not kept
+        raise BotError(_(NO_INPUTS))  # some inputs were uploads: not kept
     names, sources = record.params["inputs"], record.params["sources"]
     found = []
     for name, (source_id, index) in zip(names, sources, strict=True):
@@ -199,7 +201,7 @@ async def delete_result(interaction: discord.Interaction[ImageBot], job_id: int)
         await interaction.response.defer()
         record = None if _ephemeral(interaction) else await button_job(interaction, job_id)
         if record is not None and not await _may_delete(interaction, record):
-            await _tell(interaction, NOT_YOURS)
+            await _tell(interaction, _(NOT_YOURS))
             return
         await _delete(interaction, record)
     except BotError as error:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.text import fix_surrogates
+from bot.i18n import _
 from bot.ledger.facade import JobRecord
 
 # The content of the Details answer holds the line in a code block, within Discord's 2,000.
@@ -69,10 +70,13 @@ def command_line(record: JobRecord, prompt: str) -> CommandLine:
 
 def command_block(line: CommandLine, *, edit: bool) -> str:
     """The Details answer's content: how to ask again, the line in a code block to copy."""
-    if line.prompt_file:
-        head = "To make it again, attach the prompt file below"
+    # Whole sentences, not pieces joined: languages order them their own way.
+    if line.prompt_file and edit:
+        head = _("To make it again, attach the prompt file below and the same images:")
+    elif line.prompt_file:
+        head = _("To make it again, attach the prompt file below:")
+    elif edit:
+        head = _("To make it again, attach the same images:")
     else:
-        head = "To make it again"
-    if edit:
-        head += (" and " if line.prompt_file else ", attach ") + "the same images"
-    return f"{head}:\n{_FENCE}\n{line.text}\n{_FENCE}"
+        head = _("To make it again:")
+    return f"{head}\n{_FENCE}\n{line.text}\n{_FENCE}"

@@ -19,6 +19,7 @@ from PIL import Image
 
 from bot.core.errors import BotError
 from bot.core.models import ImageFormat
+from bot.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,11 @@ class ImageTooLarge(DeliveryError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(
-            "The picture came out too large to upload here, even after compressing it "
-            f"(this server's limit is {_readable(limit)} per message). "
-            "Try a smaller size, or ask for JPEG or WebP output."
+            _(
+                "The picture came out too large to upload here, even after compressing it "
+                "(this server's limit is {limit} per message). Try a smaller size, or ask for "
+                "JPEG or WebP output."
+            ).format(limit=_readable(limit))
         )
         self.limit = limit
 
@@ -131,7 +134,7 @@ def _downscale_to_fit(
     # What the last attempt would have weighed at the downscale quality.
     predicted = size * bytes_per_pixel(fmt, target_quality) / bytes_per_pixel(fmt, quality)
     source = image
-    for _ in range(DOWNSCALE_ATTEMPTS):
+    for _attempt in range(DOWNSCALE_ATTEMPTS):
         scale = math.sqrt(0.9 * budget / predicted)
         width, height = round(source.width * scale), round(source.height * scale)
         if min(width, height) < MIN_SIDE:
@@ -167,7 +170,7 @@ def _open(data: bytes) -> Image.Image:
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         log.warning("generated image could not be decoded: %s", error)
         raise DeliveryError(
-            "The image service sent a picture that could not be read, so it cannot be posted."
+            _("The image service sent a picture that could not be read, so it cannot be posted.")
         ) from None
     return image
 

@@ -22,12 +22,13 @@ from functools import partial
 from typing import Any, TypeVar
 
 from bot.core.errors import BotError
+from bot.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-BUSY = (
+BUSY = N_(
     "The bot is busy checking other uploads right now. Try again in a minute; nothing was charged."
 )
 
@@ -36,7 +37,7 @@ class IntakeBusy(BotError):
     """A request waited too long for room to download and check its files."""
 
     def __init__(self) -> None:
-        super().__init__(BUSY)
+        super().__init__(_(BUSY))
 
 
 class IntakeLimits:

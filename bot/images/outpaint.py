@@ -18,6 +18,7 @@ from bot.core.actions import Action
 from bot.core.errors import refuse
 from bot.core.input_files import UploadedFile, sniff_image
 from bot.core.profiles import ModelProfile
+from bot.i18n import _
 from bot.images.canvas import Box, Plan, plan_for
 
 MASK_NAME = "mask.png"
@@ -41,11 +42,9 @@ def prepare(profile: ModelProfile, action: Action, source: UploadedFile) -> Prep
     sniffed = sniff_image(source.data, source.filename)
     plan = plan_for(profile, action, sniffed.width, sniffed.height)
     if plan is None:
-        refuse(
-            "image",
-            f"{action.label} is not possible for this {sniffed.width}x{sniffed.height} image "
-            f"on {profile.name}. Nothing was charged.",
-        )
+        text = _("{action} is not possible for this {size} image on {model}. Nothing was charged.")
+        size = f"{sniffed.width}x{sniffed.height}"
+        refuse("image", text.format(action=_(action.label), size=size, model=profile.name))
     if plan.placed is None:
         formats = profile.edit.formats if profile.edit is not None else ()
         if sniffed.format in formats:

@@ -417,7 +417,11 @@ class Runner:
         """WisGate does not know the model: stop offering it; say which ones remain."""
         self._catalogue.mark_unavailable(model)
         available = self._catalogue.available
-        return f"{text} Models you can use now: {or_list(available)}." if available else text
+        if not available:
+            return text
+        return _("{text} Models you can use now: {models}.").format(
+            text=text, models=or_list(available)
+        )
 
     async def _after_refund(self, job_id: int, spec: JobSpec, error: BotError) -> None:
         """Tell the events of a refund; their failure is logged and never changes the job's end."""

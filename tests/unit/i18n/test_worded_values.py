@@ -1,5 +1,6 @@
 """The refusals worded from data (a free size's broken rule, a moderator's bad value) in every
-shipped language: every kind has its own sentence, every field is filled, numbers per locale."""
+shipped language: every kind has its own sentence, every field is filled, numbers per locale;
+and result texts that were English until issue 21's last part."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from bot.core.errors import BadValue, ValueKind
 from bot.core.profiles import FreeSize, SizeFault
 from bot.core.size_texts import free_size_refusal
+from bot.discord.result_actions import BadImageNumber, NothingToEdit
+from bot.discord.result_command import CommandLine, command_block
 from bot.discord.value_texts import bad_value_text
 from bot.i18n import speaking
 from bot.i18n.locales import CATALOGS, ENGLISH
@@ -63,4 +66,20 @@ def test_bounds_are_written_the_locales_way() -> None:
         assert free_size_refusal("4000x4000", RULE, SizeFault.RATIO, "2880x2880") == (
             "Size 4000x4000 is not allowed: its aspect ratio must be between 1:3 and 3:1. "
             "Try 2880x2880."
+        )
+
+
+def test_result_texts_once_english_speak_the_members_language() -> None:
+    """Details' how-to-ask-again line, a result action's refusals and an image number's."""
+    line = CommandLine("/edit prompt:a fox", prompt_file=True)
+    with speaking("de"):
+        assert command_block(line, edit=True).startswith(
+            "Um es noch einmal zu erstellen, häng die Prompt-Datei unten und dieselben Bilder an:\n"
+        )
+        assert BadImageNumber("9", 3).user_message.startswith("Wähle eine Bildnummer von 1 bis 3")
+    with speaking("ja"):
+        assert NothingToEdit().user_message.startswith("このメッセージには")
+    with speaking(ENGLISH):
+        assert command_block(line, edit=False).startswith(
+            "To make it again, attach the prompt file below:\n"
         )
