@@ -49,9 +49,11 @@ async def refuse_blocked_terms(bot: ImageBot, guild_id: int | None, prompt: str)
 
 @asynccontextmanager
 async def guard_caps(bot: ImageBot, guild_id: int | None) -> AsyncIterator[None]:
-    """Let a CapReached through, after telling the log (and the log channel) the first time."""
+    """Let a CapReached through at once, telling the log (and the log channel) the first time
+    in the background: the refusal answers an interaction Discord gives 3 s, and a log
+    channel answering 5xx holds a post for seconds (discord.py tries again after 1 s, 3 s)."""
     try:
         yield
     except CapReached as error:
-        await bot.notices.cap_reached(error, guild_id)
+        bot.in_background(bot.notices.cap_reached(error, guild_id), "cap-alert")
         raise

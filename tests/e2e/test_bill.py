@@ -284,6 +284,29 @@ async def test_a_server_that_lifts_its_own_limits_stops_at_the_operators_cap(
         assert world.rows("SELECT SUM(cost_charged_micros) FROM jobs") == [(48_000,)]
 
 
+async def test_a_cap_refusal_is_not_held_up_by_its_alert_to_the_log_channel(
+    tmp_path: Path,
+) -> None:
+    """The first refusal at a cap also alerts the log channel; that channel answering 502
+    (discord.py tries again after 1 s, then 3 s) must not keep the member's refusal past
+    Discord's 3 s to answer an interaction (found by the chaos run on PostgreSQL)."""
+    staff = Staff()
+    settings = {"operator_daily_usd": "0.02", "max_daily_images": "off"}
+    async with running_bot(tmp_path, setup=staff, **settings) as world:
+        await ask(world, "quota-admin settings", {"log_channel": staff.log}, user=staff.admin)
+        await world.slash("imagine", {"prompt": "a pebble", **CHEAP})  # $0.016 of $0.02
+        await world.idle()
+        world.discord.fail_next("POST", rf"^/channels/{staff.log.id}/messages$", 502, count=2)
+        refused = await world.slash("imagine", {"prompt": "one more", **CHEAP})
+        await world.idle()
+        assert refused.ack_type == 4 and "Nothing was charged" in private_reply(world, refused)
+        await world.discord.wait_for(
+            lambda: any("Spending cap" in t for t in log_texts(world, staff.log)),
+            within=10,
+            what="the cap's alert in the log channel, once Discord took it",
+        )
+
+
 async def test_moderators_cannot_set_limits_above_the_owners_ceiling(tmp_path: Path) -> None:
     staff = Staff()
     async with running_bot(tmp_path, setup=staff, max_daily_images=50) as world:
