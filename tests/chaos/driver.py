@@ -349,8 +349,10 @@ def _all_admitted(run: Run, injected: list[Injected]) -> bool:
 
 
 def _sending(run: Run) -> bool:
-    """A charged job's delivery is still under way (or due from a restart)."""
-    sql = "SELECT COUNT(*) FROM jobs WHERE delivery = 'pending'"
+    """A charged job's delivery is still under way (or due from a restart), or a member is
+    still owed a notice (a survivor's restart notice may wait out Discord's 5xx retries,
+    seconds apart: quiet on Discord does not mean told)."""
+    sql = "SELECT COUNT(*) FROM jobs WHERE delivery = 'pending' OR notice_owed = 1"
     return int(db_rows(run.database, sql)[0][0]) > 0
 
 

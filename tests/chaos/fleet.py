@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,13 +35,22 @@ class FleetDriver(Driver):
 
     shards = SHARDS
     # Below what three guilds ask at their busiest (MAX_JOBS_PER_GUILD each): the cap binds.
-    cap = 4
+    cap = 3
+    # The owner's daily cap, the one counter every process charges: reached mid-run.
+    owner_daily_usd = 1.25
 
     def __init__(self, plan: Plan, folder: Path, server: PostgresServer) -> None:
         super().__init__(replace(plan, kills=plan.kills[:1]), folder)
         self.server = server
         self.victim = plan.seed % SHARDS
         self._timing: asyncio.Task[None] | None = None
+
+    @asynccontextmanager
+    async def world(self) -> AsyncIterator[Run]:
+        """The driver's world, the owner's daily cap noted for the checks."""
+        async with super().world() as run:
+            run.owner_daily_usd = self.owner_daily_usd
+            yield run
 
     async def _database(self) -> Database:
         return Database(self.folder / "bot.sqlite3", await self.server.new_database())
@@ -55,6 +66,7 @@ class FleetDriver(Driver):
             SHARD_COUNT=str(SHARDS),
             SHARD_IDS=str(shard),
             MAX_CONCURRENT_JOBS=str(self.cap),
+            OPERATOR_DAILY_USD=str(self.owner_daily_usd),
         )
         return env
 

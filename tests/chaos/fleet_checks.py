@@ -1,11 +1,13 @@
 """Checks across processes (tests/chaos/invariants.py runs them with the others): the caps
-toward WisGate, and a killed process's jobs ended by a survivor within the lease.
+toward WisGate, the owner's cap, and a killed process's jobs ended by a survivor in time.
 
 * WisGate never had more image calls at once than MAX_CONCURRENT_JOBS: the fake counts them
   as they arrive (FakeWisGate.over_cap); per member (MAX_JOBS_PER_MEMBER) and per guild
   (MAX_JOBS_PER_GUILD) they are counted here from the calls' times, each call's job known by
   its prompt's tag. A call's recorded span (its body read until its handler ended) lies
   inside its real one, so these counts never exceed the truth.
+* The owner's daily cap (OPERATOR_DAILY_USD, set in the PostgreSQL mode), the one counter
+  every process charges, whatever the guild: never above it, and equal to the day's charges.
 * A process killed without a restart: every job it had open at the kill was taken by a
   survivor (its owner now another's) and ended (settled or refunded) within TAKEOVER_BOUND
   seconds of the kill: a survivor reclaims once the dead lease is LEASE old, at its next
@@ -57,6 +59,37 @@ def _most_at_once(spans: list[tuple[float, float]]) -> int:
         now += step
         most = max(most, now)
     return most
+
+
+def check_owner_cap(run: Run) -> tuple[list[str], Counter[str]]:
+    """The owner's daily cap (OPERATOR_DAILY_USD), which every process charges: never above
+    it, and equal to the day's charges over all jobs, nothing left held."""
+    if run.owner_daily_usd is None:
+        return [], Counter()
+    cap = round(run.owner_daily_usd * 1_000_000)
+    days = dict(
+        db_rows(run.database, "SELECT day, SUM(cost_charged_micros) FROM jobs GROUP BY day")
+    )
+    failures: list[str] = []
+    tally: Counter[str] = Counter()
+    for period, charged, held in db_rows(
+        run.database, "SELECT period, charged_micros, held_micros FROM operator_spend"
+    ):
+        if period not in days:
+            continue  # the month's row: the monthly cap is off
+        tally["owner's daily spend (micro-USD)"] = charged
+        if charged > cap:
+            failures.append(
+                f"the owner's spend on {period}: ${charged}e-6, above the cap ${cap}e-6"
+            )
+        if charged != days[period] or held:
+            failures.append(
+                f"the owner's spend on {period}: ${charged}e-6 charged and ${held}e-6 held; "
+                f"its jobs were charged ${days[period]}e-6"
+            )
+    if any(days.values()) and not tally:
+        failures.append(f"jobs were charged on {sorted(days)}, but the owner's spend has no day")
+    return failures, tally
 
 
 def check_takeovers(run: Run) -> tuple[list[str], Counter[str]]:

@@ -49,7 +49,7 @@ import orjson
 from bot.ledger.jobs import RECOVERED_REASON
 from bot.ledger.models import OPEN_STATUSES
 from tests.chaos.driver import refusal_of
-from tests.chaos.fleet_checks import check_caps, check_takeovers
+from tests.chaos.fleet_checks import check_caps, check_owner_cap, check_takeovers
 from tests.chaos.plan import GRANTS
 from tests.chaos.records import Injected, Run, db_rows, prompt_of, tag_index
 from tests.fakes.discord.model import RecordedRequest
@@ -139,7 +139,7 @@ def check(run: Run) -> Report:
     _check_without_jobs(run, by_index, report)
     _check_ledger(run, jobs, files, report)
     _check_process(run, report)
-    for failures, tally in (check_caps(run), check_takeovers(run)):
+    for failures, tally in (check_caps(run), check_owner_cap(run), check_takeovers(run)):
         report.violations.extend(failures)
         report.tally.update(tally)
     report.tally["429s from the window"] = run.wisgate.rate_limited
@@ -389,7 +389,12 @@ def _check_without_jobs(run: Run, by_index: dict[int, Job], report: Report) -> N
         epoch = run.epochs[item.epoch]
         if text is not None:
             _check_acknowledged(run, item, report)
-            kind = "budget" if "budget" in text else "limit" if "today" in text else "other"
+            kind = (
+                "budget" if "budget" in text
+                else "owner's cap" if "its owner set" in text
+                else "limit" if "today" in text
+                else "other"
+            )  # fmt: skip
             report.tally[f"refused ({kind})"] += 1
             if kind == "other":
                 report.fail(f"job {index}: refused with {text[:200]!r}")

@@ -66,6 +66,7 @@ class Run:
     # Jobs a survivor took from a killed process (tests/chaos/fleet.py): id -> old owner.
     taken: dict[int, str] = field(default_factory=dict)
     takeovers: list[Takeover] = field(default_factory=list)
+    owner_daily_usd: float | None = None  # OPERATOR_DAILY_USD, when not off
 
     def guild_of(self, member: int) -> FakeGuild:
         """The guild where member n asks (in DMs: the guild it shares with the bot)."""

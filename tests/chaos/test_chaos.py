@@ -20,6 +20,9 @@ them (a member may hear twice, never not at all).
     CHAOS_SEEDS=10 .venv/bin/pytest tests/chaos/test_chaos.py -v   # seeds 1-10, one after another
     CHAOS_SEEDS=7,42 .venv/bin/pytest tests/chaos/test_chaos.py    # these seeds ("42," for one)
 
+tests/chaos/test_chaos_fleet.py runs the same plans on PostgreSQL with three bot processes,
+one killed for good.
+
 A run takes ~15-25 s on two cores and is cut off after RUN_TIMEOUT. A failure names its seed
 (rerun it alone with CHAOS_SEEDS=<seed>,) and lists what broke; the bot's log is kept in the
 test's tmp_path.

@@ -2,7 +2,9 @@
 processes, one shard each, on one database, faults on both sides, and one process SIGKILLed
 mid-run and not restarted (tests/chaos/fleet.py). The same checks hold (invariants.py), and
 the ones across processes (fleet_checks.py): WisGate never sees more calls at once than the
-caps allow, and a survivor ends the dead process's jobs within a few leases of the kill.
+caps allow (the total cap, 3 here, binds), the owner's daily cap (every process charges it;
+$1.25 here, reached mid-run) is never overspent, and a survivor ends the dead process's jobs
+within a few leases of the kill. A run takes ~25-35 s on two loaded cores.
 
     .venv/bin/pytest tests/chaos/test_chaos_fleet.py                    # the CI seed(s)
     CHAOS_SEEDS=5 .venv/bin/pytest tests/chaos/test_chaos_fleet.py -s   # seeds 1-5, figures
