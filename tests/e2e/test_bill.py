@@ -277,6 +277,11 @@ async def test_a_server_that_lifts_its_own_limits_stops_at_the_operators_cap(
             refused = await world.slash("imagine", {"prompt": "one more", **CHEAP}, user=who)
             await world.idle()
             assert refused.ack_type == 4 and "Nothing was charged" in private_reply(world, refused)
+        await world.discord.wait_for(  # the alert goes out beside the refusal, not before it
+            lambda: any("Spending cap" in t for t in log_texts(world, staff.log)),
+            within=10,
+            what="the cap's alert in the log channel",
+        )
         alerts = [t for t in log_texts(world, staff.log) if "Spending cap" in t]
         assert len(alerts) == 1 and "OPERATOR_DAILY_USD" in alerts[0]
         told = [r for r in caplog.records if "operator cap operator_daily" in r.getMessage()]
