@@ -72,12 +72,15 @@ async def reclaim(tx: Tx, me: str, lease: float) -> list[int]:
 
 
 async def gone(tx: Tx, owners: list[str]) -> list[str]:
-    """Which of these processes are gone for good: their lease taken (or never written)."""
+    """Which of these processes are gone for good: their lease taken by a survivor."""
+    # An owner with no row is not ours to judge: a bot on another database may share the
+    # spool folder, and its live folder must stay.
     rows = await tx.all(
-        "SELECT owner FROM processes WHERE owner = ANY(?::text[]) AND taken_by IS NULL", owners
+        "SELECT owner FROM processes WHERE owner = ANY(?::text[]) AND taken_by IS NOT NULL",
+        owners,
     )
-    alive = {str(row[0]) for row in rows}
-    return [owner for owner in owners if owner not in alive]
+    taken = {str(row[0]) for row in rows}
+    return [owner for owner in owners if owner in taken]
 
 
 class Leases:

@@ -83,6 +83,26 @@ async def test_a_process_folder_goes_once_its_lease_is_taken(
         assert list(process_folder(tmp_path, LIVE).iterdir())
 
 
+async def test_a_folder_whose_process_has_no_row_stays(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """A bot on another database sharing this spool folder has no row in ours: its live
+    folder is not this process's to remove."""
+    url = await postgres_server.new_database()
+    async with open_store("unused", url) as store, open_fleet(url) as locks:
+        assert isinstance(locks, PostgresLocks)
+        stranger = "machine-b:505:4b4b4b4b"  # leases on another database
+        await spooled(tmp_path, stranger, 1)
+        survivor = Leases(store, locks, "machine-a:404:3c3c3c3c")
+        await survivor.register()
+        mine = InputSpool(process_folder(tmp_path, survivor.owner), budget=0)
+
+        await survivor.reclaim()
+        await clear_gone_spools(mine, survivor)
+        assert folder_owners(tmp_path) == [stranger]
+        assert list(process_folder(tmp_path, stranger).iterdir())
+
+
 async def _stop_heartbeat(tx: Tx) -> None:
     await tx.run(
         "UPDATE processes SET heartbeat_at = now() - interval '1 hour' WHERE owner = ?", DEAD
