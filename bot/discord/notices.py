@@ -191,7 +191,12 @@ class Notices:
                 groups[(record.user_id, record.guild_id, record.channel_id)].append(record)
         told = 0
         for group in groups.values():
-            group = await self._held(group)
+            try:
+                group = await self._held(group)
+            except Exception:
+                # Left owed, unmarked: the next start or takeover tells them.
+                log.exception("could not check restart notice for member %d", group[0].user_id)
+                continue
             if not group:
                 continue  # told already, or another process's now
             try:
