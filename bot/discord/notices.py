@@ -160,10 +160,25 @@ class Notices:
         self, records: Sequence[JobRecord], answer_first: AnswerFirst | None = None
     ) -> None:
         """Tell the members of these refunds, in the background: through `answer_first` on
-        their interactions where it can, else (once connected) by a notice."""
+        their interactions where it can, else (once connected) by a notice; after the round
+        already under way, if any (one round at a time), without waiting for it here."""
         self.restart_task = asyncio.create_task(
-            self._restart(records, answer_first), name="restart-notices"
+            self._after(self.restart_task, records, answer_first), name="restart-notices"
         )
+
+    async def _after(
+        self,
+        previous: asyncio.Task[None] | None,
+        records: Sequence[JobRecord],
+        answer_first: AnswerFirst | None,
+    ) -> None:
+        if previous is not None and not previous.done():
+            try:
+                await asyncio.wait({previous})
+            except asyncio.CancelledError:
+                previous.cancel()  # close() cancels the newest round: the older ones end too
+                raise
+        await self._restart(records, answer_first)
 
     async def _restart(
         self, records: Sequence[JobRecord], answer_first: AnswerFirst | None

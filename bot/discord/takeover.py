@@ -47,9 +47,8 @@ async def take_over(
     ours = set(taken)
     owed = [record for record in await bot.ledger.owed_notices() if record.id in ours]
     if owed:
-        previous = bot.notices.restart_task
-        if previous is not None and not previous.done():
-            await asyncio.wait({previous})  # one round of notices at a time
+        # Queued behind any round under way, never awaited here: a slow round (the gateway,
+        # Discord's rate limits) must not hold up keep_lease's heartbeats past the lease.
         bot.notices.start_restart_notices(owed, lambda records: answer_interrupted(bot, records))
     return taken
 
