@@ -41,6 +41,8 @@ RunnerFactory = Callable[[JobEvents], Runner]
 ReporterFactory = Callable[[discord.Interaction[Any]], Reporter]
 StartUp = Callable[["ImageBot"], Awaitable[None]]
 
+CAP_ALERT_GRACE = 5.0  # seconds a cap alert still going out may take when the bot closes
+
 # Loaded by name so that bot/ never imports cogs/.
 EXTENSIONS: tuple[str, ...] = (
     "cogs.imagine",
@@ -212,6 +214,11 @@ class ImageBot(commands.Bot):
         restart = self.notices.restart_task
         if restart is not None and not restart.done():
             restart.cancel()
+        # A cap alert is recorded as sent before it is posted (once per period and server):
+        # cancelled in discord.py's retries it would never go out, so it gets a short grace.
+        alerts = {task for task in self.background if task.get_name() == "cap-alert"}
+        if alerts:
+            await asyncio.wait(alerts, timeout=CAP_ALERT_GRACE)
         for task in list(self.background):
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)

@@ -312,6 +312,24 @@ async def test_a_cap_refusal_is_not_held_up_by_its_alert_to_the_log_channel(
         )
 
 
+async def test_a_cap_alert_still_going_out_is_not_lost_to_a_clean_shutdown(
+    tmp_path: Path,
+) -> None:
+    """The alert is recorded as sent before it is posted: a stop while discord.py waits to try
+    the log channel again (it answered 502) lets it finish, else no process would ever post it."""
+    staff = Staff()
+    settings = {"operator_daily_usd": "0.02", "max_daily_images": "off"}
+    async with running_bot(tmp_path, setup=staff, **settings) as world:
+        await ask(world, "quota-admin settings", {"log_channel": staff.log}, user=staff.admin)
+        await world.slash("imagine", {"prompt": "a pebble", **CHEAP})  # $0.016 of $0.02
+        await world.idle()
+        world.discord.fail_next("POST", rf"^/channels/{staff.log.id}/messages$", 502, count=1)
+        refused = await world.slash("imagine", {"prompt": "one more", **CHEAP})
+        assert refused.ack_type == 4 and "Nothing was charged" in private_reply(world, refused)
+        await world.restart()  # at once: the alert is in discord.py's 1 s wait
+        assert any("Spending cap" in t for t in log_texts(world, staff.log))
+
+
 async def test_moderators_cannot_set_limits_above_the_owners_ceiling(tmp_path: Path) -> None:
     staff = Staff()
     async with running_bot(tmp_path, setup=staff, max_daily_images=50) as world:
