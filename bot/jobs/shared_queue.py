@@ -26,17 +26,20 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from bot.jobs.queue import QueueCancelled, QueueLimits, Ticket, wait_admitted
-from bot.ledger.queue_sql import Caps, QueueTable
+from bot.ledger.queue_sql import Caps, Place, QueueTable
 from bot.wisgate.pacer import Pacer
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 POLL = 1.0  # seconds: a claim at least this often, whatever NOTIFY says
+WRITE_TRIES = 6  # a change that fails is tried again after 0.1 s, doubling: ~3 s in all
+WRITE_PAUSE = 0.1
 
 
 class SharedQueue(Generic[T]):
@@ -58,14 +61,17 @@ class SharedQueue(Generic[T]):
         self.on_moved = on_moved
         self._tickets: dict[int, Ticket[T]] = {}  # job id -> ticket, while in line or running
         self._ids: dict[int, int] = {}  # id(ticket) -> job id
-        self._writes: asyncio.Queue[Coroutine[Any, Any, Any]] = asyncio.Queue()
+        self._writes: asyncio.Queue[Callable[[], Awaitable[Any]]] = asyncio.Queue()
+        self._rows = asyncio.Lock()  # a change being written and a claim's reading never overlap
         self._wake = asyncio.Event()
         self._seq = 0
         self._tasks: list[asyncio.Task[None]] = []
         # Per job: times sent back in line, and how many of those are written to its row.
         self._requeues: Counter[int] = Counter()
         self._requeues_written: Counter[int] = Counter()
-        self._limit_shared = None if pacer is None else pacer.ceiling
+        # The pacer's calls in flight: ours when last shared, and the published one as last read.
+        self._limit_mine = None if pacer is None else pacer.ceiling
+        self._limit_read: int | None = None
         if pacer is not None:
             pacer.subscribe(self.wake)
 
@@ -116,7 +122,7 @@ class SharedQueue(Generic[T]):
         ticket = Ticket(item, member, guild, future, round=0, seq=self._seq, cost=cost)
         self._tickets[job_id] = ticket
         self._ids[id(ticket)] = job_id
-        self._write(self._table.enqueue(job_id, member, guild, cost))
+        self._write(partial(self._table.enqueue, job_id, member, guild, cost))
         self.start()
         return ticket
 
@@ -134,11 +140,10 @@ class SharedQueue(Generic[T]):
         ticket.position = ticket.position or 1  # the next claim's reading corrects it
         pacer = self._pacer
         if pacer is not None and pacer.paused() > 0:
-            self._limit_shared = pacer.limit
-            self._write(self._table.publish_pause(pacer.paused(), pacer.limit))
+            self._write(partial(self._publish_pause, pacer, pacer.paused(), pacer.limit))
         job_id = self._ids[id(ticket)]
         self._requeues[job_id] += 1
-        self._write(self._requeued(job_id))
+        self._write(partial(self._requeued, job_id))
 
     def withdraw(self, ticket: Ticket[T], error: BaseException) -> bool:
         """Out of line (its waiter raises `error`); False if it is not waiting here."""
@@ -172,27 +177,48 @@ class SharedQueue(Generic[T]):
             self._tickets.pop(job_id, None)
             self._requeues.pop(job_id, None)
             self._requeues_written.pop(job_id, None)
-            self._write(self._table.release(job_id))
+            self._write(partial(self._table.release, job_id))
 
     async def _requeued(self, job_id: int) -> None:
         await self._table.requeue(job_id)
         if job_id in self._requeues:  # still ours (not released meanwhile)
             self._requeues_written[job_id] += 1
 
-    def _write(self, change: Coroutine[Any, Any, Any]) -> None:
+    async def _publish_pause(self, pacer: Pacer, seconds: float, limit: int) -> None:
+        # The published limit only falls with a pause: another process may have halved further.
+        published = await self._table.publish_pause(seconds, limit)
+        if published is not None and published < pacer.limit:
+            pacer.adopt_limit(published)
+        self._limit_read, self._limit_mine = published, pacer.limit
+
+    def _write(self, change: Callable[[], Awaitable[Any]]) -> None:
         self._writes.put_nowait(change)
 
     async def _write_rows(self) -> None:
         """Apply the tickets' changes to the rows, in order; then claim."""
         while True:
             change = await self._writes.get()
-            try:
-                await change
-            except Exception:
-                log.exception("the shared queue could not record a change; a survivor's "
-                              "reclaim or the next poll sets it right")  # fmt: skip
+            await self._apply(change)
             if self._writes.empty():
                 self.wake()
+
+    async def _apply(self, change: Callable[[], Awaitable[Any]]) -> None:
+        """One change, tried again on a failure (in order: later changes build on it). A
+        requeue never written would leave its job waiting here and holding a slot there."""
+        for attempt in range(WRITE_TRIES):
+            try:
+                async with self._rows:
+                    await change()
+                return
+            except Exception:
+                if attempt == WRITE_TRIES - 1:
+                    log.exception("the shared queue could not record a change after %d tries; "
+                                  "the queue wait limit or a survivor's reclaim ends its job",
+                                  WRITE_TRIES)  # fmt: skip
+                    return
+                log.warning("the shared queue could not record a change; trying again",
+                            exc_info=True)  # fmt: skip
+                await asyncio.sleep(WRITE_PAUSE * 2**attempt)
 
     async def _claim_loop(self) -> None:
         """Claim and read our rows on every wake-up, and every `poll` s."""
@@ -215,24 +241,37 @@ class SharedQueue(Generic[T]):
         limits = self._limits
         caps = Caps(limits.total, limits.per_member, limits.per_guild)
         pacer = self._pacer
-        if pacer is not None and pacer.limit != self._limit_shared:
-            self._limit_shared = pacer.limit  # it rose again after a pause: tell every claimer
-            await self._table.publish_limit(pacer.limit)
-        admitted = await self._table.claim(caps, None if pacer is None else pacer.trial)
-        shared = self._table.pause
-        if pacer is not None:
-            for admission in admitted:
-                pacer.admitted(admission.cost)
-            if shared.call_limit is not None and shared.call_limit != self._limit_shared:
-                self._limit_shared = shared.call_limit  # another process changed it
-                pacer.adopt_limit(shared.call_limit)
-        if shared.seconds > 0:  # nobody tells us when another process's pause ends
-            asyncio.get_running_loop().call_later(shared.seconds, self.wake)
-        if not self._tickets:
+        async with self._rows:
+            await self._share_limit(pacer)
+            admitted = await self._table.claim(caps, None if pacer is None else pacer.trial)
+            shared = self._table.pause
+            if pacer is not None:
+                for admission in admitted:
+                    pacer.admitted(admission.cost)
+                if shared.call_limit is not None and shared.call_limit != self._limit_read:
+                    pacer.adopt_limit(shared.call_limit)  # another process changed it
+                    self._limit_read, self._limit_mine = shared.call_limit, pacer.limit
+            if shared.seconds > 0:  # nobody tells us when another process's pause ends
+                asyncio.get_running_loop().call_later(shared.seconds, self.wake)
+            if not self._tickets:
+                return
+            # Rows written before this reading began are current; a requeue since is not in it.
+            before = {job: (n, self._requeues_written[job]) for job, n in self._requeues.items()}
+            places = await self._table.places()
+        self._follow(places, before)
+
+    async def _share_limit(self, pacer: Pacer | None) -> None:
+        """Our calls in flight grew back since last shared: publish them, unless another
+        process changed the published limit since we read it (a halving there wins)."""
+        if pacer is None or pacer.limit == self._limit_mine:
             return
-        # Rows written before this reading began are current; a requeue since is not in it.
-        before = {job: (n, self._requeues_written[job]) for job, n in self._requeues.items()}
-        for place in await self._table.places():
+        if await self._table.publish_limit(pacer.limit, self._limit_read):
+            self._limit_read = pacer.limit
+        self._limit_mine = pacer.limit
+
+    def _follow(self, places: list[Place], before: dict[int, tuple[int, int]]) -> None:
+        """Start our tickets a claim admitted, end those a Cancel marked, tell the places."""
+        for place in places:
             ticket = self._tickets.get(place.job_id)
             if ticket is None or ticket.state != "waiting":
                 continue

@@ -212,24 +212,30 @@ async def places(tx: Tx, owner: str) -> list[Place]:
     return [Place(int(job), state, None if at is None else int(at)) for job, state, at in rows]
 
 
-async def publish_pause(tx: Tx, seconds: float, call_limit: int) -> None:
-    """The pacer met a rate limit: no process admits for `seconds`; `call_limit` in flight."""
-    await tx.run(
+async def publish_pause(tx: Tx, seconds: float, call_limit: int) -> int | None:
+    """The pacer met a rate limit: no process admits for `seconds`, and at most `call_limit`
+    calls in flight (or fewer, if another process halved further); the limit now published."""
+    published = await tx.value(
         "INSERT INTO queue_state (id, paused_until, call_limit) "
         "VALUES (1, clock_timestamp() + make_interval(secs => ?1), ?2) ON CONFLICT (id) DO "
         "UPDATE SET paused_until = GREATEST(COALESCE(queue_state.paused_until, now()), "
-        "excluded.paused_until), call_limit = excluded.call_limit",
+        "excluded.paused_until), call_limit = LEAST(COALESCE(queue_state.call_limit, "
+        "excluded.call_limit), excluded.call_limit) RETURNING call_limit",
         float(seconds), call_limit,
     )  # fmt: skip
+    return None if published is None else int(published)
 
 
-async def publish_limit(tx: Tx, call_limit: int) -> None:
-    """The pacer's calls allowed in flight changed (it speeds up again after a pause)."""
-    await tx.run(
-        "INSERT INTO queue_state (id, call_limit) VALUES (1, ?) "
-        "ON CONFLICT (id) DO UPDATE SET call_limit = excluded.call_limit",
-        call_limit,
-    )
+async def publish_limit(tx: Tx, call_limit: int, expected: int | None) -> bool:
+    """The pacer's calls allowed in flight grew back: published only if the limit is still
+    `expected` (what this process last read): another process's halving since wins."""
+    published = await tx.value(
+        "INSERT INTO queue_state (id, call_limit) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE "
+        "SET call_limit = excluded.call_limit "
+        "WHERE queue_state.call_limit IS NOT DISTINCT FROM ?2::integer RETURNING call_limit",
+        call_limit, expected,
+    )  # fmt: skip
+    return published is not None
 
 
 class QueueTable:
@@ -275,10 +281,13 @@ class QueueTable:
         """This owner's queued jobs and their places."""
         return await self.store.transaction(partial(places, owner=self.owner), write=False)
 
-    async def publish_pause(self, seconds: float, call_limit: int) -> None:
-        """Share the pacer's pause with every process."""
-        await self.store.transaction(partial(publish_pause, seconds=seconds, call_limit=call_limit))
+    async def publish_pause(self, seconds: float, call_limit: int) -> int | None:
+        """Share the pacer's pause with every process; the calls in flight now published."""
+        body = partial(publish_pause, seconds=seconds, call_limit=call_limit)
+        published: int | None = await self.store.transaction(body)
+        return published
 
-    async def publish_limit(self, call_limit: int) -> None:
-        """Share the pacer's calls allowed in flight."""
-        await self.store.transaction(partial(publish_limit, call_limit=call_limit))
+    async def publish_limit(self, call_limit: int, expected: int | None) -> bool:
+        """Share the pacer's calls allowed in flight, if still `expected` there."""
+        body = partial(publish_limit, call_limit=call_limit, expected=expected)
+        return await self.store.transaction(body)

@@ -124,3 +124,61 @@ async def test_a_reading_taken_before_a_requeue_does_not_start_the_job_again(
     await asyncio.sleep(0.5)
     assert ticket.state == "waiting"  # not started again during the pause
     assert not ticket.admitted.done()
+
+
+class FailingOnce(QueueTable):
+    """The database failing the first requeue write (a dropped connection, say)."""
+
+    def __init__(self, table: QueueTable) -> None:
+        super().__init__(table.store, table.owner)
+        self.failed = False
+
+    async def requeue(self, job_id: int) -> None:
+        """Fails once, then writes."""
+        if not self.failed:
+            self.failed = True
+            raise ConnectionResetError("connection lost")
+        await super().requeue(job_id)
+
+
+async def test_a_requeue_that_fails_to_be_written_is_tried_again(queues: Queues) -> None:
+    first = queues[0]
+    table = first._table = FailingOnce(first._table)
+    pacer = first._pacer = Pacer(4)
+    ticket = first.join(Item(1), member=1, guild=None)
+    await admitted(ticket)
+    pacer.observe(429, {"retry-after": "0.2"})
+    first.requeue(ticket)
+    # Not written, the row would stay "admitted" and every reading stale: waiting forever.
+    await admitted(ticket, 3.0)
+    assert table.failed
+
+
+RATE_LIMITED = {"retry-after": "0.1"}
+
+
+async def test_a_halving_elsewhere_wins_over_a_limit_grown_back_here(queues: Queues) -> None:
+    first, second = queues
+    pacers = [Pacer(4), Pacer(4)]
+    for queue, pacer in zip(queues, pacers, strict=True):
+        queue._pacer = pacer
+        pacer.subscribe(queue.wake)
+    a = first.join(Item(1), member=1, guild=None)
+    b = second.join(Item(2), member=2, guild=None)
+    await admitted(a)
+    await admitted(b)
+    pacers[1].observe(429, RATE_LIMITED)  # the second halves 4 -> 2 and says so
+    second.requeue(b)
+    await admitted(b)
+    second.release(b)
+    await asyncio.sleep(0.3)
+    assert pacers[0].limit == 2  # the first followed
+    await second.close()  # the second reads nothing for a while (a busy process)
+    pacers[0].observe(429, RATE_LIMITED)  # the first halves again, 2 -> 1, and publishes it
+    first.requeue(a)
+    await admitted(a)
+    for _ in range(2):
+        pacers[1].observe(200, {})  # the second grows back to 3 from the 2 it last read
+    assert pacers[1].limit == 3
+    await second._claim_and_read()  # its next claim
+    assert [pacer.limit for pacer in pacers] == [1, 1]  # the halving held; 3 was not published

@@ -129,3 +129,15 @@ async def test_every_claimer_reads_the_published_pause_and_limit(
     admitted = await tables[2].claim(Caps(total=8))
     assert [a.job_id for a in admitted] == [1, 2]  # the published limit, not the caps' 8
     assert tables[2].pause.seconds == 0
+
+
+async def test_a_pause_only_lowers_the_published_limit_and_growth_needs_the_last_read(
+    tables: list[QueueTable],
+) -> None:
+    assert await tables[0].publish_pause(0.01, 2) == 2
+    assert await tables[1].publish_pause(0.01, 4) == 2  # another halved further: theirs holds
+    assert await tables[1].publish_limit(3, expected=4) is False  # it read 4: stale
+    assert await tables[1].publish_limit(3, expected=2) is True
+    await asyncio.sleep(0.02)
+    await tables[2].claim(Caps(total=8))
+    assert tables[2].pause.call_limit == 3
