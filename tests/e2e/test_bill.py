@@ -289,6 +289,21 @@ async def test_a_server_that_lifts_its_own_limits_stops_at_the_operators_cap(
         assert world.rows("SELECT SUM(cost_charged_micros) FROM jobs") == [(48_000,)]
 
 
+TWO_CENTS_A_DAY = {"operator_daily_usd": "0.02", "max_daily_images": "off"}
+
+
+async def over_the_cap_while_the_log_channel_fails(
+    world: World, staff: Staff, failures: int
+) -> FakeInteraction:
+    """Spend most of the owner's $0.02 day, have the log channel answer 502 `failures` times,
+    and ask once more: refused at the cap (the refusal; its alert may still be going out)."""
+    await ask(world, "quota-admin settings", {"log_channel": staff.log}, user=staff.admin)
+    await world.slash("imagine", {"prompt": "a pebble", **CHEAP})  # $0.016 of $0.02
+    await world.idle()
+    world.discord.fail_next("POST", rf"^/channels/{staff.log.id}/messages$", 502, count=failures)
+    return await world.slash("imagine", {"prompt": "one more", **CHEAP})
+
+
 async def test_a_cap_refusal_is_not_held_up_by_its_alert_to_the_log_channel(
     tmp_path: Path,
 ) -> None:
@@ -296,13 +311,8 @@ async def test_a_cap_refusal_is_not_held_up_by_its_alert_to_the_log_channel(
     (discord.py tries again after 1 s, then 3 s) must not keep the member's refusal past
     Discord's 3 s to answer an interaction (found by the chaos run on PostgreSQL)."""
     staff = Staff()
-    settings = {"operator_daily_usd": "0.02", "max_daily_images": "off"}
-    async with running_bot(tmp_path, setup=staff, **settings) as world:
-        await ask(world, "quota-admin settings", {"log_channel": staff.log}, user=staff.admin)
-        await world.slash("imagine", {"prompt": "a pebble", **CHEAP})  # $0.016 of $0.02
-        await world.idle()
-        world.discord.fail_next("POST", rf"^/channels/{staff.log.id}/messages$", 502, count=2)
-        refused = await world.slash("imagine", {"prompt": "one more", **CHEAP})
+    async with running_bot(tmp_path, setup=staff, **TWO_CENTS_A_DAY) as world:
+        refused = await over_the_cap_while_the_log_channel_fails(world, staff, failures=2)
         await world.idle()
         assert refused.ack_type == 4 and "Nothing was charged" in private_reply(world, refused)
         await world.discord.wait_for(
@@ -318,13 +328,8 @@ async def test_a_cap_alert_still_going_out_is_not_lost_to_a_clean_shutdown(
     """The alert is recorded as sent before it is posted: a stop while discord.py waits to try
     the log channel again (it answered 502) lets it finish, else no process would ever post it."""
     staff = Staff()
-    settings = {"operator_daily_usd": "0.02", "max_daily_images": "off"}
-    async with running_bot(tmp_path, setup=staff, **settings) as world:
-        await ask(world, "quota-admin settings", {"log_channel": staff.log}, user=staff.admin)
-        await world.slash("imagine", {"prompt": "a pebble", **CHEAP})  # $0.016 of $0.02
-        await world.idle()
-        world.discord.fail_next("POST", rf"^/channels/{staff.log.id}/messages$", 502, count=1)
-        refused = await world.slash("imagine", {"prompt": "one more", **CHEAP})
+    async with running_bot(tmp_path, setup=staff, **TWO_CENTS_A_DAY) as world:
+        refused = await over_the_cap_while_the_log_channel_fails(world, staff, failures=1)
         assert refused.ack_type == 4 and "Nothing was charged" in private_reply(world, refused)
         await world.restart()  # at once: the alert is in discord.py's 1 s wait
         assert any("Spending cap" in t for t in log_texts(world, staff.log))

@@ -11,18 +11,13 @@ from typing import Any
 
 from bot.core.catalogue import Catalogue
 from bot.core.models import GeneratedImage, ImageRequest, ImageResult
-from bot.core.prices import default_prices
 from bot.core.profile_files import builtin_profiles
 from bot.images.store import ResultStore
 from bot.jobs.job import Delivered, Job
 from bot.jobs.recovery import recover
 from bot.jobs.runner import Runner
 from bot.jobs.spool import InputSpool
-from bot.ledger.facade import JobSpec, Ledger, Requester
-from bot.ledger.fleet import PostgresLocks, open_fleet
-from bot.ledger.leases import Leases
-from bot.ledger.opener import open_store
-from bot.ledger.store import Tx
+from tests.leased import fox_spec, leased_database
 from tests.postgres import PostgresServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -74,25 +69,11 @@ class Reporter:
         self.abandoned = True
 
 
-def spec() -> JobSpec:
-    who = Requester(user_id=222, guild_id=111, channel_id=333)
-    params = {"prompt": "a red fox", "n": 1, "background": "auto"}
-    return JobSpec(who, "generate", "gpt-image-1", 1, "1024x1024", "low", params)
-
-
 async def test_a_job_taken_mid_generation_is_neither_charged_nor_delivered_by_the_stalled(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
-    url = await postgres_server.new_database()
-    async with open_store("unused", url) as store, open_fleet(url) as locks:
-        assert isinstance(locks, PostgresLocks)
-
-        def ledger(owner: str) -> Ledger:
-            return Ledger(
-                store, default_daily_images=5, prices=default_prices(), owner=owner, leased=True
-            )
-
-        stalled, survivor = ledger("stalled"), ledger("survivor")
+    async with leased_database(postgres_server) as db:
+        stalled, survivor = db.ledger("stalled"), db.ledger("survivor")
         results = ResultStore(tmp_path / "results", keep_days=1, max_bytes=10**8)
         wisgate = StalledWisGate()
         runner = Runner(
@@ -104,16 +85,16 @@ async def test_a_job_taken_mid_generation_is_neither_charged_nor_delivered_by_th
             max_concurrent=2,
         )
         try:
-            await Leases(store, locks, "stalled").register()
+            await db.leases("stalled").register()
             reporter = Reporter()
             request = ImageRequest("generate", "gpt-image-1", "a red fox", 1, "1024x1024", "low")
-            job_id = (await runner.submit(Job(spec(), request, reporter))).job_id
+            job_id = (await runner.submit(Job(fox_spec(), request, reporter))).job_id
             await asyncio.wait_for(wisgate.asked.wait(), 5)
 
             # The stalled process misses its heartbeats; a survivor takes and ends its job
             # (nothing kept yet: refunded, the member told by the survivor).
-            await store.transaction(_age_lease)
-            leases = Leases(store, locks, "survivor")
+            await db.stop_heartbeat("stalled")
+            leases = db.leases("survivor")
             await leases.register()
             assert await leases.reclaim() == [job_id]
             await recover(survivor, results, [job_id])
@@ -138,9 +119,3 @@ async def test_a_job_taken_mid_generation_is_neither_charged_nor_delivered_by_th
         finally:
             await runner.close(grace=1.0)
             results.close()
-
-
-async def _age_lease(tx: Tx) -> None:
-    await tx.run(
-        "UPDATE processes SET heartbeat_at = now() - interval '1 hour' WHERE owner = 'stalled'"
-    )

@@ -8,10 +8,7 @@ from pathlib import Path
 from bot.core.models import ImageRequest, InputImage
 from bot.discord.takeover import clear_gone_spools
 from bot.jobs.spool import InputSpool, folder_owners, process_folder
-from bot.ledger.fleet import PostgresLocks, open_fleet
-from bot.ledger.leases import Leases
-from bot.ledger.opener import open_store
-from bot.ledger.store import Tx
+from tests.leased import leased_database
 from tests.postgres import PostgresServer
 
 LIVE = "machine-a:101:0f0f0f0f"
@@ -63,17 +60,15 @@ def test_alone_a_start_clears_the_whole_spool_as_before(tmp_path: Path) -> None:
 async def test_a_process_folder_goes_once_its_lease_is_taken(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
-    url = await postgres_server.new_database()
-    async with open_store("unused", url) as store, open_fleet(url) as locks:
-        assert isinstance(locks, PostgresLocks)
+    async with leased_database(postgres_server) as db:
         for owner in (LIVE, DEAD):
-            await Leases(store, locks, owner).register()
+            await db.leases(owner).register()
             await spooled(tmp_path, owner, 1)
-        survivor = Leases(store, locks, "machine-a:404:3c3c3c3c")
+        survivor = db.leases("machine-a:404:3c3c3c3c")
         await survivor.register()
         mine = InputSpool(process_folder(tmp_path, survivor.owner), budget=0)
 
-        await store.transaction(_stop_heartbeat)
+        await db.stop_heartbeat(DEAD)
         await clear_gone_spools(mine, survivor)  # dead, but nobody took its lease yet
         assert folder_owners(tmp_path) == sorted([LIVE, DEAD])
 
@@ -88,12 +83,10 @@ async def test_a_folder_whose_process_has_no_row_stays(
 ) -> None:
     """A bot on another database sharing this spool folder has no row in ours: its live
     folder is not this process's to remove."""
-    url = await postgres_server.new_database()
-    async with open_store("unused", url) as store, open_fleet(url) as locks:
-        assert isinstance(locks, PostgresLocks)
+    async with leased_database(postgres_server) as db:
         stranger = "machine-b:505:4b4b4b4b"  # leases on another database
         await spooled(tmp_path, stranger, 1)
-        survivor = Leases(store, locks, "machine-a:404:3c3c3c3c")
+        survivor = db.leases("machine-a:404:3c3c3c3c")
         await survivor.register()
         mine = InputSpool(process_folder(tmp_path, survivor.owner), budget=0)
 
@@ -101,9 +94,3 @@ async def test_a_folder_whose_process_has_no_row_stays(
         await clear_gone_spools(mine, survivor)
         assert folder_owners(tmp_path) == [stranger]
         assert list(process_folder(tmp_path, stranger).iterdir())
-
-
-async def _stop_heartbeat(tx: Tx) -> None:
-    await tx.run(
-        "UPDATE processes SET heartbeat_at = now() - interval '1 hour' WHERE owner = ?", DEAD
-    )

@@ -13,16 +13,13 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from bot.core.prices import default_prices
 from bot.discord.notices import Notices
 from bot.discord.takeover import keep_lease
 from bot.images.store import ResultStore
 from bot.ledger.facade import JobSpec, Ledger, Requester
-from bot.ledger.fleet import PostgresLocks, open_fleet
 from bot.ledger.leases import Leases
 from bot.ledger.moderation import LedgerModeration
-from bot.ledger.opener import open_store
-from bot.ledger.store import Tx
+from tests.leased import leased_database
 from tests.postgres import PostgresServer
 
 LEASE = 0.4  # seconds: the test's lease, short so that missed heartbeats show quickly
@@ -73,23 +70,15 @@ def spec() -> JobSpec:
 async def test_heartbeats_go_on_while_an_earlier_notice_round_waits(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
-    url = await postgres_server.new_database()
-    async with open_store("unused", url) as store, open_fleet(url) as locks:
-        assert isinstance(locks, PostgresLocks)
-
-        def ledger(owner: str) -> Ledger:
-            return Ledger(
-                store, default_daily_images=5, prices=default_prices(), owner=owner, leased=True
-            )
-
+    async with leased_database(postgres_server) as db:
         # A dead process left a queued job: taking it owes its member a notice.
-        await Leases(store, locks, "dead").register()
-        job = (await ledger("dead").reserve(spec())).job_id
-        await store.transaction(_age_lease)
+        await db.leases("dead").register()
+        job = (await db.ledger("dead").reserve(spec())).job_id
+        await db.stop_heartbeat("dead")
 
         results = ResultStore(tmp_path / "results", keep_days=1, max_bytes=10**8)
-        bot = StandInBot(ledger("survivor"), results)
-        leases = CountedLeases(store, locks, "survivor")
+        bot = StandInBot(db.ledger("survivor"), results)
+        leases = CountedLeases(db.store, db.locks, "survivor")
         await leases.register()
         bot.notices.start_restart_notices([])  # a round already under way, waiting for Discord
         earlier = bot.notices.restart_task
@@ -118,9 +107,3 @@ async def test_heartbeats_go_on_while_an_earlier_notice_round_waits(
             await asyncio.gather(*rounds, return_exceptions=True)
             assert earlier is not None and earlier.cancelled()  # cancelling the newest ends all
             results.close()
-
-
-async def _age_lease(tx: Tx) -> None:
-    await tx.run(
-        "UPDATE processes SET heartbeat_at = now() - interval '1 hour' WHERE owner = 'dead'"
-    )
