@@ -16,7 +16,7 @@ from bot.core.errors import InvalidRequest
 from bot.discord.client import ImageBot
 from bot.discord.inputs import Input, inputs_of_message
 from bot.discord.intake import submit_request
-from bot.discord.language import speak
+from bot.discord.language import SpeaksTheirLanguage
 from bot.discord.replies import report_error
 from bot.discord.result_buttons import EDIT_LABEL, EDIT_PLACEHOLDER
 from bot.i18n import _
@@ -25,7 +25,7 @@ from cogs._options import PROMPT_FILE, PROMPT_MAX, image_options
 MAX_MENU_IMAGES = 16
 
 
-class EditPrompt(discord.ui.Modal, title="Edit images"):
+class EditPrompt(SpeaksTheirLanguage, discord.ui.Modal, title="Edit images"):
     """Asks for the prompt when editing a message's images from the context menu."""
 
     def __init__(self, bot: ImageBot, attachments: list[Input]) -> None:
@@ -40,11 +40,6 @@ class EditPrompt(discord.ui.Modal, title="Edit images"):
         self.add_item(discord.ui.Label(text=_(EDIT_LABEL), component=self.prompt))
         self.bot = bot
         self.attachments = attachments
-
-    async def interaction_check(self, interaction: Interaction[Any], /) -> bool:
-        """Answer the form in the language of whoever sent it."""
-        speak(interaction)
-        return True
 
     async def on_submit(self, interaction: Interaction[Any], /) -> None:
         """Run the edit with the message's images."""

@@ -23,7 +23,7 @@ from bot.core.actions import ACTIONS, ROWS, subject_of
 from bot.core.errors import BotError
 from bot.discord import iterate
 from bot.discord.inputs import result_attachment
-from bot.discord.language import speak
+from bot.discord.language import SpeaksTheirLanguage
 from bot.discord.replies import report_error
 from bot.discord.result_access import button_job
 from bot.discord.texts import EMBED_COLOUR
@@ -47,7 +47,9 @@ NOTHING_TO_DO = N_(
 )
 
 
-class _ImageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"act:.+"):
+class _ImageButton(
+    SpeaksTheirLanguage, discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"act:.+"
+):
     """A button naming a job and one of its images (never registered itself)."""
 
     def __init__(self, custom_id: str, label: str, emoji: str, row: int | None) -> None:
@@ -66,11 +68,6 @@ class _ImageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"ac
     ) -> Self:
         """Rebuild the button from a pressed custom id (in any process)."""
         return cls.from_match(match)
-
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Answer the press in the language of whoever pressed."""
-        speak(interaction)
-        return True
 
     @classmethod
     def from_match(cls, match: re.Match[str]) -> Self:
@@ -128,7 +125,7 @@ class PickButton(_ImageButton, template=r"act:pick:(?P<job>\d{1,20}):(?P<image>\
             await report_error(interaction, error)
 
 
-class RemixModal(discord.ui.Modal, title="Remix this image"):
+class RemixModal(SpeaksTheirLanguage, discord.ui.Modal, title="Remix this image"):
     """The prompt, prefilled, to change and send with the image."""
 
     def __init__(self, job_id: int, index: int, prompt: str) -> None:
@@ -143,11 +140,6 @@ class RemixModal(discord.ui.Modal, title="Remix this image"):
         )
         # A Label around the input: TextInput's own label is deprecated since discord.py 2.6.
         self.add_item(discord.ui.Label(text=_("Prompt"), component=self.prompt))
-
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Answer the form in the language of whoever sent it."""
-        speak(interaction)
-        return True
 
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
         """Submit the remix: this image, the new prompt."""

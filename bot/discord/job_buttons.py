@@ -7,11 +7,13 @@ from typing import Any, ClassVar, Self
 
 import discord
 
-from bot.discord.language import speak
+from bot.discord.language import SpeaksTheirLanguage
 from bot.i18n import _
 
 
-class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"\w+:\w+:\d+"):
+class JobButton(
+    SpeaksTheirLanguage, discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"\w+:\w+:\d+"
+):
     """A button whose custom id is `<area>:<action>:<job id>` and nothing else.
 
     Everything it needs is read back from the jobs table when pressed, so the bot registers
@@ -47,8 +49,3 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"\w+:\
     ) -> Self:
         """Rebuild the button from a pressed custom id (in any process)."""
         return cls(int(match["job"]))
-
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Answer the press in the language of whoever pressed."""
-        speak(interaction)
-        return True

@@ -22,6 +22,16 @@ def speak(interaction: discord.Interaction[Any]) -> None:
     set_spoken(interaction.locale.value)
 
 
+class SpeaksTheirLanguage:
+    """A button, menu or form (put first among its bases) that answers whoever used it in
+    their language: discord.py asks `interaction_check` before the callback."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Answer in the language of whoever pressed, chose or sent."""
+        speak(interaction)
+        return True
+
+
 def guild_locale(guild: discord.Guild | None) -> str | None:
     """The language of a server's channel messages that answer no interaction."""
     return None if guild is None else guild.preferred_locale.value

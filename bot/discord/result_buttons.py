@@ -24,7 +24,7 @@ from bot.discord import result_actions
 from bot.discord.action_buttons import add_actions, add_picks
 from bot.discord.iterate import offered_actions
 from bot.discord.job_buttons import JobButton
-from bot.discord.language import speak
+from bot.discord.language import SpeaksTheirLanguage
 from bot.discord.replies import report_error
 from bot.discord.result_texts import REROLL_KEY, can_edit_results
 from bot.i18n import N_, _
@@ -167,7 +167,7 @@ EDIT_LABEL = N_("What should change?")
 EDIT_PLACEHOLDER = N_("e.g. make it night time, add a lighthouse on the cliff")
 
 
-class EditResultModal(discord.ui.Modal, title="Edit this image"):
+class EditResultModal(SpeaksTheirLanguage, discord.ui.Modal, title="Edit this image"):
     """Asks for the new prompt (and which image, when the message holds several)."""
 
     def __init__(
@@ -201,11 +201,6 @@ class EditResultModal(discord.ui.Modal, title="Edit this image"):
         if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= len(self.images):
             raise result_actions.BadImageNumber(text, len(self.images))
         return self.images[int(text) - 1]
-
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Answer the form in the language of whoever sent it."""
-        speak(interaction)
-        return True
 
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
         """Submit an edit job of the chosen image with the new prompt."""

@@ -28,7 +28,7 @@ from bot.core.member_defaults import (
     offered,
     stored_text,
 )
-from bot.discord.language import speak
+from bot.discord.language import SpeaksTheirLanguage
 from bot.discord.replies import NO_PINGS, report_error
 from bot.discord.settings_texts import (
     CLEAR,
@@ -75,7 +75,9 @@ def settings_view(
 
 
 class PickSelect(
-    discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"set:pick:(?P<owner>\d{1,20})"
+    SpeaksTheirLanguage,
+    discord.ui.DynamicItem[discord.ui.Select[Any]],
+    template=r"set:pick:(?P<owner>\d{1,20})",
 ):
     """Which default to change."""
 
@@ -111,11 +113,6 @@ class PickSelect(
         """Rebuild the menu from a chosen custom id (in any process)."""
         return cls(int(match["owner"]))
 
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Answer in the language of whoever chose."""
-        speak(interaction)
-        return True
-
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Show the chosen setting's values."""
         try:
@@ -131,6 +128,7 @@ class PickSelect(
 
 
 class ValueSelect(
+    SpeaksTheirLanguage,
     discord.ui.DynamicItem[discord.ui.Select[Any]],
     template=r"set:val:(?P<setting>[a-z_]{1,20}):(?P<owner>\d{1,20})",
 ):
@@ -172,11 +170,6 @@ class ValueSelect(
     ) -> Self:
         """Rebuild the menu from a chosen custom id (in any process)."""
         return cls(int(match["owner"]), match["setting"])
-
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Answer in the language of whoever chose."""
-        speak(interaction)
-        return True
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Check and store the chosen value, then show the defaults as they are now."""
