@@ -63,10 +63,7 @@ class Pacer:
 
     def allows(self, running: int, cost: int = 1) -> bool:
         """May a call asking `cost` images start now, with `running` in flight?"""
-        now = self._clock()
-        if now < self.paused_until or running >= self.limit:
-            return False
-        return self.budget.allows(cost, now)
+        return self._allows(self.budget, running, cost, self._clock())
 
     def admitted(self, cost: int = 1) -> None:
         """A call asking `cost` images is about to start: it spends from the window."""
@@ -80,12 +77,16 @@ class Pacer:
         now = self._clock()
 
         def allows(running: int, cost: int) -> bool:
-            if now < self.paused_until or running >= self.limit or not budget.allows(cost, now):
+            if not self._allows(budget, running, cost, now):
                 return False
             budget.spend(cost, now)
             return True
 
         return allows
+
+    def _allows(self, budget: Budget, running: int, cost: int, now: float) -> bool:
+        """Not paused, below the calls allowed in flight, and room in `budget`'s window."""
+        return now >= self.paused_until and running < self.limit and budget.allows(cost, now)
 
     def adopt_limit(self, limit: int) -> None:
         """Another process changed the calls allowed in flight for the key: follow it."""
