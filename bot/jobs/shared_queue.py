@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -66,9 +65,8 @@ class SharedQueue(Generic[T]):
         self._wake = asyncio.Event()
         self._seq = 0
         self._tasks: list[asyncio.Task[None]] = []
-        # Per job: times sent back in line, and how many of those are written to its row.
-        self._requeues: Counter[int] = Counter()
-        self._requeues_written: Counter[int] = Counter()
+        # Jobs sent back in line whose row does not say so yet: a reading calls them admitted.
+        self._requeue_unwritten: set[int] = set()
         # The pacer's calls in flight: ours when last shared, and the published one as last read.
         self._limit_mine = None if pacer is None else pacer.ceiling
         self._limit_read: int | None = None
@@ -142,7 +140,7 @@ class SharedQueue(Generic[T]):
         if pacer is not None and pacer.paused() > 0:
             self._write(partial(self._publish_pause, pacer, pacer.paused(), pacer.limit))
         job_id = self._ids[id(ticket)]
-        self._requeues[job_id] += 1
+        self._requeue_unwritten.add(job_id)
         self._write(partial(self._requeued, job_id))
 
     def withdraw(self, ticket: Ticket[T], error: BaseException) -> bool:
@@ -175,14 +173,12 @@ class SharedQueue(Generic[T]):
         job_id = self._ids.pop(id(ticket), None)
         if job_id is not None:
             self._tickets.pop(job_id, None)
-            self._requeues.pop(job_id, None)
-            self._requeues_written.pop(job_id, None)
+            self._requeue_unwritten.discard(job_id)
             self._write(partial(self._table.release, job_id))
 
     async def _requeued(self, job_id: int) -> None:
         await self._table.requeue(job_id)
-        if job_id in self._requeues:  # still ours (not released meanwhile)
-            self._requeues_written[job_id] += 1
+        self._requeue_unwritten.discard(job_id)
 
     async def _publish_pause(self, pacer: Pacer, seconds: float, limit: int) -> None:
         # The published limit only falls with a pause: another process may have halved further.
@@ -255,10 +251,8 @@ class SharedQueue(Generic[T]):
                 asyncio.get_running_loop().call_later(shared.seconds, self.wake)
             if not self._tickets:
                 return
-            # Rows written before this reading began are current; a requeue since is not in it.
-            before = {job: (n, self._requeues_written[job]) for job, n in self._requeues.items()}
             places = await self._table.places()
-        self._follow(places, before)
+        self._follow(places)
 
     async def _share_limit(self, pacer: Pacer | None) -> None:
         """Our calls in flight grew back since last shared: publish them, unless another
@@ -269,16 +263,17 @@ class SharedQueue(Generic[T]):
             self._limit_read = pacer.limit
         self._limit_mine = pacer.limit
 
-    def _follow(self, places: list[Place], before: dict[int, tuple[int, int]]) -> None:
+    def _follow(self, places: list[Place]) -> None:
         """Start our tickets a claim admitted, end those a Cancel marked, tell the places."""
         for place in places:
             ticket = self._tickets.get(place.job_id)
             if ticket is None or ticket.state != "waiting":
                 continue
             if place.state == "admitted":
-                requeued, written = before.get(place.job_id, (0, 0))
-                if written != requeued or self._requeues[place.job_id] != requeued:
-                    continue  # admitted before its requeue was written: not yet again
+                if place.job_id in self._requeue_unwritten:
+                    # Read before its requeue was written (no write ends while a claim reads,
+                    # so one made during the reading is still unwritten): not admitted again.
+                    continue
                 ticket.state = "running"
                 ticket.position = None
                 ticket.admitted.set_result(None)
